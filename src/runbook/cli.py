@@ -1,0 +1,63 @@
+"""The ``runbook`` command: parse, build Settings, call the library.
+
+Each area registers its subcommands from a light module in ``runbook._cli``; heavy imports
+(Prefect, Great Expectations, Slack, pandas) happen inside the handlers that need them, so
+``runbook status`` and ``runbook rollback`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from runbook.errors import RunbookError, UserInputError
+
+# Modules exposing ``register(subparsers)``; each parser sets ``handler(args, settings) -> int``.
+COMMAND_MODULES = (
+    "runbook._cli.control",
+    "runbook._cli.validate",
+    "runbook._cli.quality",
+    "runbook._cli.flows",
+    "runbook._cli.slack",
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runbook", description="ADR-0011 migration runbook")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from runbook.settings import Settings
+
+    try:
+        settings = Settings()
+        return int(args.handler(args, settings))
+    except UserInputError as exc:
+        print(f"runbook: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RunbookError as exc:
+        print(f"runbook: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("runbook: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""ADR-0011's automatic rollback thresholds, as one value object with the ADR's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runbook.errors import BadParameter
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackThresholds:
+    """Limits beyond which a canary is rolled back.
+
+    max_error_rate: calculation errors / calls (ADR: 0.001, i.e. 0.1%).
+    max_latency_ratio: candidate p50 latency / legacy baseline (ADR: 1.20, i.e. 20% slower).
+    max_memory_ratio: candidate peak memory / legacy baseline (ADR: 1.50, i.e. 50% more).
+    min_hedge_effectiveness_ratio: HE_new / HE_baseline (ADR: 0.95).
+    max_mismatch_rate: shadow comparisons outside tolerance / comparisons.
+    min_observations: calls needed before a rate can pass (below it the verdict is HOLD).
+    confidence: one-sided confidence of the count-based tests (0.99 by default).
+    """
+
+    max_error_rate: float = 0.001
+    max_latency_ratio: float = 1.20
+    max_memory_ratio: float = 1.50
+    min_hedge_effectiveness_ratio: float = 0.95
+    max_mismatch_rate: float = 0.001
+    min_observations: int = 200
+    confidence: float = 0.99
+
+    def __post_init__(self) -> None:
+        _in_range("max_error_rate", self.max_error_rate, 0.0, 1.0)
+        _in_range("max_mismatch_rate", self.max_mismatch_rate, 0.0, 1.0)
+        _in_range("max_latency_ratio", self.max_latency_ratio, 1.0, 100.0)
+        _in_range("max_memory_ratio", self.max_memory_ratio, 1.0, 100.0)
+        _in_range("min_hedge_effectiveness_ratio", self.min_hedge_effectiveness_ratio, 0.0, 1.0)
+        _in_range("confidence", self.confidence, 0.5, 1.0)
+        if self.min_observations < 1:
+            raise BadParameter(f"min_observations {self.min_observations!r} must be >= 1")
+
+
+def _in_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise BadParameter(f"{name} {value!r} is outside the allowed range [{low:g}, {high:g}]")

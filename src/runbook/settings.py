@@ -1,0 +1,54 @@
+"""One typed ``Settings``, read from ``RUNBOOK_*`` environment variables at the edges only.
+
+The CLI and flow entry points build it and pass it down; the library never reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of a runbook installation. Every field maps to ``RUNBOOK_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNBOOK_", extra="ignore")
+
+    home: Path = Field(default=Path(".runbook"), description="state folder (SQLite file, reports, Data Docs)")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
+
+    # Runtime router defaults (seconds).
+    refresh_interval_s: float = 0.25
+    max_staleness_s: float = 5.0
+
+    # Slack; when the bot token is unset, messages go to the console and the run log.
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_default_channel: str = "#runbook"
+    slack_channels: dict[str, str] = Field(default_factory=dict, description="component -> channel id")
+    # Approver allow-lists by component name or by tier ("critical", "standard"); empty = anyone.
+    approvers: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Prefect UI base URL used in links (e.g. http://127.0.0.1:4200).
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+
+    # User engines by component: {"var_engine": {"legacy": "pkg.mod:Factory", "candidate": "..."}}.
+    engines: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or a SQLite file under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'runbook.db').resolve()}"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.home / "data_docs"
