@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -58,3 +59,57 @@ def check_approver(
         raise ApprovalRefused(
             f"{approver!r} already approved this gate; a second, different approver is required"
         )
+
+
+class GateStatus(StrEnum):
+    """Where a gate request stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+
+
+def gate_key(*, flow_run_id: str, phase: str, component: str, step: str, attempt: int, slot: int = 1) -> str:
+    """The pause key of one gate: unique per run, gate, attempt and approval slot.
+
+    Prefect returns a used key's old answer at once, so the attempt and the approval slot
+    (1 or 2 on critical gates) are part of the key.
+    """
+    return f"{phase}.{component}.{step}.run-{flow_run_id[:8]}.a{attempt}.s{slot}"
+
+
+@dataclass(frozen=True, slots=True)
+class GateRequest:
+    """A gate a paused run is waiting on, as stored in ``gate_requests``.
+
+    ``evidence`` is a JSON-able mapping of the numbers shown to the approver.
+    """
+
+    gate_key: str
+    flow_run_id: str
+    component: str
+    phase: str
+    title: str
+    critical: bool
+    policy: GatePolicy
+    initiator: str | None
+    evidence: dict[str, object]
+    created_at: datetime
+    expires_at: datetime | None = None
+    status: GateStatus = GateStatus.PENDING
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecisionRecord:
+    """One row of ``gate_decisions``: the first decision written for a gate key."""
+
+    flow_run_id: str
+    gate_key: str
+    decision: Decision
+    approver: str
+    channel: Channel
+    at: datetime
+    comment: str = ""
