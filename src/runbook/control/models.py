@@ -62,7 +62,9 @@ class ObservationRow(Base):
     __tablename__ = "observations"
     __table_args__ = (Index("ix_observations_component_at", "component", "at"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     component: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(16))
     route: Mapped[str] = mapped_column(String(16))
