@@ -1,0 +1,1 @@
+"""Prefect tasks: thin adapters (I/O, retries) over the runbook library. No arithmetic, no SQL."""

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "runbook._cli.quality",
     "runbook._cli.flows",
     "runbook._cli.slack",
+    "runbook._cli.replay",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

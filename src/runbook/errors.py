@@ -13,10 +13,12 @@ Every error the library raises on purpose derives from ``RunbookError``; the CLI
     │   ├── BadSuite                    a data-quality suite file that cannot be loaded
     │   └── BadParameter                a flow or command parameter out of range
     ├── ConcurrentModification          another writer changed the component first (epoch check)
+    ├── ComponentBusy                   another phase already holds the component (one at a time)
     ├── StoreUnavailable                the state store cannot be reached
     ├── AuditChainBroken                the audit log's hash chain does not verify
     ├── ValidationFailed                a validation or data-quality check did not pass
     ├── ApprovalRefused                 an approval that the gate's policy does not accept
+    ├── AutomaticRollback               the monitor rolled a component back during a phase
     ├── GateRejected                    a human rejected a gate
     └── GateTimedOut                    nobody decided a gate in time
 """
@@ -26,10 +28,12 @@ from __future__ import annotations
 __all__ = [
     "ApprovalRefused",
     "AuditChainBroken",
+    "AutomaticRollback",
     "BadEngine",
     "BadInputData",
     "BadParameter",
     "BadSuite",
+    "ComponentBusy",
     "ConcurrentModification",
     "GateRejected",
     "GateTimedOut",
@@ -83,12 +87,20 @@ class ConcurrentModification(RunbookError):
     """Another writer changed the component between our read and our write."""
 
 
+class ComponentBusy(RunbookError):
+    """Another phase flow already holds the component; one phase per component at a time."""
+
+
 class StoreUnavailable(RunbookError):
     """The state store could not be reached."""
 
 
 class AuditChainBroken(RunbookError):
     """The audit log's hash chain does not verify; the message names the first broken row."""
+
+    def __init__(self, message: str, *, row_id: int | None = None) -> None:
+        super().__init__(message)
+        self.row_id = row_id
 
 
 class ValidationFailed(RunbookError):
@@ -101,6 +113,10 @@ class ValidationFailed(RunbookError):
 
 class ApprovalRefused(RunbookError):
     """An approval or rejection that the gate's policy does not accept (who, when, or which gate)."""
+
+
+class AutomaticRollback(RunbookError):
+    """The monitor found a rollback trigger during a phase and rolled the component back."""
 
 
 class GateRejected(RunbookError):

@@ -41,6 +41,7 @@ class ComponentStateRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_component_id", "component", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

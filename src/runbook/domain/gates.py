@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,15 +69,18 @@ class GateStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     TIMED_OUT = "timed_out"
+    SUPERSEDED = "superseded"  # a refused answer re-opened the gate under the next attempt's key
 
 
 def gate_key(*, flow_run_id: str, phase: str, component: str, step: str, attempt: int, slot: int = 1) -> str:
     """The pause key of one gate: unique per run, gate, attempt and approval slot.
 
     Prefect returns a used key's old answer at once, so the attempt and the approval slot
-    (1 or 2 on critical gates) are part of the key.
+    (1 or 2 on critical gates) are part of the key. Prefect keys of paused runs that wait for
+    input may hold only lowercase letters, digits and dashes, so every part is mapped to those.
     """
-    return f"{phase}.{component}.{step}.run-{flow_run_id[:8]}.a{attempt}.s{slot}"
+    parts = (phase, component, step, f"run-{flow_run_id[:8]}", f"a{attempt}", f"s{slot}")
+    return "-".join(re.sub(r"[^a-z0-9]+", "-", part.lower()).strip("-") for part in parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,252 @@
+"""``runbook status | shadow | canary | promote | retire | rollback | audit | db upgrade``.
+
+Light on purpose: only argparse at import time; the store (SQLAlchemy) and rich load inside the
+handlers, and nothing here ever imports pandas, Prefect, Great Expectations or Slack, so
+``runbook rollback`` starts fast even when those are slow or broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runbook.control.store import Store
+    from runbook.domain.state import ComponentState
+    from runbook.settings import Settings
+
+ALL_COMPONENTS = "all_components"
+
+
+def register(subparsers: Any) -> None:
+    """Add the control-plane commands to the ``runbook`` parser."""
+    status = subparsers.add_parser("status", help="where each component's traffic goes")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(handler=_status)
+
+    for name, help_text, handler in (
+        ("shadow", "run the candidate beside legacy (callers keep legacy's answer)", _shadow),
+        ("promote", "send all traffic to the candidate (mode full)", _promote),
+        ("retire", "record that legacy was removed (no rollback after this)", _retire),
+    ):
+        parser = subparsers.add_parser(name, help=help_text)
+        parser.add_argument("component")
+        _common(parser)
+        parser.set_defaults(handler=handler)
+
+    canary = subparsers.add_parser("canary", help="send PERCENT of routing keys to the candidate")
+    canary.add_argument("component")
+    canary.add_argument("percent", help="candidate traffic share, in the open interval (0, 100)")
+    _common(canary)
+    canary.set_defaults(handler=_canary)
+
+    rollback = subparsers.add_parser("rollback", help="send all traffic back to legacy now")
+    rollback.add_argument("component", help=f"a component name or {ALL_COMPONENTS}")
+    _common(rollback, reason_required=True)
+    rollback.set_defaults(handler=_rollback)
+
+    audit = subparsers.add_parser("audit", help="show or verify the audit log")
+    audit.add_argument("--verify", action="store_true", help="walk the hash chain; exit 1 if broken")
+    audit.add_argument("--component", help="only this component's rows")
+    audit.add_argument("--limit", type=int, default=20, help="newest N rows (default 20; 0 = all)")
+    audit.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    audit.set_defaults(handler=_audit)
+
+    db = subparsers.add_parser("db", help="state store administration")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_commands.add_parser("upgrade", help="create or upgrade the schema").set_defaults(handler=_db_upgrade)
+
+
+def _common(parser: argparse.ArgumentParser, *, reason_required: bool = False) -> None:
+    parser.add_argument("--reason", required=reason_required, default="", help="why (kept in the audit log)")
+    parser.add_argument("--actor", default=_os_user(), help="who (default: the OS user)")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+# ---- handlers ---------------------------------------------------------------------------------
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as store:
+        states = store.states()
+    if args.json:
+        print(json.dumps({"components": [_state_json(s) for s in states.values()]}, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"runbook status ({store.display_url})")
+    for column in ("component", "mode", "traffic %", "epoch", "updated at (UTC)", "by", "reason"):
+        table.add_column(column, justify="right" if column in ("traffic %", "epoch") else "left")
+    for s in states.values():
+        when = s.updated_at.strftime("%Y-%m-%d %H:%M:%S") if s.updated_at else "-"
+        table.add_row(
+            s.component, s.mode.value, f"{s.traffic_percent:g}", str(s.epoch), when, s.updated_by, s.reason
+        )
+    _console().print(table)
+    return 0
+
+
+def _shadow(args: argparse.Namespace, settings: Settings) -> int:
+    return _move(args, settings, lambda m: m.enable_shadow_mode(args.component, reason=args.reason))
+
+
+def _canary(args: argparse.Namespace, settings: Settings) -> int:
+    return _move(
+        args, settings, lambda m: m.enable_canary_deployment(args.component, args.percent, reason=args.reason)
+    )
+
+
+def _promote(args: argparse.Namespace, settings: Settings) -> int:
+    return _move(args, settings, lambda m: m.promote(args.component, reason=args.reason))
+
+
+def _retire(args: argparse.Namespace, settings: Settings) -> int:
+    return _move(args, settings, lambda m: m.retire(args.component, reason=args.reason))
+
+
+def _move(args: argparse.Namespace, settings: Settings, change: Any) -> int:
+    from runbook.control.safety import ProductionSafetyManager
+    from runbook.domain.components import parse_component
+
+    name = parse_component(args.component).value
+    with _open(settings) as store:
+        before = store.state(name)
+        after = change(ProductionSafetyManager(store, actor=args.actor))
+    print(f"{name}: {_describe(before)} -> {_describe(after)} (epoch {after.epoch}) by {after.updated_by}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.control.safety import ProductionSafetyManager
+    from runbook.domain.components import parse_component
+
+    with _open(settings) as store:
+        before = store.states()
+        manager = ProductionSafetyManager(store, actor=args.actor)
+        if args.component == ALL_COMPONENTS:
+            changed = {s.component: s for s in manager.rollback_all(reason=args.reason)}
+        else:
+            name = parse_component(args.component).value
+            changed = {name: manager.rollback_component(name, reason=args.reason)}
+    for name, after in changed.items():
+        if after.epoch == before[name].epoch:
+            print(f"{name}: already {after.mode.value}; nothing to roll back (recorded in the audit log)")
+        else:
+            print(
+                f"{name}: {_describe(before[name])} -> {after.mode.value} (epoch {after.epoch}); "
+                "all traffic on legacy"
+            )
+    if args.component == ALL_COMPONENTS:
+        unchanged = [f"{n} ({s.mode.value})" for n, s in before.items() if n not in changed]
+        print(f"rolled back {len(changed)} component(s); unchanged: {', '.join(unchanged) or 'none'}")
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.control.audit import AuditLog
+    from runbook.errors import BadParameter
+
+    if args.limit < 0:
+        raise BadParameter(f"--limit {args.limit} must be >= 0 (0 shows every row)")
+    with _open(settings) as store:
+        log = AuditLog(store)
+        if args.verify:
+            count = log.verify()
+            print(f"audit chain verified: {count} row(s), head {log.head()[:16]}")
+            return 0
+        entries = log.entries(component=args.component, limit=args.limit or None)
+    if args.json:
+        rows = [_entry_json(e) for e in entries]
+        print(json.dumps({"entries": rows}, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title="runbook audit log (oldest first)")
+    for column in ("id", "at (UTC)", "component", "action", "change", "epoch", "actor", "reason"):
+        table.add_column(column)
+    for e in entries:
+        change = f"{e.from_mode} -> {e.to_mode}" if e.from_mode or e.to_mode else ""
+        table.add_row(
+            str(e.id),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.component,
+            e.action,
+            change,
+            "" if e.epoch is None else str(e.epoch),
+            e.actor,
+            e.reason,
+        )
+    _console().print(table)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.control.store import Store
+
+    store = Store.from_settings(settings, upgrade=False)
+    try:
+        before = store.revision()
+        after = store.upgrade()
+    finally:
+        store.dispose()
+    change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    print(f"state store {store.display_url}: {change} revision {after} (head)")
+    return 0
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _console() -> Any:
+    from rich.console import Console
+
+    # Piped output (logs, CI) gets a wide table instead of rich's 80-column default.
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _open(settings: Settings) -> Store:
+    from runbook.control.store import Store
+
+    return Store.from_settings(settings)
+
+
+def _describe(state: ComponentState) -> str:
+    if state.mode.value == "canary":
+        return f"canary {state.traffic_percent:g}%"
+    return state.mode.value
+
+
+def _state_json(state: ComponentState) -> dict[str, Any]:
+    return {
+        "component": state.component,
+        "mode": state.mode.value,
+        "traffic_percent": state.traffic_percent,
+        "epoch": state.epoch,
+        "updated_at": state.updated_at.isoformat() if state.updated_at else None,
+        "updated_by": state.updated_by,
+        "reason": state.reason,
+    }
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "component": entry.component,
+        "action": entry.action,
+        "actor": entry.actor,
+        "from_mode": entry.from_mode,
+        "to_mode": entry.to_mode,
+        "from_fraction": entry.from_fraction,
+        "to_fraction": entry.to_fraction,
+        "epoch": entry.epoch,
+        "reason": entry.reason,
+        "evidence": entry.evidence,
+        "prev_hash": entry.prev_hash,
+        "row_hash": entry.row_hash,
+    }

@@ -1,0 +1,131 @@
+"""Typed flow parameters: the Prefect UI renders them as forms (choices, numbers, descriptions).
+
+Defaults are the ADR's. Ranges are checked by ``runbook.domain.plans`` and the domain value objects
+at the start of each flow, so a bad value fails the run with one message naming it before
+anything moves (also for runs started through the API, which skip the form's own checks).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runbook.domain.decisions import GateOutcomePolicy, MonitorPolicy
+from runbook.domain.plans import (
+    ADR_HISTORICAL_SCENARIOS,
+    ADR_MONTE_CARLO_SCENARIOS,
+    GateFallback,
+    validate_count,
+    validate_rate,
+    validate_window,
+)
+from runbook.domain.thresholds import RollbackThresholds
+
+__all__ = [
+    "ComponentOrAll",
+    "GateOptions",
+    "ObservationOptions",
+    "ThresholdOptions",
+    "ValidationOptions",
+]
+
+ComponentOrAll = Literal[
+    "all", "market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine",
+    "hedge_calculator",
+]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ValidationOptions(BaseModel):
+    """Offline validation sizes (phase 1 and the nightly validation)."""
+
+    model_config = _FROZEN
+
+    historical: int = Field(
+        ADR_HISTORICAL_SCENARIOS, description="historical scenarios run through both engines (ADR: >= 10,000)"
+    )
+    monte_carlo: int = Field(
+        ADR_MONTE_CARLO_SCENARIOS, description="Monte Carlo scenarios, common random numbers (ADR: >=100,000)"
+    )
+    seed: int = Field(0, description="seed of the Monte Carlo draws (same seed, same scenarios)")
+
+    def checked(self) -> ValidationOptions:
+        """Self, or BadParameter naming the first count that is not a positive integer."""
+        validate_count("validation.historical", self.historical)
+        validate_count("validation.monte_carlo", self.monte_carlo)
+        return self
+
+
+class ObservationOptions(BaseModel):
+    """How long to watch replayed or production traffic at each step."""
+
+    model_config = _FROZEN
+
+    window_s: float = Field(
+        300.0, description="seconds of traffic per observation window (the ADR's week per step, in seconds)"
+    )
+    rate_per_s: float = Field(200.0, description="replayed calls per second during a window")
+    max_extensions: int = Field(
+        2, description="extra windows when the monitor has too few observations to decide (HOLD)"
+    )
+    replay: bool = Field(
+        True, description="drive the routers with bundled historical requests (off: production traffic only)"
+    )
+
+    def checked(self) -> ObservationOptions:
+        """Self, or BadParameter naming the value out of range."""
+        validate_window("observation.window_s", self.window_s)
+        validate_rate("observation.rate_per_s", self.rate_per_s)
+        validate_count("observation.max_extensions", self.max_extensions, minimum=0)
+        return self
+
+    def monitor_policy(self) -> MonitorPolicy:
+        return MonitorPolicy(max_extensions=self.max_extensions)
+
+
+class GateOptions(BaseModel):
+    """How gates wait and what a rejection or a timeout does."""
+
+    model_config = _FROZEN
+
+    timeout_s: float = Field(
+        86_400.0, description="seconds a gate waits for its approvers; then nothing is promoted"
+    )
+    poll_interval_s: int = Field(10, description="seconds between the paused run's checks for an answer")
+    on_reject: GateFallback = Field(
+        GateFallback.ROLLBACK, description="rollback: back to legacy at once; hold: stay where it is"
+    )
+    on_timeout: GateFallback = Field(
+        GateFallback.HOLD, description="hold: stay in the last safe state; rollback: back to legacy"
+    )
+
+    def checked(self) -> GateOptions:
+        """Self, or BadParameter naming the value out of range."""
+        validate_window("gate.timeout_s", self.timeout_s)
+        validate_count("gate.poll_interval_s", self.poll_interval_s)
+        return self
+
+    def outcome_policy(self) -> GateOutcomePolicy:
+        return GateOutcomePolicy(on_reject=self.on_reject, on_timeout=self.on_timeout)
+
+
+class ThresholdOptions(BaseModel):
+    """ADR-0011's automatic rollback triggers (section 2.3 and 3.3)."""
+
+    model_config = _FROZEN
+
+    max_error_rate: float = Field(0.001, description="calculation errors per candidate call (ADR: 0.1%)")
+    max_latency_ratio: float = Field(1.20, description="candidate median latency / legacy p50 (ADR: 1.2)")
+    max_memory_ratio: float = Field(1.50, description="candidate peak memory / legacy peak (ADR: 50% more)")
+    min_hedge_effectiveness_ratio: float = Field(
+        0.95, description="hedge effectiveness new / baseline (ADR: 5% degradation)"
+    )
+    max_mismatch_rate: float = Field(0.001, description="shadow comparisons outside tolerance / comparisons")
+    min_observations: int = Field(200, description="calls needed before a rate can pass")
+    confidence: float = Field(0.99, description="one-sided confidence of the count-based tests")
+
+    def to_domain(self) -> RollbackThresholds:
+        """The domain value; BadParameter names a threshold out of range."""
+        return RollbackThresholds(**self.model_dump())

@@ -1,0 +1,33 @@
+"""The two ports of the runtime: where routing state comes from, and where observations go.
+
+Control's SQL ``Store`` and ``ObservationStore`` fit them; ``runbook.runtime.memory`` ships
+in-memory fakes for tests and demos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from runbook.domain.observation import Observation
+from runbook.domain.state import ComponentState
+
+__all__ = ["ObservationSink", "StateSource"]
+
+
+@runtime_checkable
+class StateSource(Protocol):
+    """Anything that answers every component's routing state.
+
+    It may also offer ``epoch_signature()`` (a cheap value that changes whenever any state
+    changes); routers then call ``states()`` only when the signature moved.
+    """
+
+    def states(self) -> Mapping[str, ComponentState]: ...
+
+
+@runtime_checkable
+class ObservationSink(Protocol):
+    """Anything that stores a batch of observations and returns how many it stored."""
+
+    def write_batch(self, observations: Sequence[Observation]) -> int: ...

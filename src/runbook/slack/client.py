@@ -1,0 +1,99 @@
+"""The Slack Web API client: one factory with rate-limit and connection retries, and an auth check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from runbook.settings import Settings
+
+__all__ = ["SlackAuth", "bot_token", "check_auth", "client_from_settings", "make_web_client"]
+
+log = logging.getLogger(__name__)
+
+
+def make_web_client(
+    *,
+    token: str,
+    base_url: str = "https://slack.com/api/",
+    timeout_s: int = 10,
+    rate_limit_retries: int = 2,
+    connection_retries: int = 1,
+) -> WebClient:
+    """A ``WebClient`` that retries HTTP 429 (after ``Retry-After``) and dropped connections.
+
+    ``retry_handlers=`` replaces slack_sdk's defaults, so both handlers are listed here.
+    ``timeout_s`` bounds each attempt (seconds), so an unreachable Slack cannot stall a flow for long.
+    """
+    handlers = [
+        RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+        ConnectionErrorRetryHandler(max_retry_count=connection_retries),
+    ]
+    return WebClient(token=token, base_url=base_url, timeout=timeout_s, retry_handlers=handlers)
+
+
+def bot_token(settings: Settings, *, secret_loader: Callable[[str], str | None] | None = None) -> str | None:
+    """The bot token: ``RUNBOOK_SLACK_BOT_TOKEN``, else the Prefect Secret block named by
+    ``RUNBOOK_SLACK_BOT_TOKEN_BLOCK``, else None (Slack not configured)."""
+    if settings.slack_bot_token:
+        return settings.slack_bot_token
+    if settings.slack_bot_token_block:
+        return (secret_loader or _token_from_secret_block)(settings.slack_bot_token_block)
+    return None
+
+
+def client_from_settings(
+    settings: Settings, *, secret_loader: Callable[[str], str | None] | None = None
+) -> WebClient | None:
+    """The client for the configured bot token, or None when Slack is not configured."""
+    token = bot_token(settings, secret_loader=secret_loader)
+    if not token:
+        return None
+    return make_web_client(token=token, base_url=settings.slack_api_url)
+
+
+def _token_from_secret_block(name: str) -> str | None:
+    """The token held by a Prefect Secret block, or None (logged) when it cannot be read."""
+    try:
+        from prefect.blocks.system import Secret
+
+        block = cast(Secret, Secret.load(name, _sync=True))  # type: ignore[call-arg]  # sync in async flows too
+        return str(block.get())
+    except Exception as exc:
+        log.warning("could not read the Slack bot token from Secret block %r: %s", name, exc)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SlackAuth:
+    """What ``auth.test`` said: ``ok`` with the workspace and bot identity, or the ``error``."""
+
+    ok: bool
+    team: str = ""
+    url: str = ""
+    user: str = ""
+    bot_id: str = ""
+    error: str = ""
+
+
+def check_auth(client: WebClient) -> SlackAuth:
+    """Call ``auth.test``; never raises: an API or connection failure comes back as ``error``."""
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        return SlackAuth(ok=False, error=str(exc.response.get("error", exc)))
+    except (SlackClientError, OSError) as exc:
+        return SlackAuth(ok=False, error=f"{type(exc).__name__}: {exc}")
+    return SlackAuth(
+        ok=True,
+        team=str(response.get("team", "")),
+        url=str(response.get("url", "")),
+        user=str(response.get("user", "")),
+        bot_id=str(response.get("bot_id", "")),
+    )

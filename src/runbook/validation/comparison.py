@@ -1,0 +1,120 @@
+"""Per-metric comparison of two engines' outputs: tolerance, TOST, diagnostics, intersection-union."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from runbook.validation import statistics as st
+from runbook.validation.report import Check, Outputs, WorstScenario
+
+
+@dataclass(frozen=True, slots=True)
+class Margins:
+    """The ADR's numbers: relative tolerance, TOST margin and alpha per side."""
+
+    rtol: float = st.RTOL
+    delta: float = st.DELTA
+    alpha: float = st.ALPHA
+
+
+def metric_checks(block: Outputs, margins: Margins) -> list[Check]:
+    """A tolerance check and a TOST check per metric of ``block``."""
+    checks = []
+    for metric, d in block.scaled.items():
+        tol = st.tolerance(block.legacy[metric], block.candidate[metric], d, rtol=margins.rtol)
+        checks.append(Check(
+            f"tolerance:{block.kind}:{metric}", tol.passed,
+            f"{tol.failures} of {tol.n} scenarios outside |new-old| <= {margins.rtol:g}*|old| + atol; "
+            f"max rel {tol.max_rel:.3g}, p99 rel {tol.p99_rel:.3g}",
+            tol.to_dict(),
+        ))
+        tost = st.tost(d, delta=margins.delta, alpha=margins.alpha)
+        checks.append(Check(
+            f"equivalence_tost:{block.kind}:{metric}", tost.passed,
+            f"TOST p={tost.p_value:.3g} (alpha {margins.alpha:g} per side); "
+            f"{100 * (1 - 2 * margins.alpha):g}% CI of mean rel diff [{tost.ci_low:.3g}, {tost.ci_high:.3g}] "
+            f"vs margin +-{margins.delta:g}",
+            tost.to_dict(),
+        ))
+    return checks
+
+
+def metric_diagnostics(block: Outputs, *, seed: int) -> dict[str, dict[str, float]]:
+    """Wilcoxon, KS and bootstrap CI of the mean scaled difference, per metric (not gating)."""
+    out = {}
+    for metric, d in block.scaled.items():
+        old, new = block.legacy[metric], block.candidate[metric]
+        low, high = st.bootstrap_mean_ci(d, seed=seed)
+        out[f"{block.kind}:{metric}"] = {
+            "wilcoxon_p": st.wilcoxon_p(old, new),
+            "ks_p": st.ks_p(old, new),
+            "bootstrap_mean_low": low,
+            "bootstrap_mean_high": high,
+        }
+    return out
+
+
+def intersection_union(blocks: list[Outputs], margins: Margins) -> tuple[Check, dict[str, object]]:
+    """Pass only if every portfolio passes tolerance and TOST on every metric; BH-adjusted diagnostics."""
+    rows = []
+    for block in blocks:
+        index = np.concatenate([s.portfolio_index for s in block.scenarios])
+        ids = block.scenarios[0].portfolio_ids
+        for metric, d in block.scaled.items():
+            for p, portfolio in enumerate(ids):
+                mask = index == p
+                if not mask.any():
+                    continue
+                tost = st.tost(d[mask], delta=margins.delta, alpha=margins.alpha)
+                failures = int((~(np.abs(d[mask]) <= margins.rtol)).sum())
+                wilcoxon = st.wilcoxon_p(block.legacy[metric][mask], block.candidate[metric][mask])
+                rows.append((block.kind, metric, portfolio, int(mask.sum()), failures, tost.p_value, wilcoxon,
+                             failures == 0 and tost.passed))
+    tost_bh = st.benjamini_hochberg(np.array([r[5] for r in rows]))
+    wilcoxon_bh = st.benjamini_hochberg(np.array([r[6] for r in rows]))
+    table = [
+        {"kind": r[0], "metric": r[1], "portfolio_id": r[2], "n": r[3], "tolerance_failures": r[4],
+         "tost_p": r[5], "tost_p_bh": float(tb), "wilcoxon_p": r[6], "wilcoxon_p_bh": float(wb), "passed": r[7]}
+        for r, tb, wb in zip(rows, tost_bh, wilcoxon_bh, strict=True)
+    ]
+    failing = sorted({f"{r['portfolio_id']}/{r['metric']}" for r in table if not r["passed"]})
+    portfolios = sorted({r["portfolio_id"] for r in table})
+    detail = (f"all {len(portfolios)} portfolios pass every metric" if not failing
+              else f"{len(failing)} portfolio/metric cells fail: {', '.join(failing[:6])}"
+              + (" ..." if len(failing) > 6 else ""))
+    check = Check("portfolios_intersection_union", not failing, detail,
+                  {"portfolios": len(portfolios), "cells": len(table), "failing_cells": len(failing)})
+    return check, {"per_portfolio": table}
+
+
+def worst_scenarios(blocks: list[Outputs], *, count: int = 10) -> list[WorstScenario]:
+    """The ``count`` (scenario, metric) pairs with the largest |scaled difference|, across blocks."""
+    candidates: list[tuple[float, Outputs, str, int]] = []
+    for block in blocks:
+        for metric, d in block.scaled.items():
+            magnitude = np.nan_to_num(np.abs(d), nan=np.inf)
+            top = np.argpartition(-magnitude, min(count, magnitude.size - 1))[:count]
+            candidates.extend((float(magnitude[i]), block, metric, int(i)) for i in top)
+    candidates.sort(key=lambda item: -item[0])
+    return [_worst(block, metric, i) for _, block, metric, i in candidates[:count]]
+
+
+def _worst(block: Outputs, metric: str, i: int) -> WorstScenario:
+    offset = 0
+    for s in block.scenarios:
+        if i < offset + len(s):
+            local = i - offset
+            scenario_id = str(s.ids()[local]) if len(s) < 2_000 else _one_id(s, local)
+            portfolio = s.portfolio_ids[int(s.portfolio_index[local])]
+            break
+        offset += len(s)
+    old, new = float(block.legacy[metric][i]), float(block.candidate[metric][i])
+    return WorstScenario(scenario_id, block.kind, portfolio, metric, old, new, abs(new - old),
+                         float(block.scaled[metric][i]))
+
+
+def _one_id(s: object, local: int) -> str:
+    prefix, width = ("H", 6) if s.kind == "historical" else ("M", 7)  # type: ignore[attr-defined]
+    return f"{prefix}{s.start + local:0{width}d}"  # type: ignore[attr-defined]

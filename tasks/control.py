@@ -1,0 +1,78 @@
+"""Tasks that move a component's traffic: thin adapters over ProductionSafetyManager."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runbook.control.safety import ProductionSafetyManager
+from runbook.domain.plans import FULL_PERCENT
+from runbook.domain.state import ComponentState
+from runbook.orchestration.context import open_store
+from runbook.orchestration.events import emit_rolled_back
+from tasks._base import runbook_task
+
+
+def state_dict(state: ComponentState) -> dict[str, Any]:
+    """A component state as plain values (for evidence, artifacts and results)."""
+    return {
+        "component": state.component, "mode": state.mode.value, "traffic_percent": state.traffic_percent,
+        "epoch": state.epoch,
+    }
+
+
+@runbook_task(name="read-state")
+def read_state(component: str) -> dict[str, Any]:
+    """Where ``component``'s traffic goes now."""
+    return state_dict(open_store().state(component))
+
+
+@runbook_task(name="enable-shadow")
+def enable_shadow(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> dict[str, Any]:
+    """Run the candidate beside legacy (callers keep legacy's answers); a no-op if already in shadow."""
+    store = open_store()
+    if store.state(component).mode.value == "shadow":
+        return state_dict(store.state(component))
+    manager = ProductionSafetyManager(store, actor=actor)
+    return state_dict(manager.enable_shadow_mode(component, reason=reason, evidence=evidence))
+
+
+@runbook_task(name="set-traffic")
+def set_traffic(
+    component: str, percent: float, *, actor: str, reason: str, evidence: dict[str, Any]
+) -> dict[str, Any]:
+    """Send ``percent`` of routing keys to the candidate: canary below 100, full (promote) at 100."""
+    manager = ProductionSafetyManager(open_store(), actor=actor)
+    if percent >= FULL_PERCENT:
+        return state_dict(manager.promote(component, reason=reason, evidence=evidence))
+    return state_dict(manager.enable_canary_deployment(component, percent, reason=reason, evidence=evidence))
+
+
+@runbook_task(name="retire-legacy")
+def retire(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> dict[str, Any]:
+    """Record that the legacy implementation is removed (no rollback after this)."""
+    manager = ProductionSafetyManager(open_store(), actor=actor)
+    return state_dict(manager.retire(component, reason=reason, evidence=evidence))
+
+
+@runbook_task(name="roll-back", retries=2, retry_delay_seconds=1)
+def roll_back(
+    component: str, *, actor: str, reason: str, evidence: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """Send all of ``component``'s traffic back to legacy (idempotent); emit the rollback event on change."""
+    store = open_store()
+    before = store.state(component)
+    after = ProductionSafetyManager(store, actor=actor).rollback_component(
+        component, reason=reason, evidence=evidence
+    )
+    if after.epoch != before.epoch:
+        emit_rolled_back(component, source=source, reason=reason, evidence=evidence)
+    return {**state_dict(after), "changed": after.epoch != before.epoch}
+
+
+@runbook_task(name="roll-back-all", retries=2, retry_delay_seconds=1)
+def roll_back_all(*, actor: str, reason: str, evidence: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    """Roll back every live component in one transaction; an event for each one that changed."""
+    changed = ProductionSafetyManager(open_store(), actor=actor).rollback_all(reason=reason, evidence=evidence)
+    for state in changed:
+        emit_rolled_back(state.component, source=source, reason=reason, evidence=evidence)
+    return [state_dict(state) for state in changed]

@@ -1,0 +1,51 @@
+"""The monitor as a task: AutoRollbackMonitor / CriticalComponentMonitor over the recent window.
+
+A ROLLBACK verdict is acted on inside ``monitor_and_act`` (rollback + audit row); the alert here
+tells the team and emits the ``runbook.component.rolled_back`` event the rollback deployment follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runbook.domain.thresholds import RollbackThresholds
+from runbook.monitoring import MonitorDecision, effectiveness_probe, monitor_and_act
+from runbook.orchestration.context import load_settings, open_store
+from runbook.orchestration.events import emit_rolled_back
+from tasks._base import runbook_task
+
+
+def _alert(component: str, decision: MonitorDecision) -> None:
+    from runbook.slack.notifier import make_notifier
+
+    reason = decision.summary
+    evidence = dict(decision.evidence)
+    if evidence.get("action") == "rolled_back":
+        emit_rolled_back(component, source="monitor", reason=reason, evidence=evidence)
+    make_notifier(load_settings()).rollback_alert(component, reason=reason, evidence=evidence, automatic=True)
+
+
+@runbook_task(name="monitor")
+def monitor(
+    component: str, *, thresholds: RollbackThresholds, window_s: float, actor: str, fault: str | None = None
+) -> dict[str, Any]:
+    """The monitor's verdict on the last ``window_s`` seconds of ``component`` (rolls back on ROLLBACK).
+
+    hedge_calculator's effectiveness is probed on replayed hedge requests with the same engines
+    (``fault`` injected into the candidate when given).
+    """
+    settings = load_settings()
+
+    def probe() -> Any:
+        from runbook.engines.registry import load_pair
+
+        return effectiveness_probe(load_pair(component, engines_config=settings.engines, fault=fault))
+
+    decision = monitor_and_act(
+        open_store(settings), component, thresholds=thresholds, window_s=window_s, actor=actor,
+        alert=_alert, effectiveness=probe,
+    )
+    return {
+        "verdict": decision.verdict.value, "reasons": list(decision.reasons), "summary": decision.summary,
+        "failed_checks": list(decision.failed_checks), "evidence": dict(decision.evidence),
+    }

@@ -1,0 +1,33 @@
+"""Tasks that tell people: Slack when configured, else the console and the run log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runbook.orchestration.context import load_settings
+from tasks._base import runbook_task
+
+
+def _notifier() -> Any:
+    from runbook.slack.notifier import make_notifier
+
+    return make_notifier(load_settings())
+
+
+@runbook_task(name="notify-validation")
+def validation_result(component: str, *, passed: bool, summary: Mapping[str, Any]) -> None:
+    """Post a validation result (failed validations alert the team)."""
+    _notifier().validation_result(component, passed=passed, summary=summary)
+
+
+@runbook_task(name="notify-nightly")
+def nightly_result(rows: Sequence[Mapping[str, Any]]) -> None:
+    """Post the nightly validation table."""
+    _notifier().nightly_result(rows)
+
+
+@runbook_task(name="notify-rollback")
+def rollback_alert(component: str, *, reason: str, evidence: Mapping[str, Any], automatic: bool) -> None:
+    """Alert the team about a rollback."""
+    _notifier().rollback_alert(component, reason=reason, evidence=evidence, automatic=automatic)

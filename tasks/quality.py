@@ -1,0 +1,47 @@
+"""Data-quality suites as tasks: runbook.quality.run_suite on a frame, Data Docs under RUNBOOK_HOME."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runbook.orchestration.context import load_settings, open_store
+from tasks._base import runbook_task
+
+
+def _run(suite: str, frame: Any) -> dict[str, Any]:
+    from runbook.quality import run_suite
+
+    result = run_suite(suite, frame, data_docs_dir=load_settings().data_docs_dir)
+    problems = [failure.describe() for failure in result.failures]
+    problems += [f"{error.expectation_type} could not be evaluated: {error.message}" for error in result.errors]
+    return {
+        "suite": result.suite, "passed": result.passed, "summary": result.summary(), "failures": problems,
+        "rows": result.row_count, "data_docs": str(result.data_docs) if result.data_docs else None,
+    }
+
+
+@runbook_task(name="data-quality")
+def check_quality(suite: str, frame: Any) -> dict[str, Any]:
+    """Run ``suite`` on ``frame``; a failing suite fails its gate before any human is asked."""
+    return _run(suite, frame)
+
+
+@runbook_task(name="data-quality-observations")
+def check_observations(suite: str, component: str, *, since: float, mode: str) -> dict[str, Any]:
+    """Run ``suite`` (shadow_comparisons, canary_window) on ``component``'s observations since ``since``.
+
+    ``since`` is a Unix timestamp in seconds; only observations made in ``mode`` count.
+    """
+    from runbook.control.observations import ObservationStore
+    from runbook.quality.frames import observations_frame
+
+    rows = ObservationStore(open_store()).window(component, since=since, mode=mode)
+    return _run(suite, observations_frame(rows))
+
+
+@runbook_task(name="market-history-quality")
+def check_market_history() -> dict[str, Any]:
+    """Run the ``market_history`` suite on the bundled real market history."""
+    from runbook.scenarios.loader import load_market_history
+
+    return _run("market_history", load_market_history().frame())

@@ -1,0 +1,28 @@
+"""Traffic replay as a task: drive the component's router with bundled real requests for a window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runbook.orchestration.context import load_settings, open_store
+from tasks._base import runbook_task
+
+
+@runbook_task(name="replay-traffic")
+def replay_traffic(
+    component: str, *, rate_per_s: float, duration_s: float, seed: int = 0, fault: str | None = None
+) -> dict[str, Any]:
+    """Replay ``rate_per_s`` calls per second for ``duration_s`` seconds through a recording router.
+
+    The router follows the store's state (shadow, canary, full) like a production service would;
+    every call becomes an observation in the store. ``fault`` injects a named defect into the
+    candidate (demos and drills).
+    """
+    from runbook.engines.registry import load_pair
+    from runbook.traffic import run_replay
+
+    settings = load_settings()
+    pair = load_pair(component, engines_config=settings.engines, fault=fault)
+    stats = run_replay(open_store(settings), component, pair, rate_per_s=rate_per_s, duration_s=duration_s,
+                       seed=seed)
+    return stats.to_dict()

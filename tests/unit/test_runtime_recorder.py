@@ -1,0 +1,120 @@
+"""ObservationRecorder: batches to a sink from a background thread, never blocks, drops and counts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from runbook.domain.observation import Observation, Route
+from runbook.errors import BadParameter
+from runbook.runtime import InMemorySink, ObservationRecorder
+
+
+def observation(i: int) -> Observation:
+    return Observation(
+        component="var_engine", mode="shadow", route=Route.LEGACY, routing_key=f"book-{i}", at=float(i),
+        legacy_latency_us=10.0, candidate_latency_us=12.0,
+    )  # fmt: skip
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.005)
+    return predicate()
+
+
+def test_writes_every_observation_in_order_in_bounded_batches():
+    """2,500 observations arrive in order, in batches of at most 1,000."""
+    sink = InMemorySink()
+    with ObservationRecorder(sink, batch_size=1_000, flush_interval_s=0.05) as recorder:
+        assert all(recorder.record(observation(i)) for i in range(2_500))
+        assert recorder.flush()
+        assert [o.routing_key for o in sink.observations] == [f"book-{i}" for i in range(2_500)]
+        assert max(sink.batches) <= 1_000
+        assert len(sink.batches) >= 3
+        assert recorder.stats()["written"] == 2_500
+
+
+def test_partial_batch_is_written_within_the_flush_interval_without_flush():
+    """A lone observation is written by the background thread on its own."""
+    sink = InMemorySink()
+    with ObservationRecorder(sink, flush_interval_s=0.01) as recorder:
+        recorder.record(observation(1))
+        assert wait_until(lambda: len(sink.observations) == 1)
+
+
+def test_full_queue_drops_and_counts_without_blocking():
+    """With the writer stuck, record() returns False for what does not fit, and counts it."""
+    release = threading.Event()
+    entered = threading.Event()
+    stored: list[Observation] = []
+
+    class StuckSink:
+        def write_batch(self, observations):
+            entered.set()
+            release.wait()
+            stored.extend(observations)
+            return len(observations)
+
+    recorder = ObservationRecorder(StuckSink(), queue_size=10, batch_size=1, flush_interval_s=0.01)
+    try:
+        recorder.record(observation(0))
+        assert entered.wait(10)  # the writer holds observation 0
+        accepted = [recorder.record(observation(i)) for i in range(1, 101)]
+        assert accepted.count(True) == 10
+        assert recorder.stats()["dropped"] == 90
+    finally:
+        release.set()
+    assert recorder.flush()
+    assert len(stored) == 11
+    recorder.close()
+
+
+def test_failed_write_is_retried():
+    """A batch that fails once is written on retry, nothing lost."""
+    sink = InMemorySink()
+    sink.failing = True
+    with ObservationRecorder(sink, flush_interval_s=0.01) as recorder:
+        recorder.record(observation(1))
+        assert wait_until(lambda: recorder.stats()["write_errors"] >= 1)
+        sink.failing = False
+        assert recorder.flush()
+        assert len(sink.observations) == 1
+        assert recorder.stats()["lost"] == 0
+
+
+def test_batch_failing_every_retry_is_counted_lost():
+    """A sink that keeps failing loses the batch, counted; the recorder keeps running."""
+    sink = InMemorySink()
+    sink.failing = True
+    with ObservationRecorder(sink, flush_interval_s=0.01) as recorder:
+        recorder.record(observation(1))
+        assert recorder.flush()
+        assert recorder.stats()["lost"] == 1
+        sink.failing = False
+        recorder.record(observation(2))
+        assert recorder.flush()
+        assert [o.routing_key for o in sink.observations] == ["book-2"]
+
+
+def test_close_writes_the_rest_and_later_records_drop():
+    """close() writes what is queued; record() after close returns False."""
+    sink = InMemorySink()
+    recorder = ObservationRecorder(sink, flush_interval_s=5.0)
+    for i in range(5):
+        recorder.record(observation(i))
+    recorder.close()
+    assert len(sink.observations) == 5
+    assert recorder.record(observation(6)) is False
+    assert recorder.stats()["dropped"] == 1
+
+
+@pytest.mark.parametrize("options", [{"queue_size": 0}, {"batch_size": 0}, {"flush_interval_s": 0}])
+def test_bad_options_are_refused(options):
+    """Sizes below 1 and a non-positive interval raise BadParameter."""
+    with pytest.raises(BadParameter):
+        ObservationRecorder(InMemorySink(), **options)
