@@ -76,3 +76,10 @@ def roll_back_all(*, actor: str, reason: str, evidence: dict[str, Any], source: 
     for state in changed:
         emit_rolled_back(state.component, source=source, reason=reason, evidence=evidence)
     return [state_dict(state) for state in changed]
+
+
+@runbook_task(name="check-store")
+def check_store() -> dict[str, Any]:
+    """The store answers and its schema is at the newest revision (upgraded if needed)."""
+    store = open_store()
+    return {"store": store.display_url, "revision": store.upgrade(), "components": len(store.states())}

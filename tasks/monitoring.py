@@ -49,3 +49,21 @@ def monitor(
         "verdict": decision.verdict.value, "reasons": list(decision.reasons), "summary": decision.summary,
         "failed_checks": list(decision.failed_checks), "evidence": dict(decision.evidence),
     }
+
+
+@runbook_task(name="record-baseline")
+def record_baseline(component: str, *, calls: int = 300) -> dict[str, Any]:
+    """Measure legacy's latency, memory (and hedge effectiveness) and store it as the baseline."""
+    from runbook.control.baselines import BaselineStore
+    from runbook.engines.registry import load_pair
+    from runbook.orchestration.baseline import measure_legacy_baseline
+
+    settings = load_settings()
+    baseline = measure_legacy_baseline(component, load_pair(component, engines_config=settings.engines),
+                                       calls=calls)
+    BaselineStore(open_store(settings)).record(component, baseline)
+    return {
+        "component": component, "latency_p50_us": baseline.latency_p50_us,
+        "latency_p99_us": baseline.latency_p99_us, "peak_memory_bytes": baseline.peak_memory_bytes,
+        "hedge_effectiveness": baseline.hedge_effectiveness, "source": baseline.source,
+    }

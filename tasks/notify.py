@@ -31,3 +31,15 @@ def nightly_result(rows: Sequence[Mapping[str, Any]]) -> None:
 def rollback_alert(component: str, *, reason: str, evidence: Mapping[str, Any], automatic: bool) -> None:
     """Alert the team about a rollback."""
     _notifier().rollback_alert(component, reason=reason, evidence=evidence, automatic=automatic)
+
+
+@runbook_task(name="check-notifier")
+def check_notifier() -> dict[str, Any]:
+    """Slack answers ``auth.test`` when configured; otherwise messages go to the console."""
+    from runbook.slack.client import check_auth, client_from_settings
+
+    client = client_from_settings(load_settings())
+    if client is None:
+        return {"channel": "console", "ok": True, "detail": "Slack not configured: console and run log"}
+    auth = check_auth(client)
+    return {"channel": "slack", "ok": auth.ok, "detail": auth.error or f"{auth.team} as {auth.user}"}

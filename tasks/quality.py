@@ -45,3 +45,11 @@ def check_market_history() -> dict[str, Any]:
     from runbook.scenarios.loader import load_market_history
 
     return _run("market_history", load_market_history().frame())
+
+
+@runbook_task(name="check-expectations")
+def check_expectations() -> dict[str, int]:
+    """Every bundled suite loads, with how many expectations each holds (a dropped one shows here)."""
+    from runbook.quality import SUITES, load_suite
+
+    return {name: len(load_suite(name).expectations) for name in SUITES}

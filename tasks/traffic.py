@@ -26,3 +26,18 @@ def replay_traffic(
     stats = run_replay(open_store(settings), component, pair, rate_per_s=rate_per_s, duration_s=duration_s,
                        seed=seed)
     return stats.to_dict()
+
+
+@runbook_task(name="observe-production")
+def observe_production(component: str, *, duration_s: float) -> dict[str, Any]:
+    """Wait ``duration_s`` seconds while production services call the component's routers.
+
+    Their observations reach the store through their own recorders; nothing is replayed.
+    """
+    import time
+
+    from runbook.control.observations import ObservationStore
+
+    started = time.time()
+    time.sleep(duration_s)
+    return {"component": component, "sent": ObservationStore(open_store()).count(component, since=started)}

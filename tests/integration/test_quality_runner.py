@@ -12,6 +12,7 @@ import pytest
 
 from runbook.errors import BadInputData, BadSuite, ValidationFailed
 from runbook.quality import QualityStatus, load_suite, run_suite, suite_path
+from runbook.quality._suite import check_loaded
 
 
 def _write_suite(folder: Path, expectations: list[dict], *, name: str = "custom",
@@ -145,3 +146,22 @@ def test_runs_are_quiet(capfd: pytest.CaptureFixture[str], tmp_path: Path) -> No
     run_suite("market_history", frame, data_docs_dir=tmp_path)
     captured = capfd.readouterr()
     assert (captured.out, captured.err) == ("", "")
+
+
+def test_dropped_expectation_is_detected_by_count() -> None:
+    """If GX ever loads fewer expectations than the file holds, the count check names the missing type."""
+    suite = load_suite("market_history")
+    loaded = [spec.type for spec in suite.expectations if spec.position != 4]
+    with pytest.raises(BadSuite, match=r"loaded 13 of 14 expectations; not loaded: "
+                                       r"expect_column_values_to_be_increasing"):
+        check_loaded(suite, loaded)
+
+
+def test_repository_expectations_path_runs() -> None:
+    """A suite given by its path in the repository's expectations/ folder runs like the bundled name."""
+    path = Path(__file__).resolve().parents[2] / "expectations" / "market_history.json"
+    frame = pd.DataFrame({"date": pd.bdate_range("2020-01-01", periods=600), "spx_close": 100.0,
+                          "nasdaq_close": 200.0, "wti_close": 50.0})
+    result = run_suite(str(path), frame)
+    assert result.passed
+    assert result.suite == "market_history"

@@ -59,6 +59,14 @@ def test_rate_limit_beyond_the_retries_is_logged_not_raised(fake: FakeSlackServe
     assert len(fake.calls_for("chat.postMessage")) == 3
 
 
+def test_rate_limit_longer_than_the_bound_is_not_waited_for(fake: FakeSlackServer) -> None:
+    """A Retry-After beyond the client's bound gives up at once instead of holding the flow."""
+    notifier = _notifier(fake)
+    fake.rate_limit(1, retry_after_s=3600)
+    assert notifier.gate_requested(_request(), run_url="http://ui") is None
+    assert len(fake.calls_for("chat.postMessage")) == 1
+
+
 @pytest.mark.parametrize("mode", ["refuse", "error"])
 def test_slack_down_never_raises_from_the_notifier(fake: FakeSlackServer, mode: str) -> None:
     """Connection refused or HTTP 500: every notifier method returns normally."""

@@ -103,3 +103,11 @@ def test_contracts_residual_on_hulls_hedge() -> None:
                           "contract_size": 500.0})
     residual = derive_column(frame, op="contracts_residual", column="contracts")
     np.testing.assert_allclose(residual.to_numpy(), [0.0, -0.2], atol=1e-12)
+
+
+def test_contracts_residual_one_side_missing() -> None:
+    """Neither side given: NaN (not a hedge row); contracts or hedge ratio alone: +inf (inconsistent)."""
+    frame = pd.DataFrame({"contracts": [np.nan, np.nan, 19.2], "hedge_ratio": [np.nan, 0.96, np.nan],
+                          "exposure": 10_000.0, "contract_size": [np.nan, 500.0, 500.0]})
+    residual = derive_column(frame, op="contracts_residual", column="contracts")
+    np.testing.assert_array_equal(residual.to_numpy(), [np.nan, np.inf, np.inf])

@@ -80,7 +80,7 @@ def test_retry_handlers_cover_rate_limits_and_connection_errors() -> None:
     notifier = make_notifier(Settings(slack_bot_token="xoxb-1"))
     assert isinstance(notifier, SlackNotifier)
     names = {type(handler).__name__ for handler in notifier.client.retry_handlers}
-    assert names == {"RateLimitErrorRetryHandler", "ConnectionErrorRetryHandler"}
+    assert names == {"BoundedRateLimitRetryHandler", "ConnectionErrorRetryHandler"}
 
 
 def test_token_can_come_from_a_secret_block() -> None:

@@ -33,6 +33,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if not 0 < args.port < 65536:
         raise BadParameter(f"--port {args.port} is outside 1..65535")
+    if not settings.slack_signing_secret:
+        raise BadParameter("RUNBOOK_SLACK_SIGNING_SECRET is not set; the endpoint refuses unsigned requests")
     # Open the store now: a wrong database URL should fail at start, not at the first click.
     app = create_app(settings, store=Store.from_settings(settings))
     print(f"runbook: Slack interactions on http://{args.host}:{args.port}/slack/interactions")

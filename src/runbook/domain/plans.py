@@ -142,6 +142,11 @@ def check_phase_component(phase: Phase, component: Component) -> None:
         )
 
 
+def needs_promotion(mode: Mode) -> bool:
+    """True when cleanup must first take a canary (hedge_calculator at 50%) to full."""
+    return mode is Mode.CANARY
+
+
 def monitor_window_s(window_s: float, windows: int) -> float:
     """Seconds a monitor looks back after ``windows`` observation windows of ``window_s`` each.
 

@@ -46,11 +46,12 @@ class CorrelationAnalyzer:
 
     def correlation_matrices(self, returns: np.ndarray) -> np.ndarray:
         """(scenarios, assets, assets) correlation matrices."""
-        # NaN in any asset makes the row sum NaN: one reduction finds the complete dates.
-        complete = np.isfinite(returns.sum(axis=2, keepdims=True))
+        days, assets = returns.shape[1], returns.shape[2]
+        # A NaN in any asset makes the row's dot product with ones NaN: one BLAS pass finds complete dates.
+        complete = np.isfinite(returns @ np.ones(assets))[:, :, None]
         count = complete.sum(axis=1)[:, :, None]
         filled = np.where(complete, returns, 0.0)
-        mean = filled.sum(axis=1)[:, :, None] / count
+        mean = (np.ones(days) @ filled)[:, :, None] / count
         # Co-moments about zero minus the mean correction: one batched matrix product.
         covariance = filled.transpose(0, 2, 1) @ filled - count * (mean @ mean.transpose(0, 2, 1))
         scale = np.sqrt(np.einsum("saa->sa", covariance))

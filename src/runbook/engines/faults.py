@@ -19,7 +19,7 @@ from runbook.engines.protocols import ENGINE_METHODS
 from runbook.engines.requests import VaRResult
 from runbook.engines.var import VaRCalculationEngine
 
-SLOW_REPEATS = 4  # the slow variant recomputes everything this many times
+SLOW_REPEATS = 6  # the slow variant recomputes everything this many times
 MEMORY_BALLAST = 6  # the memory-hungry variant holds this many extra copies of its largest input
 
 

@@ -41,7 +41,8 @@ class PerformanceAnalyzer:
         return self._metrics(batch.prices, batch.weights, batch.risk_free_rate)
 
     def _metrics(self, prices: np.ndarray, weights: np.ndarray, risk_free: float) -> dict[str, np.ndarray]:
-        value = ((prices / prices[:, :1, :]) @ weights[:, :, None])[:, :, 0]
+        # Units held per asset = weight / first close; value = closes @ units (no rescaled price copy).
+        value = (prices @ (weights / prices[:, 0, :])[:, :, None])[:, :, 0]
         if (value <= 0).any():
             raise BadInputData("portfolio value is <= 0 on some date; weights must keep the value positive")
         daily = value[:, 1:] / value[:, :-1] - 1.0

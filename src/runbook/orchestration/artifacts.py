@@ -39,18 +39,35 @@ def publish_markdown(key: str, markdown: str, *, description: str) -> None:
     _safely(lambda: create_markdown_artifact(markdown=markdown, key=key, description=description), key)
 
 
-def progress_reporter(key: str, *, description: str) -> Callable[[float], None]:
-    """A callback ``report(fraction)`` (0..1) that keeps one progress artifact up to date.
+# Share of a validation's run time per stage, in the validator's order (0..1 each, summing to 1).
+STAGES = (
+    ("historical scenarios", 0.15), ("monte carlo scenarios", 0.55), ("statistics", 0.10),
+    ("backtests", 0.10), ("performance", 0.10),
+)
 
-    Updates at most every whole percent, so a validation calling it per chunk stays cheap.
+
+def stage_progress(stage: str, done: float, total: float) -> float:
+    """Overall progress (0..1) of a validation that reports ``done`` of ``total`` in ``stage``."""
+    start = 0.0
+    for name, share in STAGES:
+        if name == stage:
+            return start + share * (min(max(done / total, 0.0), 1.0) if total > 0 else 1.0)
+        start += share
+    return start
+
+
+def progress_reporter(key: str, *, description: str) -> Callable[[str, float, float], None]:
+    """A ``report(stage, done, total)`` callback keeping one progress artifact up to date.
+
+    Updates at most once per whole percent, so a validation calling it per chunk stays cheap.
     """
     from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
     artifact_id: list[UUID | None] = [None]
     last = [-1]
 
-    def report(fraction: float) -> None:
-        percent = int(max(0.0, min(1.0, float(fraction))) * 100)
+    def report(stage: str, done: float, total: float) -> None:
+        percent = int(stage_progress(stage, done, total) * 100)
         if percent == last[0]:
             return
         last[0] = percent

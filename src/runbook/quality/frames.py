@@ -106,9 +106,14 @@ def _calendar_gap_days(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _contracts_residual(frame: pd.DataFrame, column: str) -> pd.Series:
-    """contracts - hedge_ratio * exposure / contract_size, in contracts (``column`` names contracts)."""
+    """contracts - hedge_ratio * exposure / contract_size, in contracts (``column`` names contracts).
+
+    NaN where neither side is given (not a hedge output); +inf where only one is, which no bound accepts.
+    """
+    contracts = pd.to_numeric(frame[column], errors="coerce")
     implied = frame["hedge_ratio"] * frame["exposure"] / frame["contract_size"]
-    return frame[column] - implied
+    residual = contracts - implied
+    return residual.mask(contracts.isna() != implied.isna(), np.inf)
 
 
 # Operations a suite file may name in meta.runbook.derived_columns: name -> (function, input columns).

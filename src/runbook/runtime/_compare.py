@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, cast
 
 __all__ = ["default_compare", "default_validate", "structure_mismatch"]
 
@@ -83,7 +83,7 @@ def _children(value: object) -> Iterator[tuple[str, object]] | None:
     if isinstance(value, Mapping):
         return ((repr(key), item) for key, item in value.items())
     if _is_sequence(value):
-        return ((f"[{index}]", item) for index, item in enumerate(value))  # type: ignore[arg-type]
+        return ((f"[{index}]", item) for index, item in enumerate(cast("Sequence[object]", value)))
     return None
 
 

@@ -86,7 +86,7 @@ def _feed_other(hasher: blake2b, value: object, depth: int) -> None:
     # Numpy scalars and other number types behave as floats; plain objects by their attributes
     # (their default repr carries a memory address, which is not stable).
     if hasattr(value, "__float__") and not hasattr(value, "__dict__"):
-        _feed(hasher, float(value), depth)  # type: ignore[arg-type]
+        _feed(hasher, float(value), depth)
     elif hasattr(value, "__dict__"):
         hasher.update(f"obj:{type(value).__qualname__}".encode())
         _feed(hasher, dict(vars(value)), depth + 1)

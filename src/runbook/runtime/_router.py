@@ -29,11 +29,11 @@ from typing import Any
 from runbook.domain.components import parse_component
 from runbook.domain.modes import Mode
 from runbook.domain.observation import ErrorKind, Observation
-from runbook.errors import BadEngine, BadParameter
 from runbook.runtime._aio import BackgroundLoop, is_async_callable
 from runbook.runtime._calls import CandidateCalls
 from runbook.runtime._hashing import routing_point
 from runbook.runtime._judge import Judge
+from runbook.runtime._options import COUNTERS, check_options
 from runbook.runtime._ports import StateSource
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._shadow import ShadowPool
@@ -41,16 +41,6 @@ from runbook.runtime._state_cache import NEVER_READ, Snapshot, StateCache
 from runbook.runtime._stats import Counters
 
 __all__ = ["Router"]
-
-COUNTERS = (
-    "calls_legacy", "calls_rolled_back", "calls_shadow", "calls_canary", "calls_full", "calls_retired",
-    "failsafe_legacy", "answered_by_candidate",
-    "fallback_exception", "fallback_timeout", "fallback_invalid_result",
-    "shadow_ok", "shadow_exception", "shadow_timeout", "shadow_invalid_result", "shadow_legacy_exception",
-    "shadow_skipped_queue_full", "shadow_abandoned_threads",
-    "observations_dropped", "record_errors", "compare_errors", "validate_errors",
-    "state_refreshes", "state_refresh_errors", "internal_errors",
-)  # fmt: skip
 
 _perf = time.perf_counter
 _wall = time.time
@@ -91,7 +81,7 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.component: str = parse_component(str(component)).value
-        _check_options(legacy, candidate, shadow_timeout_s, shadow_workers, shadow_queue,
+        check_options(legacy, candidate, shadow_timeout_s, shadow_workers, shadow_queue,
                        refresh_interval_s, max_staleness_s)  # fmt: skip
         self._legacy, self._legacy_async = legacy, is_async_callable(legacy)
         self._max_staleness = max_staleness_s
@@ -325,18 +315,3 @@ class Router:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-
-def _check_options(
-    legacy: object, candidate: object, timeout_s: float, workers: int, queue_size: int,
-    refresh_interval_s: float, max_staleness_s: float,
-) -> None:  # fmt: skip
-    for name, fn in (("legacy", legacy), ("candidate", candidate)):
-        if not callable(fn):
-            raise BadEngine(f"{name} must be callable (sync or async); got {type(fn).__name__}")
-    if not timeout_s > 0 or not refresh_interval_s > 0 or not max_staleness_s > 0:
-        raise BadParameter(
-            f"shadow_timeout_s {timeout_s!r}, refresh_interval_s {refresh_interval_s!r} and "
-            f"max_staleness_s {max_staleness_s!r} must all be > 0 seconds"
-        )
-    if workers < 1 or queue_size < 1:
-        raise BadParameter(f"shadow_workers {workers!r} and shadow_queue {queue_size!r} must be >= 1")

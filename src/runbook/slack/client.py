@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -13,9 +13,37 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 
 from runbook.settings import Settings
 
-__all__ = ["SlackAuth", "bot_token", "check_auth", "client_from_settings", "make_web_client"]
+__all__ = [
+    "BoundedRateLimitRetryHandler",
+    "SlackAuth", "bot_token", "check_auth", "client_from_settings", "make_web_client"]
 
 log = logging.getLogger(__name__)
+
+
+class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Retries HTTP 429 after ``Retry-After`` seconds, unless Slack asks for more than ``max_wait_s``.
+
+    A long wait would hold a flow for a notification; giving up is logged by the caller instead.
+    """
+
+    def __init__(self, *, max_retry_count: int = 2, max_wait_s: float = 10.0) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_s = max_wait_s
+
+    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        return _retry_after_s(response.headers) <= self.max_wait_s
+
+
+def _retry_after_s(headers: dict[str, Any]) -> float:
+    for name, values in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return float(values[0] if isinstance(values, list) else values)
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
 
 
 def make_web_client(
@@ -24,15 +52,17 @@ def make_web_client(
     base_url: str = "https://slack.com/api/",
     timeout_s: int = 10,
     rate_limit_retries: int = 2,
+    max_rate_limit_wait_s: float = 10.0,
     connection_retries: int = 1,
 ) -> WebClient:
     """A ``WebClient`` that retries HTTP 429 (after ``Retry-After``) and dropped connections.
 
     ``retry_handlers=`` replaces slack_sdk's defaults, so both handlers are listed here.
-    ``timeout_s`` bounds each attempt (seconds), so an unreachable Slack cannot stall a flow for long.
+    ``timeout_s`` bounds each attempt and ``max_rate_limit_wait_s`` each rate-limit wait (seconds),
+    so a slow or throttling Slack cannot stall a flow for long.
     """
     handlers = [
-        RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+        BoundedRateLimitRetryHandler(max_retry_count=rate_limit_retries, max_wait_s=max_rate_limit_wait_s),
         ConnectionErrorRetryHandler(max_retry_count=connection_retries),
     ]
     return WebClient(token=token, base_url=base_url, timeout=timeout_s, retry_handlers=handlers)

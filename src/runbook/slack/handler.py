@@ -166,8 +166,8 @@ class ClickHandler:
                           slack_ts=request.slack_ts or click.message_ts)
         if self._replier is not None and record is not None:
             self._replier.gate_decided(message, [record])
-        resumed = " The run resumed." if outcome.resumed else ""
-        self._reply(click.channel_id, click.user_id, f"Recorded: you {verb} {request.title}.{resumed}")
+        after = " The run resumed." if outcome.resumed else f" {outcome.message}"
+        self._reply(click.channel_id, click.user_id, f"Recorded: you {verb} {request.title}.{after}")
 
     def _malformed(self, exc: MalformedClick, meta: Mapping[str, object]) -> None:
         evidence = {**meta, "slack_user": exc.user_id, "action_ts": exc.action_ts}

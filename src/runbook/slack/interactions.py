@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from slack_sdk.signature import Clock as SystemClock
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -30,13 +31,6 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20  # Slack's interaction payloads are a few tens of KiB
-
-
-class _RealClock:
-    def now(self) -> float:
-        import time
-
-        return time.time()
 
 
 class _SeenSignatures:
@@ -62,6 +56,8 @@ class _TooLarge(Exception):
 
 
 class SubmitDecision(Protocol):
+    """``runbook.approvals.submit_decision`` fits."""
+
     def __call__(self, store: Any, **kwargs: Any) -> Any: ...
 
 
@@ -91,7 +87,7 @@ def create_app(
     handler = ClickHandler(
         settings=settings, store=store, replier=replier, submit=submit, audit=audit, gates=gates
     )
-    endpoint = _Endpoint(secret=secret, clock=clock or _RealClock(), handler=handler)
+    endpoint = _Endpoint(secret=secret, clock=clock or SystemClock(), handler=handler)
     app = Starlette(
         routes=[
             Route("/slack/interactions", endpoint.interactions, methods=["POST"]),

@@ -106,7 +106,7 @@ def _worst(block: Outputs, metric: str, i: int) -> WorstScenario:
     for s in block.scenarios:
         if i < offset + len(s):
             local = i - offset
-            scenario_id = str(s.ids()[local]) if len(s) < 2_000 else _one_id(s, local)
+            scenario_id = _one_id(s, local)
             portfolio = s.portfolio_ids[int(s.portfolio_index[local])]
             break
         offset += len(s)

@@ -1,15 +1,7 @@
-"""A fake Slack for tests: a real local Web API server and signed interaction requests.
-
-``FakeSlackServer`` listens on 127.0.0.1 (random port) in a thread and answers ``auth.test``,
-``chat.postMessage``, ``chat.update`` and ``chat.postEphemeral`` with Slack's JSON shapes, so the
-real ``slack_sdk.WebClient`` (``base_url=fake.base_url``) is exercised end to end, retries included.
-"""
+"""The fake Slack Web API server: a real HTTP server on 127.0.0.1 that records every call."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import threading
@@ -18,23 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from runbook.slack.blocks import ACTION_APPROVE, ACTION_REJECT, button_value
-
-__all__ = [
-    "AsgiClient",
-    "FakeSlackServer",
-    "PinnedClock",
-    "RecordedCall",
-    "SignedRequest",
-    "build_interaction_request",
-    "gate_click_payload",
-    "sign_request",
-]
+__all__ = ["FAKE_TOKEN", "TEAM_ID", "FakeSlackServer", "RecordedCall"]
 
 FAKE_TOKEN = "xoxb-runbook-test"
-_TEAM = {"team": "Runbook Test", "team_id": "T0RUNBOOK", "url": "https://runbook-test.slack.com/"}
+TEAM_ID = "T0RUNBOOK"
+_TEAM = {"team": "Runbook Test", "team_id": TEAM_ID, "url": "https://runbook-test.slack.com/"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,119 +253,3 @@ def _parse_call(path: str, query: str, headers: Mapping[str, str], raw: bytes) -
         params.update(parse_qsl(raw.decode("utf-8")))
     lowered = {name.lower(): value for name, value in headers.items()}
     return RecordedCall(method=method, headers=lowered, params=params, json=body_json)
-
-
-# -- signed interaction requests -----------------------------------------------------------------
-
-
-class PinnedClock:
-    """A clock for signature checks that reads ``at`` (Unix seconds) until moved with ``advance``."""
-
-    def __init__(self, at: float) -> None:
-        self.at = float(at)
-
-    def now(self) -> float:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += seconds
-
-
-@dataclass(frozen=True, slots=True)
-class SignedRequest:
-    """An interaction request as Slack sends it: form body and signature headers."""
-
-    body: bytes
-    headers: dict[str, str]
-
-
-def sign_request(secret: str, body: bytes | str, timestamp: int | str) -> str:
-    """Slack's ``v0=`` signature: HMAC-SHA256 of ``v0:{timestamp}:{body}`` keyed by the signing secret."""
-    raw = body.encode() if isinstance(body, str) else body
-    base = b"v0:" + str(timestamp).encode() + b":" + raw
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def build_interaction_request(
-    secret: str, payload: Mapping[str, Any] | str, *, timestamp: int | None = None
-) -> SignedRequest:
-    """A correctly signed ``application/x-www-form-urlencoded`` body carrying ``payload=<json>``.
-
-    ``payload`` may be a mapping (JSON-encoded here) or a raw string (for malformed-payload tests).
-    ``timestamp`` defaults to now (Unix seconds).
-    """
-    stamp = int(time.time()) if timestamp is None else timestamp
-    text = payload if isinstance(payload, str) else json.dumps(payload)
-    body = urlencode({"payload": text}).encode()
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": str(stamp),
-        "X-Slack-Signature": sign_request(secret, body, stamp),
-    }
-    return SignedRequest(body=body, headers=headers)
-
-
-def gate_click_payload(
-    *,
-    user_id: str,
-    flow_run_id: str,
-    gate_key: str,
-    approve: bool = True,
-    channel_id: str = "C0RUNBOOK",
-    message_ts: str = "1700000001.000100",
-    action_ts: str | None = None,
-) -> dict[str, Any]:
-    """A ``block_actions`` payload shaped like Slack's for a click on a gate's Approve or Reject button."""
-    action_id = ACTION_APPROVE if approve else ACTION_REJECT
-    return {
-        "type": "block_actions",
-        "team": {"id": _TEAM["team_id"], "domain": "runbook-test"},
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": _TEAM["team_id"]},
-        "api_app_id": "A0RUNBOOK",
-        "trigger_id": "1.2.3",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
-        "channel": {"id": channel_id, "name": "runbook"},
-        "message": {"type": "message", "ts": message_ts, "text": "gate"},
-        "response_url": "https://hooks.slack.invalid/actions/T0RUNBOOK/1/abc",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "runbook_gate",
-                "value": button_value(flow_run_id=flow_run_id, gate_key=gate_key),
-                "action_ts": action_ts or f"{time.time():.6f}",
-            }
-        ],
-    }
-
-
-class AsgiClient:
-    """A synchronous HTTP client for an ASGI app, in process (``httpx.ASGITransport``).
-
-    Each request runs the app to completion, background tasks included, before returning, so a
-    test sees every effect of a click as soon as ``post`` returns.
-    """
-
-    def __init__(self, app: Any, *, client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
-        self.app = app
-        self._client = client
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return asyncio.run(self._request(method, path, **kwargs))
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> Any:
-        return self.request("POST", path, **kwargs)
-
-    def post_signed(self, signed: SignedRequest, path: str = "/slack/interactions") -> Any:
-        """POST a signed interaction request as Slack would."""
-        return self.post(path, content=signed.body, headers=signed.headers)
-
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
-
-        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False, client=self._client)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runbook.test") as client:
-            return await client.request(method, path, **kwargs)

@@ -1,0 +1,205 @@
+"""Time from `runbook rollback` to every router process serving legacy, on SQLite and PostgreSQL.
+
+Eight router processes (multiprocessing, spawn) each wrap var_engine in a Router polling the
+store (default refresh_interval_s=0.25) and call it every 2 ms with a routing key that a 50%
+canary sends to the candidate. Each process reports, through a queue, every change of which
+engine served it, with CLOCK_MONOTONIC (shared by all processes on the machine).
+
+Each round: the parent puts var_engine in canary 50% (ProductionSafetyManager), waits until all
+eight processes are served by the candidate, then starts the real command
+`runbook rollback var_engine --reason bench` as a subprocess and measures from the moment it
+starts until the last process reports being served by legacy. The command's own run time
+(Python start-up, imports, the write) is part of the figure. A second, shorter series rolls back
+in-process with ProductionSafetyManager (the path of the automatic monitor), without the CLI's
+start-up. Percentiles over the rounds (p99 of 20 rounds is their maximum).
+
+    .venv/bin/python bench/rollback_propagation.py [--rounds 20] [--manager-rounds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+COMPONENT = "var_engine"
+PROCESSES = 8
+CALL_PAUSE_S = 0.002
+RUNBOOK = Path(sys.executable).with_name("runbook")
+
+
+def served_by_legacy() -> str:
+    return "legacy"
+
+
+def served_by_candidate() -> str:
+    return "candidate"
+
+
+def router_process(url: str, key: str, reports: mp.Queue, stop: mp.Event) -> None:
+    """One production service: calls its router in a loop, reports each change of engine."""
+    from runbook.control import Store
+    from runbook.runtime import Router
+
+    store = Store.from_url(url, upgrade=False)
+    router = Router(COMPONENT, legacy=served_by_legacy, candidate=served_by_candidate, state_source=store)
+    reports.put((os.getpid(), "ready", time.monotonic()))
+    last = None
+    while not stop.is_set():
+        served = router.call(routing_key=key)
+        if served != last:
+            reports.put((os.getpid(), served, time.monotonic()))
+            last = served
+        time.sleep(CALL_PAUSE_S)
+    router.close()
+    store.dispose()
+
+
+def canary_keys(count: int) -> list[str]:
+    from runbook.runtime import routing_point
+
+    keys = (f"portfolio-{i}" for i in range(10_000))
+    return [k for k in keys if routing_point(COMPONENT, k) < 0.5][:count]
+
+
+class Fleet:
+    """The router processes and what each last reported."""
+
+    def __init__(self, url: str) -> None:
+        ctx = mp.get_context("spawn")
+        self.reports: mp.Queue = ctx.Queue()
+        self.stop = ctx.Event()
+        self.processes = [
+            ctx.Process(target=router_process, args=(url, key, self.reports, self.stop), daemon=True)
+            for key in canary_keys(PROCESSES)
+        ]
+        self.latest: dict[int, tuple[str, float]] = {}
+        for process in self.processes:
+            process.start()
+        self.wait_all(lambda state, _at: True, timeout_s=120)
+
+    def wait_all(self, done, *, timeout_s: float) -> dict[int, float]:
+        """Drain reports until ``done(state, at)`` holds for every process; their report times."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if len(self.latest) == PROCESSES and all(done(*v) for v in self.latest.values()):
+                return {pid: at for pid, (_state, at) in self.latest.items()}
+            try:
+                pid, state, at = self.reports.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"router processes did not converge: {self.latest}") from None
+            self.latest[pid] = (state, at)
+
+    def close(self) -> None:
+        self.stop.set()
+        for process in self.processes:
+            process.join(10)
+
+
+def run_rounds(url: str, *, rounds: int, via_cli: bool, fleet: Fleet) -> list[tuple[float, float]]:
+    """(propagation seconds, command seconds) of each rollback."""
+    from runbook.control import ProductionSafetyManager, Store
+
+    store = Store.from_url(url)
+    manager = ProductionSafetyManager(store, actor="bench")
+    env = {**os.environ, "RUNBOOK_DATABASE_URL": url}
+    results = []
+    for _ in range(rounds):
+        manager.enable_shadow_mode(COMPONENT, reason="bench")
+        manager.enable_canary_deployment(COMPONENT, 50, reason="bench")
+        fleet.wait_all(lambda state, _at: state == "candidate", timeout_s=60)
+        start = time.monotonic()
+        if via_cli:
+            subprocess.run([str(RUNBOOK), "rollback", COMPONENT, "--reason", "bench"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+        else:
+            manager.rollback_component(COMPONENT, reason="bench")
+        command_s = time.monotonic() - start
+        served = fleet.wait_all(lambda state, at, t0=start: state == "legacy" and at >= t0, timeout_s=60)
+        results.append((max(served.values()) - start, command_s))
+    store.dispose()
+    return results
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(url: str, *, rounds: int, manager_rounds: int) -> dict[str, float]:
+    from runbook.control import Store
+
+    Store.from_url(url).dispose()  # schema in place before the fleet starts
+    fleet = Fleet(url)
+    try:
+        cli = run_rounds(url, rounds=rounds, via_cli=True, fleet=fleet)
+        direct = run_rounds(url, rounds=manager_rounds, via_cli=False, fleet=fleet) if manager_rounds else []
+    finally:
+        fleet.close()
+    propagation = [p for p, _ in cli]
+    figures = {"p50_s": statistics.median(propagation), "p99_s": percentile(propagation, 0.99),
+               "max_s": max(propagation), "command_p50_s": statistics.median(c for _, c in cli),
+               "rounds": len(cli)}  # fmt: skip
+    if direct:
+        figures["manager_p50_s"] = statistics.median(p for p, _ in direct)
+        figures["manager_p99_s"] = percentile([p for p, _ in direct], 0.99)
+    return figures
+
+
+@contextmanager
+def temporary_postgres(admin_url: str) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"runbook_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="CLI rollbacks per backend")
+    parser.add_argument("--manager-rounds", type=int, default=10, help="in-process rollbacks per backend")
+    parser.add_argument("--postgres", default=POSTGRES_URL, help="admin URL of the PostgreSQL server")
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["sqlite"] = measure(f"sqlite:///{Path(tmp) / 'rollback.db'}", rounds=args.rounds,
+                                    manager_rounds=args.manager_rounds)  # fmt: skip
+    with temporary_postgres(args.postgres) as url:
+        results["postgres"] = measure(url, rounds=args.rounds, manager_rounds=args.manager_rounds)
+
+    print(f"{PROCESSES} router processes, refresh_interval_s=0.25, a call every {CALL_PAUSE_S * 1e3:g} ms")
+    for backend, fig in results.items():
+        line = (f"{backend:<9} `runbook rollback` -> all serving legacy: p50 {fig['p50_s']:.3f} s, "
+                f"p99 {fig['p99_s']:.3f} s, max {fig['max_s']:.3f} s over {fig['rounds']} rollbacks "
+                f"(the command itself: p50 {fig['command_p50_s']:.3f} s)")  # fmt: skip
+        print(line)
+        if "manager_p50_s" in fig:
+            print(f"{'':<9} in-process ProductionSafetyManager.rollback_component: p50 "
+                  f"{fig['manager_p50_s']:.3f} s, p99 {fig['manager_p99_s']:.3f} s")  # fmt: skip
+    summary = {f"{backend}_{key}": value for backend, fig in results.items() for key, value in fig.items()}
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Steps the phase flows share: check parameters, watch a window, stop on failed checks, ask a gate.
+
+Each is a short sequence of task calls and pure decisions; the flows read as the runbook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runbook.domain.components import Component
+from runbook.domain.decisions import (
+    CheckResult,
+    MonitorEvidence,
+    NextAction,
+    PhaseDecision,
+    decide_checks,
+    decide_gate,
+    decide_monitor,
+)
+from runbook.domain.plans import TrafficPlan, check_phase_entry, monitor_window_s, step_label
+from runbook.domain.thresholds import RollbackThresholds
+from runbook.orchestration.faults import check_fault
+from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.phase import PhaseRun
+from tasks.artifacts import publish_step_health
+from tasks.control import read_state, set_traffic
+from tasks.monitoring import monitor
+from tasks.quality import check_observations
+from tasks.traffic import observe_production, replay_traffic
+
+
+def checked_options(
+    component: Component, *, observation: ObservationOptions, gate: GateOptions, thresholds: ThresholdOptions,
+    inject_fault: str | None,
+) -> RollbackThresholds:
+    """Check every option before anything moves; the domain thresholds on success."""
+    observation.checked()
+    gate.checked()
+    check_fault(component.value, inject_fault)
+    return thresholds.to_domain()
+
+
+def enter(run: PhaseRun) -> dict[str, Any]:
+    """The component's state, if ``run``'s phase may start from it (else InvalidTransition)."""
+    from runbook.domain.modes import Mode
+
+    state = read_state(run.component.value)
+    check_phase_entry(run.phase, run.component, Mode(state["mode"]))
+    run.note("start", state["mode"], f"{state['traffic_percent']:g}% candidate traffic")
+    return state
+
+
+def watch(
+    run: PhaseRun, *, step: str, observation: ObservationOptions, thresholds: RollbackThresholds,
+    fault: str | None,
+) -> tuple[PhaseDecision, dict[str, Any]]:
+    """Observe traffic for a window, then ask the monitor; observe again while it cannot decide."""
+    component = run.component.value
+    for extra in range(observation.max_extensions + 1):
+        if observation.replay:
+            traffic = replay_traffic(component, rate_per_s=observation.rate_per_s,
+                                     duration_s=observation.window_s, seed=extra, fault=fault)
+        else:
+            traffic = observe_production(component, duration_s=observation.window_s)
+        verdict = monitor(component, thresholds=thresholds, actor=run.actor, fault=fault,
+                          window_s=monitor_window_s(observation.window_s, extra + 1))
+        decision = decide_monitor(
+            MonitorEvidence(verdict["verdict"], tuple(verdict["reasons"]), extra), observation.monitor_policy()
+        )
+        run.note(f"{step} window {extra + 1}", verdict["verdict"], f"{traffic['sent']} calls; {verdict['summary']}")
+        if decision.action is not NextAction.EXTEND_WINDOW:
+            return decision, verdict
+    raise AssertionError("unreachable: decide_monitor stops extending after max_extensions")
+
+
+def stop_on_failure(run: PhaseRun, checks: Iterable[CheckResult], **evidence: Any) -> None:
+    """Stop the phase on the first failing automated check; a human is asked only when all passed."""
+    decision = decide_checks(list(checks))
+    if decision.stops:
+        run.stop(decision, **evidence)
+
+
+def stop_on_monitor(run: PhaseRun, decision: PhaseDecision, verdict: Mapping[str, Any]) -> None:
+    """Stop the phase when the monitor rolled back or could not decide in time."""
+    if decision.stops:
+        run.stop(decision, monitor=verdict["summary"])
+
+
+def approve_or_stop(
+    run: PhaseRun, *, step: str, title: str, evidence: Mapping[str, Any], gate: GateOptions
+) -> tuple[str, ...]:
+    """Ask the gate; on reject or timeout stop the phase per the gate options. The approvers."""
+    answer = run.ask(step=step, title=title, evidence=evidence, options=gate)
+    decision = decide_gate(answer.decision, gate.outcome_policy(), gate=step)
+    if decision.stops:
+        run.stop(decision, gate_records=[f"{r.decision.value} by {r.approver}" for r in answer.records])
+    return answer.approvers
+
+
+def quality_checks(results: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
+    """Data-quality results as checks named ``quality:<suite>``."""
+    return [
+        CheckResult(f"quality:{r['suite']}", bool(r["passed"]), "; ".join(r["failures"][:3]) or r["summary"])
+        for r in results
+    ]
+
+
+def shift_traffic(
+    run: PhaseRun, *, steps: tuple[float, ...], observation: ObservationOptions, gate: GateOptions,
+    thresholds: RollbackThresholds, fault: str | None,
+) -> list[dict[str, Any]]:
+    """Walk the traffic steps: set the share, watch a window, monitor, check the window, gate.
+
+    Every step but the last needs approval to go on. The health of each step is published.
+    """
+    plan = TrafficPlan(run.component, steps)
+    component, health = run.component.value, []
+    for step in plan.steps:
+        label = step_label(step)
+        state = set_traffic(component, step, actor=run.actor, reason=f"{run.phase.value}: {label}",
+                            evidence={"flow_run_id": run.flow_run_id})
+        decision, verdict = watch(run, step=label, observation=observation, thresholds=thresholds, fault=fault)
+        health.append({"step": label, "percent": step, "verdict": verdict["verdict"], "monitor": verdict["summary"]})
+        publish_step_health(component, run.phase.value, health)
+        stop_on_monitor(run, decision, verdict)
+        window = check_observations("canary_window", component, mode=state["mode"],
+                                    since=verdict["evidence"].get("since", 0.0))
+        stop_on_failure(run, quality_checks([window]), step=label)
+        if plan.gated(step):
+            nxt = plan.next_step(step)
+            evidence = {"traffic_percent": step, "next_percent": nxt, "monitor": verdict["summary"],
+                        "canary_window": window["summary"], "epoch": state["epoch"]}
+            health[-1]["approvers"] = approve_or_stop(
+                run, step=label, evidence=evidence, gate=gate,
+                title=f"{component}: {step:g}% -> {nxt:g}% of traffic?",
+            )
+    return health

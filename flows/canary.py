@@ -1,0 +1,51 @@
+"""Phase 2 (ADR-0011): canary for a non-critical component, traffic shifted in steps.
+
+    for each step (5% -> 25% -> 50% -> full by default):
+        set the share -> observe a window -> monitor (auto-rollback) -> check the window -> gate
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows._steps import checked_options, enter, shift_traffic
+from runbook.domain.components import Component
+from runbook.domain.plans import Phase, check_phase_component, default_steps, steps_from, validate_steps
+from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.phase import begin_phase
+
+
+@flow(name="canary", description="ADR-0011 phase 2: canary steps for a non-critical component")
+def canary(
+    component: Component,
+    initiator: str,
+    steps: list[float] | None = None,
+    observation: ObservationOptions = ObservationOptions(),
+    gate: GateOptions = GateOptions(),
+    thresholds: ThresholdOptions = ThresholdOptions(),
+    inject_fault: str | None = None,
+    lock_wait_s: float = 0.0,
+) -> dict[str, Any]:
+    """Shift a non-critical component's traffic to the candidate, step by step, with gates.
+
+    Args:
+        component: a non-critical component (market_data_provider, performance_analyzer, correlation_analyzer)
+        initiator: who starts this run (recorded in the audit log)
+        steps: candidate traffic percentages, strictly increasing in (0, 100]; 100 means full (default 5, 25, 50, 100)
+        observation: window per step, replay rate, extra windows when the monitor cannot decide
+        gate: gate timeout and what a rejection or a timeout does
+        thresholds: ADR-0011 rollback triggers
+        inject_fault: demos and drills only: a named candidate defect
+        lock_wait_s: seconds to wait when another phase holds the component (0: refuse at once)
+    """
+    check_phase_component(Phase.CANARY, component)
+    planned = validate_steps(steps if steps is not None else default_steps(component))
+    limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
+                             inject_fault=inject_fault)
+    with begin_phase(Phase.CANARY, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+        state = enter(run)
+        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]), observation=observation,
+                               gate=gate, thresholds=limits, fault=inject_fault)
+        return run.complete(result=f"{component.value} at {health[-1]['step']}", steps=health)

@@ -1,0 +1,54 @@
+"""Phase 3 (ADR-0011): the critical components, with CriticalComponentMonitor and two approvers.
+
+    var_engine:       5% -> 25% -> 100%
+    hedge_calculator: (shadow) -> 10% -> 50%   (the cleanup phase takes it to 100%)
+
+Each step: set the share -> observe -> monitor (hedge effectiveness too) -> check -> gate
+(two different approvers, neither the run's initiator).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows._steps import checked_options, enter, shift_traffic
+from runbook.domain.components import Component
+from runbook.domain.plans import Phase, check_phase_component, default_steps, steps_from, validate_steps
+from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.phase import begin_phase
+
+
+@flow(name="critical", description="ADR-0011 phase 3: var_engine and hedge_calculator, two approvers per gate")
+def critical(
+    component: Component,
+    initiator: str,
+    steps: list[float] | None = None,
+    observation: ObservationOptions = ObservationOptions(),
+    gate: GateOptions = GateOptions(),
+    thresholds: ThresholdOptions = ThresholdOptions(),
+    inject_fault: str | None = None,
+    lock_wait_s: float = 0.0,
+) -> dict[str, Any]:
+    """Shift a critical component's traffic in the ADR's steps, two approvers per gate.
+
+    Args:
+        component: a critical component (var_engine, hedge_calculator)
+        initiator: who starts this run; may not approve its gates
+        steps: candidate traffic percentages, strictly increasing in (0, 100] (default var_engine 5, 25, 100; hedge_calculator 10, 50)
+        observation: window per step, replay rate, extra windows when the monitor cannot decide
+        gate: gate timeout and what a rejection or a timeout does
+        thresholds: ADR-0011 rollback triggers, hedge effectiveness included
+        inject_fault: demos and drills only: a named candidate defect
+        lock_wait_s: seconds to wait when another phase holds the component (0: refuse at once)
+    """
+    check_phase_component(Phase.CRITICAL, component)
+    planned = validate_steps(steps if steps is not None else default_steps(component))
+    limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
+                             inject_fault=inject_fault)
+    with begin_phase(Phase.CRITICAL, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+        state = enter(run)
+        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]), observation=observation,
+                               gate=gate, thresholds=limits, fault=inject_fault)
+        return run.complete(result=f"{component.value} at {health[-1]['step']}", steps=health)

@@ -1,0 +1,53 @@
+"""Nightly validation (scheduled): re-validate every component still in migration against legacy.
+
+    for each component in shadow, canary or full: offline validation + data-quality suites
+    -> one table posted to Slack (or the console) and kept as an artifact
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from runbook.domain.components import Component
+from runbook.domain.modes import IN_MIGRATION, Mode
+from runbook.errors import ValidationFailed
+from runbook.orchestration.params import ValidationOptions
+from tasks.artifacts import publish_nightly
+from tasks.control import read_state
+from tasks.notify import nightly_result, validation_result
+from tasks.quality import check_quality
+from tasks.validation import validate_offline
+
+
+@flow(name="nightly_validation", description="Re-validate every component in shadow, canary or full; post the result")
+def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> list[dict[str, Any]]:
+    """Validate each component in migration; the run fails when any of them fails.
+
+    Args:
+        validation: offline validation sizes (ADR: >= 10,000 historical + >= 100,000 Monte Carlo)
+    """
+    sizes = validation.checked()
+    rows = []
+    for component in Component:
+        state = read_state(component.value)
+        if Mode(state["mode"]) not in IN_MIGRATION:
+            continue
+        report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
+                                  seed=sizes.seed, label="nightly")
+        quality = [check_quality("scenarios", report["frames"]["scenarios"]),
+                   check_quality("engine_outputs", report["frames"]["engine_outputs"])]
+        passed = report["passed"] and all(q["passed"] for q in quality)
+        failures = report["failed_checks"] + [f for q in quality for f in q["failures"]]
+        row = {"component": component.value, "mode": state["mode"], "traffic_percent": state["traffic_percent"],
+               "passed": passed, "failures": "; ".join(failures[:3]), "report": report["report_html"]}
+        if not passed:
+            validation_result(component.value, passed=False, summary=row)
+        rows.append(row)
+    nightly_result(rows)
+    publish_nightly(rows)
+    failed = [row["component"] for row in rows if not row["passed"]]
+    if failed:
+        raise ValidationFailed(f"nightly validation failed for {', '.join(failed)}")
+    return rows

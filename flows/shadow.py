@@ -1,0 +1,80 @@
+"""Phase 1 (ADR-0011): shadow mode. The candidate runs beside legacy; callers keep legacy's answers.
+
+    enable shadow -> offline validation (historical + Monte Carlo) -> data-quality suites
+    -> observe shadow traffic, monitor comparisons -> gate: ready for canary?
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows._steps import approve_or_stop, checked_options, enter, quality_checks, stop_on_failure, stop_on_monitor, watch
+from runbook.domain.components import Component
+from runbook.domain.decisions import CheckResult
+from runbook.domain.plans import Phase, meets_adr_sizes
+from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions, ValidationOptions
+from runbook.orchestration.phase import begin_phase
+from tasks.artifacts import publish_validation
+from tasks.control import enable_shadow
+from tasks.quality import check_observations, check_quality
+from tasks.validation import validate_offline
+
+
+@flow(name="shadow", description="ADR-0011 phase 1: shadow mode, offline validation, observed comparisons, gate")
+def shadow(
+    component: Component,
+    initiator: str,
+    validation: ValidationOptions = ValidationOptions(),
+    observation: ObservationOptions = ObservationOptions(),
+    gate: GateOptions = GateOptions(),
+    thresholds: ThresholdOptions = ThresholdOptions(),
+    inject_fault: str | None = None,
+    lock_wait_s: float = 0.0,
+) -> dict[str, Any]:
+    """Put a component in shadow mode and ask whether it is ready for canary.
+
+    Args:
+        component: the component to migrate
+        initiator: who starts this run (recorded; may not approve its critical gates)
+        validation: offline validation sizes (ADR: >= 10,000 historical + >= 100,000 Monte Carlo)
+        observation: shadow traffic window, replay rate, extra windows when the monitor cannot decide
+        gate: gate timeout and what a rejection or a timeout does
+        thresholds: ADR-0011 rollback triggers
+        inject_fault: demos and drills only: a named candidate defect (see `runbook validate --list-faults`)
+        lock_wait_s: seconds to wait when another phase holds the component (0: refuse at once)
+    """
+    limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
+                             inject_fault=inject_fault)
+    sizes = validation.checked()
+    with begin_phase(Phase.SHADOW, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+        enter(run)
+        enable_shadow(component.value, actor=run.actor, reason="phase 1: shadow validation",
+                      evidence={"flow_run_id": run.flow_run_id, "initiator": initiator})
+
+        report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
+                                  seed=sizes.seed, fault=inject_fault)
+        publish_validation(report)
+        run.note("offline validation", "passed" if report["passed"] else "FAILED", report["report_html"])
+        quality = [check_quality("scenarios", report["frames"]["scenarios"]),
+                   check_quality("engine_outputs", report["frames"]["engine_outputs"])]
+        offline = [CheckResult("validation", report["passed"], "; ".join(report["failed_checks"][:3])),
+                   *quality_checks(quality)]
+        stop_on_failure(run, offline, report=report["report_html"])
+
+        decision, verdict = watch(run, step="shadow", observation=observation, thresholds=limits,
+                                  fault=inject_fault)
+        stop_on_monitor(run, decision, verdict)
+        comparisons = check_observations("shadow_comparisons", component.value,
+                                         since=verdict["evidence"].get("since", 0.0), mode="shadow")
+        stop_on_failure(run, quality_checks([comparisons]))
+
+        evidence = {
+            "validation": "passed", "historical": sizes.historical, "monte_carlo": sizes.monte_carlo,
+            "adr_sizes": meets_adr_sizes(sizes.historical, sizes.monte_carlo), "report": report["report_html"],
+            "monitor": verdict["summary"], "shadow_comparisons": comparisons["summary"],
+        }
+        approvers = approve_or_stop(run, step="shadow", title=f"{component.value}: shadow -> canary?",
+                                    evidence=evidence, gate=gate)
+        return run.complete(result="ready for canary", approvers=list(approvers), report=report["report_html"])

@@ -1,0 +1,127 @@
+"""``runbook validate``: offline validation of a candidate engine against the legacy one (no Prefect).
+
+Exit codes: 0 every gating check passed, 1 a check failed, 2 bad input (unknown component,
+engine path or fault, bad counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``validate`` subcommand."""
+    parser = subparsers.add_parser(
+        "validate", help="validate a candidate engine against the legacy engine",
+        description="Run both engines on historical and Monte Carlo scenarios and decide equivalence "
+                    "(tolerance, TOST, intersection-union, backtests, latency and memory limits).",
+    )
+    parser.add_argument("component", nargs="?", help="market_data_provider, performance_analyzer, "
+                        "correlation_analyzer, var_engine or hedge_calculator")
+    parser.add_argument("--historical", type=int, default=10_000, metavar="N", help="historical scenarios")
+    parser.add_argument("--monte-carlo", type=int, default=100_000, metavar="N", help="Monte Carlo scenarios")
+    parser.add_argument("--legacy", metavar="IMPORT_PATH", help="legacy engine as module:attribute")
+    parser.add_argument("--candidate", metavar="IMPORT_PATH", help="candidate engine as module:attribute")
+    parser.add_argument("--inject-fault", metavar="NAME", help="validate a faulted candidate (see --list-faults)")
+    parser.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    parser.add_argument("--seed", type=int, default=0, help="scenario sampling and Monte Carlo seed")
+    parser.add_argument("--list-faults", action="store_true", help="print COMPONENT FAULT_NAME pairs and exit")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, settings: Any) -> int:
+    """Run the validation the arguments describe."""
+    from runbook.errors import BadParameter
+
+    if args.list_faults:
+        from runbook.engines.faults import list_faults
+
+        for component, fault in list_faults():
+            print(f"{component} {fault}")
+        return EXIT_OK
+    if not args.component:
+        raise BadParameter("give a COMPONENT to validate, or --list-faults")
+    if args.historical < 1:
+        raise BadParameter(f"--historical {args.historical} must be >= 1")
+    if args.monte_carlo < 0:
+        raise BadParameter(f"--monte-carlo {args.monte_carlo} must be >= 0")
+    report = _run(args, settings)
+    if args.report:
+        paths = report.write(args.report)
+        print(f"report: {paths['html']}", file=sys.stderr)
+    if args.json:
+        print(report.to_json())
+    else:
+        _print_summary(report)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _run(args: argparse.Namespace, settings: Any) -> Any:
+    from runbook.domain.components import parse_component
+    from runbook.engines.registry import load_pair
+    from runbook.validation import FinancialCalculationValidator
+
+    component = parse_component(args.component)
+    config = {name: dict(paths) for name, paths in (settings.engines or {}).items()}
+    overrides = {k: v for k, v in (("legacy", args.legacy), ("candidate", args.candidate)) if v}
+    config[component.value] = config.get(component.value, {}) | overrides
+    pair = load_pair(component, engines_config=config, fault=args.inject_fault)
+    validator = FinancialCalculationValidator()
+    with _progress() as progress:
+        return validator.validate_component(component, pair, historical=args.historical,
+                                            monte_carlo=args.monte_carlo, seed=args.seed, progress=progress)
+
+
+class _progress:
+    """A rich progress bar on stderr (silent when stderr is not a terminal)."""
+
+    def __enter__(self) -> Any:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                             TimeElapsedColumn(), console=console, transient=True,
+                             disable=not console.is_terminal)
+        self._bar.__enter__()
+        self._tasks: dict[str, Any] = {}
+        return self.update
+
+    def update(self, stage: str, done: float, total: float) -> None:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._bar.add_task(stage, total=max(total, 1))
+        self._bar.update(self._tasks[stage], completed=done, total=max(total, 1))
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _print_summary(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    verdict = "[green]PASS[/green]" if report.passed else "[red]FAIL[/red]"
+    summary = report.summary
+    console.print(f"{report.component}: {verdict}  ({summary['historical_scenarios']} historical + "
+                  f"{summary['monte_carlo_scenarios']} Monte Carlo scenarios, {summary['seconds']} s)")
+    table = Table("check", "result", "detail", show_lines=False)
+    ordered = sorted(report.checks, key=lambda c: (c.passed, c.name))
+    shown = [c for c in ordered if not c.passed][:12] or ordered
+    for check in shown[:20]:
+        table.add_row(check.name, "pass" if check.passed else "[red]FAIL[/red]", check.detail)
+    console.print(table)
+    hidden = len(report.checks) - min(len(shown), 20)
+    if hidden > 0:
+        console.print(f"... {hidden} more checks in the JSON report")
+    if not report.passed:
+        worst = Table("scenario", "portfolio", "metric", "legacy", "candidate", "rel diff", title="worst scenarios")
+        for w in report.worst_scenarios[:5]:
+            worst.add_row(w.scenario_id, w.portfolio_id, w.metric, f"{w.legacy:.10g}", f"{w.candidate:.10g}",
+                          f"{w.rel_difference:.3g}")
+        console.print(worst)

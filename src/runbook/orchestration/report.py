@@ -1,0 +1,78 @@
+"""The migration report: one self-contained HTML page per component (cleanup) or per demo run.
+
+It tells the story from the audit log: every state change, gate decision, monitor verdict and
+phase outcome, with links to the validation reports.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runbook.orchestration.markdown import format_value
+
+if TYPE_CHECKING:
+    from runbook.control.store import Store
+
+__all__ = ["write_migration_report"]
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:1rem 0}
+td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top;font-size:.9rem}
+th{background:#f3f3f3}.ok{color:#17692b;font-weight:600}.stop{color:#a11;font-weight:600}
+"""
+
+
+def write_migration_report(
+    store: Store, path: Path, *, title: str, components: Sequence[str], summary: Iterable[Mapping[str, Any]] = (),
+) -> Path:
+    """Write the HTML report of ``components`` to ``path`` and return it."""
+    from runbook.control.audit import AuditLog
+
+    audit = AuditLog(store)
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p>Written {datetime.now(UTC).isoformat(timespec='seconds')} from {html.escape(store.display_url)}</p>"]
+    rows = list(summary)
+    if rows:
+        parts += ["<h2>Summary</h2>", _table(rows)]
+    states = store.states()
+    for component in components:
+        state = states[component]
+        parts.append(f"<h2>{html.escape(component)}: {state.mode.value} "
+                     f"({state.traffic_percent:g}% candidate, epoch {state.epoch})</h2>")
+        entries = audit.entries(component=component)
+        parts.append(_table([_audit_row(entry) for entry in entries]) if entries else "<p>no history</p>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(parts)
+    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                    f"<style>{_STYLE}</style></head><body>{body}</body></html>\n", encoding="utf-8")
+    return path
+
+
+def _audit_row(entry: Any) -> dict[str, Any]:
+    evidence = entry.evidence or {}
+    link = evidence.get("report") or evidence.get("report_html")
+    return {
+        "at": entry.at.isoformat(timespec="seconds"), "action": entry.action, "actor": entry.actor,
+        "change": f"{entry.from_mode or ''} -> {entry.to_mode or ''}" if entry.to_mode else "",
+        "reason": entry.reason, "report": link or "",
+    }
+
+
+def _table(rows: Sequence[Mapping[str, Any]]) -> str:
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(_cell(c, row.get(c)) for c in columns) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(column: str, value: Any) -> str:
+    text = format_value(value) if value not in (None, "") else ""
+    if column == "report" and text:
+        return f"<td><a href='file://{html.escape(text)}'>{html.escape(Path(text).name)}</a></td>"
+    css = " class='ok'" if text in ("completed", "full", "retired") else (
+        " class='stop'" if text in ("rolled_back", "held", "failed") else "")
+    return f"<td{css}>{html.escape(text)}</td>"

@@ -1,0 +1,47 @@
+"""The router's option checks and the names of its counters (``Router.stats()``)."""
+
+from __future__ import annotations
+
+from runbook.errors import BadEngine, BadParameter
+
+__all__ = ["COUNTERS", "check_options"]
+
+# Every counter Router.stats() reports, present at 0 from the start:
+#   calls_<mode>                   calls answered in each mode (failsafe ones excluded)
+#   failsafe_legacy                calls sent to legacy because the state was older than max_staleness_s
+#   answered_by_candidate          canary/full calls answered by the candidate
+#   fallback_<error kind>          canary/full calls where new failed (exception, timeout,
+#                                  invalid_result) and old answered: the calculation errors
+#   shadow_<outcome>               shadow calls judged: ok, exception, timeout, invalid_result,
+#                                  legacy_exception (old raised; new still ran)
+#   shadow_skipped_queue_full      shadow calls not run because the queue was full
+#   shadow_abandoned_threads       workers left behind by a hanging candidate (replaced)
+#   observations_dropped           observations the recorder refused (its queue was full)
+#   record_errors, compare_errors, validate_errors, internal_errors: our own failures, contained
+#   state_refreshes, state_refresh_errors: reads of the state source, good and failed
+COUNTERS = (
+    "calls_legacy", "calls_rolled_back", "calls_shadow", "calls_canary", "calls_full", "calls_retired",
+    "failsafe_legacy", "answered_by_candidate",
+    "fallback_exception", "fallback_timeout", "fallback_invalid_result",
+    "shadow_ok", "shadow_exception", "shadow_timeout", "shadow_invalid_result", "shadow_legacy_exception",
+    "shadow_skipped_queue_full", "shadow_abandoned_threads",
+    "observations_dropped", "record_errors", "compare_errors", "validate_errors",
+    "state_refreshes", "state_refresh_errors", "internal_errors",
+)  # fmt: skip
+
+
+def check_options(
+    legacy: object, candidate: object, timeout_s: float, workers: int, queue_size: int,
+    refresh_interval_s: float, max_staleness_s: float,
+) -> None:  # fmt: skip
+    """Raise BadEngine or BadParameter naming the value when a Router option is unusable."""
+    for name, fn in (("legacy", legacy), ("candidate", candidate)):
+        if not callable(fn):
+            raise BadEngine(f"{name} must be callable (sync or async); got {type(fn).__name__}")
+    if not timeout_s > 0 or not refresh_interval_s > 0 or not max_staleness_s > 0:
+        raise BadParameter(
+            f"shadow_timeout_s {timeout_s!r}, refresh_interval_s {refresh_interval_s!r} and "
+            f"max_staleness_s {max_staleness_s!r} must all be > 0 seconds"
+        )
+    if workers < 1 or queue_size < 1:
+        raise BadParameter(f"shadow_workers {workers!r} and shadow_queue {queue_size!r} must be >= 1")
