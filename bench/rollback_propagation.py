@@ -6,7 +6,8 @@ canary sends to the candidate. Each process reports, through a queue, every chan
 engine served it, with CLOCK_MONOTONIC (shared by all processes on the machine).
 
 Each round: the parent puts var_engine in canary 50% (ProductionSafetyManager), waits until all
-eight processes are served by the candidate, then starts the real command
+eight processes are served by the candidate, waits a random 0-0.5 s (so the rollback lands at a
+random point of each process's poll cycle, as a page at 3 am would), then starts the real command
 `runbook rollback var_engine --reason bench` as a subprocess and measures from the moment it
 starts until the last process reports being served by legacy. The command's own run time
 (Python start-up, imports, the write) is part of the figure. A second, shorter series rolls back
@@ -23,6 +24,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import random
 import statistics
 import subprocess
 import sys
@@ -109,17 +111,19 @@ class Fleet:
 
 
 def run_rounds(url: str, *, rounds: int, via_cli: bool, fleet: Fleet) -> list[tuple[float, float]]:
-    """(propagation seconds, command seconds) of each rollback."""
+    """(propagation seconds, command seconds) of each rollback, both from the command's start."""
     from runbook.control import ProductionSafetyManager, Store
 
     store = Store.from_url(url)
     manager = ProductionSafetyManager(store, actor="bench")
     env = {**os.environ, "RUNBOOK_DATABASE_URL": url}
     results = []
+    phase = random.Random(11)
     for _ in range(rounds):
         manager.enable_shadow_mode(COMPONENT, reason="bench")
         manager.enable_canary_deployment(COMPONENT, 50, reason="bench")
         fleet.wait_all(lambda state, _at: state == "candidate", timeout_s=60)
+        time.sleep(phase.uniform(0.0, 0.5))
         start = time.monotonic()
         if via_cli:
             subprocess.run([str(RUNBOOK), "rollback", COMPONENT, "--reason", "bench"], env=env, check=True,
@@ -149,9 +153,10 @@ def measure(url: str, *, rounds: int, manager_rounds: int) -> dict[str, float]:
     finally:
         fleet.close()
     propagation = [p for p, _ in cli]
+    after_command = [p - c for p, c in cli]  # routers' own lag once the command has returned
     figures = {"p50_s": statistics.median(propagation), "p99_s": percentile(propagation, 0.99),
                "max_s": max(propagation), "command_p50_s": statistics.median(c for _, c in cli),
-               "rounds": len(cli)}  # fmt: skip
+               "after_command_p99_s": percentile(after_command, 0.99), "rounds": len(cli)}  # fmt: skip
     if direct:
         figures["manager_p50_s"] = statistics.median(p for p, _ in direct)
         figures["manager_p99_s"] = percentile([p for p, _ in direct], 0.99)
@@ -192,7 +197,8 @@ def main() -> None:
     for backend, fig in results.items():
         line = (f"{backend:<9} `runbook rollback` -> all serving legacy: p50 {fig['p50_s']:.3f} s, "
                 f"p99 {fig['p99_s']:.3f} s, max {fig['max_s']:.3f} s over {fig['rounds']} rollbacks "
-                f"(the command itself: p50 {fig['command_p50_s']:.3f} s)")  # fmt: skip
+                f"(the command itself: p50 {fig['command_p50_s']:.3f} s; routers after it returned: "
+                f"p99 {fig['after_command_p99_s']:.3f} s)")  # fmt: skip
         print(line)
         if "manager_p50_s" in fig:
             print(f"{'':<9} in-process ProductionSafetyManager.rollback_component: p50 "

@@ -16,7 +16,9 @@ CALLS = 200
 TOLERANCE = 1e-5  # ADR-0011's "<0.001%"
 
 
-def _observe(component: str, mode: str, *, fraction: float | None = None, fault: str | None = None) -> pd.DataFrame:
+def _observe(
+    component: str, mode: str, *, fraction: float | None = None, fault: str | None = None
+) -> pd.DataFrame:
     """Route CALLS replayed requests through a recording Router and return the observation frame."""
     pair = load_pair(component, fault=fault)
     state = InMemoryStateSource()

@@ -201,6 +201,19 @@ def test_latency_sign_test_agrees_with_scipy() -> None:
         assert (check_latency(summary, BASELINE, ADR).status is CheckStatus.FAIL) == over
 
 
+def test_legacy_calls_in_the_window_are_preferred_to_the_stored_baseline() -> None:
+    """With enough legacy calls in the window, latency is judged against them, not the stored p50."""
+    legacy_kept = [
+        Observation("var_engine", "canary", Route.LEGACY, f"book-{i}", 1_000.0, 200.0 + i % 7, None)
+        for i in range(ADR.min_observations)
+    ]
+    decision = AutoRollbackMonitor(ADR).evaluate(
+        canary_calls(6_000, latency_factor=1.5) + legacy_kept, baseline=BASELINE
+    )
+    assert decision.evidence["latency.baseline_source"] == "legacy calls in the window"
+    assert decision.evidence["check.latency"] == "pass"
+
+
 def test_latency_without_any_baseline_holds() -> None:
     """Canary calls with no stored baseline and no legacy calls cannot be judged on latency: HOLD."""
     decision = AutoRollbackMonitor(ADR).evaluate(canary_calls(6_000), baseline=None)

@@ -16,21 +16,30 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def register(subparsers: Any) -> None:
     """Add the ``validate`` subcommand."""
     parser = subparsers.add_parser(
-        "validate", help="validate a candidate engine against the legacy engine",
+        "validate",
+        help="validate a candidate engine against the legacy engine",
         description="Run both engines on historical and Monte Carlo scenarios and decide equivalence "
-                    "(tolerance, TOST, intersection-union, backtests, latency and memory limits).",
+        "(tolerance, TOST, intersection-union, backtests, latency and memory limits).",
     )
-    parser.add_argument("component", nargs="?", help="market_data_provider, performance_analyzer, "
-                        "correlation_analyzer, var_engine or hedge_calculator")
+    parser.add_argument(
+        "component",
+        nargs="?",
+        help="market_data_provider, performance_analyzer, "
+        "correlation_analyzer, var_engine or hedge_calculator",
+    )
     parser.add_argument("--historical", type=int, default=10_000, metavar="N", help="historical scenarios")
     parser.add_argument("--monte-carlo", type=int, default=100_000, metavar="N", help="Monte Carlo scenarios")
     parser.add_argument("--legacy", metavar="IMPORT_PATH", help="legacy engine as module:attribute")
     parser.add_argument("--candidate", metavar="IMPORT_PATH", help="candidate engine as module:attribute")
-    parser.add_argument("--inject-fault", metavar="NAME", help="validate a faulted candidate (see --list-faults)")
+    parser.add_argument(
+        "--inject-fault", metavar="NAME", help="validate a faulted candidate (see --list-faults)"
+    )
     parser.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--seed", type=int, default=0, help="scenario sampling and Monte Carlo seed")
-    parser.add_argument("--list-faults", action="store_true", help="print COMPONENT FAULT_NAME pairs and exit")
+    parser.add_argument(
+        "--list-faults", action="store_true", help="print COMPONENT FAULT_NAME pairs and exit"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -72,12 +81,18 @@ def _run(args: argparse.Namespace, settings: Any) -> Any:
     config[component.value] = config.get(component.value, {}) | overrides
     pair = load_pair(component, engines_config=config, fault=args.inject_fault)
     validator = FinancialCalculationValidator()
-    with _progress() as progress:
-        return validator.validate_component(component, pair, historical=args.historical,
-                                            monte_carlo=args.monte_carlo, seed=args.seed, progress=progress)
+    with _Progress() as progress:
+        return validator.validate_component(
+            component,
+            pair,
+            historical=args.historical,
+            monte_carlo=args.monte_carlo,
+            seed=args.seed,
+            progress=progress,
+        )
 
 
-class _progress:
+class _Progress:
     """A rich progress bar on stderr (silent when stderr is not a terminal)."""
 
     def __enter__(self) -> Any:
@@ -85,9 +100,15 @@ class _progress:
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
         console = Console(stderr=True)
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                             TimeElapsedColumn(), console=console, transient=True,
-                             disable=not console.is_terminal)
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
         self._bar.__enter__()
         self._tasks: dict[str, Any] = {}
         return self.update
@@ -108,8 +129,10 @@ def _print_summary(report: Any) -> None:
     console = Console()
     verdict = "[green]PASS[/green]" if report.passed else "[red]FAIL[/red]"
     summary = report.summary
-    console.print(f"{report.component}: {verdict}  ({summary['historical_scenarios']} historical + "
-                  f"{summary['monte_carlo_scenarios']} Monte Carlo scenarios, {summary['seconds']} s)")
+    console.print(
+        f"{report.component}: {verdict}  ({summary['historical_scenarios']} historical + "
+        f"{summary['monte_carlo_scenarios']} Monte Carlo scenarios, {summary['seconds']} s)"
+    )
     table = Table("check", "result", "detail", show_lines=False)
     ordered = sorted(report.checks, key=lambda c: (c.passed, c.name))
     shown = [c for c in ordered if not c.passed][:12] or ordered
@@ -120,8 +143,16 @@ def _print_summary(report: Any) -> None:
     if hidden > 0:
         console.print(f"... {hidden} more checks in the JSON report")
     if not report.passed:
-        worst = Table("scenario", "portfolio", "metric", "legacy", "candidate", "rel diff", title="worst scenarios")
+        worst = Table(
+            "scenario", "portfolio", "metric", "legacy", "candidate", "rel diff", title="worst scenarios"
+        )
         for w in report.worst_scenarios[:5]:
-            worst.add_row(w.scenario_id, w.portfolio_id, w.metric, f"{w.legacy:.10g}", f"{w.candidate:.10g}",
-                          f"{w.rel_difference:.3g}")
+            worst.add_row(
+                w.scenario_id,
+                w.portfolio_id,
+                w.metric,
+                f"{w.legacy:.10g}",
+                f"{w.candidate:.10g}",
+                f"{w.rel_difference:.3g}",
+            )
         console.print(worst)

@@ -31,10 +31,14 @@ def _request(request_type: type, request: object | None, fields: dict[str, objec
 class LegacyMarketDataMixin:
     """get_returns / returns_batch of the monolith."""
 
-    async def get_returns(self, request: MarketDataRequest | None = None, /, **fields: object) -> MarketDataResult:
+    async def get_returns(
+        self, request: MarketDataRequest | None = None, /, **fields: object
+    ) -> MarketDataResult:
         return self.get_returns_sync(request, **fields)
 
-    def get_returns_sync(self, request: MarketDataRequest | None = None, /, **fields: object) -> MarketDataResult:
+    def get_returns_sync(
+        self, request: MarketDataRequest | None = None, /, **fields: object
+    ) -> MarketDataResult:
         req = _request(MarketDataRequest, request, fields)
         out = self.returns_batch(PriceWindowBatch(req.prices[None, :]))  # type: ignore[attr-defined]
         return MarketDataResult(*(float(out[name][0]) for name in MarketDataResult.__dataclass_fields__))

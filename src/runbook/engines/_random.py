@@ -1,7 +1,7 @@
 """The one random stream both engines and the scenario generator draw from (common random numbers).
 
-Chunk ``j`` of seed ``s`` comes from ``PCG64(SeedSequence([s, j]))``, so a chunk can be regenerated
-on its own and results do not depend on how many chunks were held in memory at once.
+Chunk ``j`` of seed ``s`` comes from ``PCG64(SeedSequence([s, j]))``: a chunk can be regenerated on
+its own, and the same seed and chunk size give the same draws however the chunks are consumed.
 """
 
 from __future__ import annotations

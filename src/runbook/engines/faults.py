@@ -137,8 +137,11 @@ def _memory_hungry(base: type, component: Component) -> type:
         parent = getattr(base, name)
 
         def method(self: Any, batch: Any) -> Any:
-            arrays = [v for v in (getattr(batch, f, None) for f in batch.__dataclass_fields__)
-                      if isinstance(v, np.ndarray)]
+            arrays = [
+                v
+                for v in (getattr(batch, f, None) for f in batch.__dataclass_fields__)
+                if isinstance(v, np.ndarray)
+            ]
             largest = max(arrays, key=lambda array: array.size)
             ballast = [np.array(largest, dtype=np.float64, copy=True) for _ in range(MEMORY_BALLAST)]
             result = parent(self, batch)

@@ -58,7 +58,9 @@ class HedgeRequirementsCalculator:
         """Every metric of ``HedgeResult`` for every scenario."""
         ratio, effectiveness = self.minimum_variance(batch.spot_returns, batch.futures_returns)
         contracts = ratio * batch.exposure / (batch.futures_price * batch.multiplier)
-        return {"hedge_ratio": ratio, "contracts": contracts, "effectiveness": effectiveness} | self._book(batch)
+        return {"hedge_ratio": ratio, "contracts": contracts, "effectiveness": effectiveness} | self._book(
+            batch
+        )
 
     def minimum_variance(self, spot: np.ndarray, futures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hedge ratio h* and its in-sample variance reduction, per row of (scenarios, days) returns."""
@@ -105,7 +107,7 @@ class HedgeRequirementsCalculator:
         }
 
     def simulate_hedged_pnl(self, batch: HedgeSimulationBatch) -> dict[str, np.ndarray]:
-        """Per draw: ``unhedged_pnl``, ``hedged_pnl`` (futures hedge) and ``option_pnl`` (full revaluation)."""
+        """Per draw: ``unhedged_pnl``, ``hedged_pnl`` (futures hedge), ``option_pnl`` (full revaluation)."""
         books = batch.books
         ratio, _ = self.minimum_variance(books.spot_returns, books.futures_returns)
         contract_value = ratio * books.exposure  # contracts * contract size, in currency
@@ -123,7 +125,12 @@ class HedgeRequirementsCalculator:
         today = black_scholes.price(spot, books.strikes, years, *args, books.is_call)
         moved = spot[b] * np.exp(batch.underlying_returns)[:, None]
         tomorrow = black_scholes.price(
-            moved, books.strikes[b], years[b] - 1.0 / self.days_per_year,
-            args[0][b], args[1][b], args[2][b], books.is_call[b],
+            moved,
+            books.strikes[b],
+            years[b] - 1.0 / self.days_per_year,
+            args[0][b],
+            args[1][b],
+            args[2][b],
+            books.is_call[b],
         )
         return np.einsum("nk,nk->n", books.quantities[b], tomorrow - today[b])

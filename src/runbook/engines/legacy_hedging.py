@@ -24,7 +24,7 @@ def _cdf(x: np.ndarray) -> np.ndarray:
     return 0.5 * erfc(-x / _SQRT2)
 
 
-def _legacy_bs(spot, strike, years, rate, carry, vol, is_call):  # noqa: ANN001, ANN202 - legacy style
+def _legacy_bs(spot, strike, years, rate, carry, vol, is_call):
     """(price, delta, gamma, vega) with puts derived from calls by parity."""
     root = np.sqrt(years)
     d1 = (np.log(spot / strike) + (rate - carry + vol * vol / 2.0) * years) / (vol * root)
@@ -112,10 +112,17 @@ class DriftHedgingEngine:
         for k in range(books.strikes.shape[1]):
             years = books.expiry_days[:, k] / DAYS_PER_YEAR
             args = (books.rate, books.dividend_yield, vol)
-            today, *_ = _legacy_bs(books.underlying_price, books.strikes[:, k], years, *args, books.is_call[:, k])
+            today, *_ = _legacy_bs(
+                books.underlying_price, books.strikes[:, k], years, *args, books.is_call[:, k]
+            )
             tomorrow, *_ = _legacy_bs(
-                moved, books.strikes[b, k], years[b] - 1.0 / DAYS_PER_YEAR,
-                args[0][b], args[1][b], args[2][b], books.is_call[b, k],
+                moved,
+                books.strikes[b, k],
+                years[b] - 1.0 / DAYS_PER_YEAR,
+                args[0][b],
+                args[1][b],
+                args[2][b],
+                books.is_call[b, k],
             )
             option_pnl += books.quantities[b, k] * (tomorrow - today[b])
         return {"hedged_pnl": hedged, "unhedged_pnl": unhedged, "option_pnl": option_pnl}

@@ -18,11 +18,15 @@ MARKET_DATA_METRICS = ("volatility", "mean_return", "total_return", "observation
 class MarketDataProvider:
     """Return summaries (mean, daily volatility, total log return, count) of price windows."""
 
-    async def get_returns(self, request: MarketDataRequest | None = None, /, **fields: object) -> MarketDataResult:
+    async def get_returns(
+        self, request: MarketDataRequest | None = None, /, **fields: object
+    ) -> MarketDataResult:
         """Async entry point."""
         return self.get_returns_sync(request, **fields)
 
-    def get_returns_sync(self, request: MarketDataRequest | None = None, /, **fields: object) -> MarketDataResult:
+    def get_returns_sync(
+        self, request: MarketDataRequest | None = None, /, **fields: object
+    ) -> MarketDataResult:
         """Summary of one window."""
         req = coerce_request(MarketDataRequest, request, fields)
         out = self._summaries(req.prices[None, :])
@@ -75,4 +79,9 @@ def _gapped_summaries(prices: np.ndarray) -> dict[str, np.ndarray]:
     mean = total / count
     deviations = returns - mean[row_of]
     variance = np.bincount(row_of, weights=deviations * deviations, minlength=scenarios) / (count - 1)
-    return {"volatility": np.sqrt(variance), "mean_return": mean, "total_return": total, "observations": count}
+    return {
+        "volatility": np.sqrt(variance),
+        "mean_return": mean,
+        "total_return": total,
+        "observations": count,
+    }

@@ -44,7 +44,9 @@ class VaREngine(Protocol):
     def calculate_var_sync(self, request: rq.VaRRequest, /) -> rq.VaRResult: ...
     def var_batch(self, batch: bt.VaRBatch) -> dict[str, np.ndarray]: ...
     def simulate_losses(self, batch: bt.VaRSimulationBatch) -> np.ndarray: ...
-    def var_from_losses(self, losses: np.ndarray, *, confidence: float, horizon_days: int = 1) -> rq.VaRResult: ...
+    def var_from_losses(
+        self, losses: np.ndarray, *, confidence: float, horizon_days: int = 1
+    ) -> rq.VaRResult: ...
 
 
 @runtime_checkable
@@ -76,23 +78,49 @@ class EngineMethods:
 
 ENGINE_METHODS: dict[Component, EngineMethods] = {
     Component.MARKET_DATA_PROVIDER: EngineMethods(
-        MarketDataEngine, "get_returns_sync", "get_returns", "returns_batch", None,
-        rq.MarketDataRequest, rq.MarketDataResult,
+        MarketDataEngine,
+        "get_returns_sync",
+        "get_returns",
+        "returns_batch",
+        None,
+        rq.MarketDataRequest,
+        rq.MarketDataResult,
     ),
     Component.PERFORMANCE_ANALYZER: EngineMethods(
-        PerformanceEngine, "analyze_performance_sync", "analyze_performance", "performance_batch", None,
-        rq.PerformanceRequest, rq.PerformanceResult,
+        PerformanceEngine,
+        "analyze_performance_sync",
+        "analyze_performance",
+        "performance_batch",
+        None,
+        rq.PerformanceRequest,
+        rq.PerformanceResult,
     ),
     Component.CORRELATION_ANALYZER: EngineMethods(
-        CorrelationEngine, "calculate_correlations_sync", "calculate_correlations", "correlation_batch", None,
-        rq.CorrelationRequest, rq.CorrelationResult,
+        CorrelationEngine,
+        "calculate_correlations_sync",
+        "calculate_correlations",
+        "correlation_batch",
+        None,
+        rq.CorrelationRequest,
+        rq.CorrelationResult,
     ),
     Component.VAR_ENGINE: EngineMethods(
-        VaREngine, "calculate_var_sync", "calculate_var", "var_batch", "simulate_losses",
-        rq.VaRRequest, rq.VaRResult, ("var_from_losses",),
+        VaREngine,
+        "calculate_var_sync",
+        "calculate_var",
+        "var_batch",
+        "simulate_losses",
+        rq.VaRRequest,
+        rq.VaRResult,
+        ("var_from_losses",),
     ),
     Component.HEDGE_CALCULATOR: EngineMethods(
-        HedgeEngine, "calculate_hedge_sync", "calculate_hedge", "hedge_batch", "simulate_hedged_pnl",
-        rq.HedgeRequest, rq.HedgeResult,
+        HedgeEngine,
+        "calculate_hedge_sync",
+        "calculate_hedge",
+        "hedge_batch",
+        "simulate_hedged_pnl",
+        rq.HedgeRequest,
+        rq.HedgeResult,
     ),
 }

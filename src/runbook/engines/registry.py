@@ -19,16 +19,22 @@ from runbook.engines.faults import FAULTS, list_faults
 from runbook.engines.protocols import ENGINE_METHODS, EngineMethods
 from runbook.errors import BadEngine, BadParameter
 
-__all__ = ["DEFAULT_PATHS", "EnginePair", "import_engine", "list_faults", "load_pair"]
+__all__ = ["DEFAULT_PATHS", "EnginePair", "import_engine", "list_faults", "load_pair", "pair_of"]
 
 _LEGACY_RISK = "runbook.engines.legacy:DriftRiskEngine"
 DEFAULT_PATHS: dict[Component, dict[str, str]] = {
     Component.MARKET_DATA_PROVIDER: {
-        "legacy": _LEGACY_RISK, "candidate": "runbook.engines.market_data:MarketDataProvider"},
+        "legacy": _LEGACY_RISK,
+        "candidate": "runbook.engines.market_data:MarketDataProvider",
+    },
     Component.PERFORMANCE_ANALYZER: {
-        "legacy": _LEGACY_RISK, "candidate": "runbook.engines.performance:PerformanceAnalyzer"},
+        "legacy": _LEGACY_RISK,
+        "candidate": "runbook.engines.performance:PerformanceAnalyzer",
+    },
     Component.CORRELATION_ANALYZER: {
-        "legacy": _LEGACY_RISK, "candidate": "runbook.engines.correlation:CorrelationAnalyzer"},
+        "legacy": _LEGACY_RISK,
+        "candidate": "runbook.engines.correlation:CorrelationAnalyzer",
+    },
     Component.VAR_ENGINE: {"legacy": _LEGACY_RISK, "candidate": "runbook.engines.var:VaRCalculationEngine"},
     Component.HEDGE_CALCULATOR: {
         "legacy": "runbook.engines.legacy_hedging:DriftHedgingEngine",
@@ -131,13 +137,20 @@ def load_pair(
     configured = dict((engines_config or {}).get(component.value, {}))
     unknown = set(configured) - {"legacy", "candidate"}
     if unknown:
-        raise BadEngine(f"engines config for {component.value} has unknown keys {sorted(unknown)}; "
-                        "allowed: legacy, candidate")
+        raise BadEngine(
+            f"engines config for {component.value} has unknown keys {sorted(unknown)}; "
+            "allowed: legacy, candidate"
+        )
     paths = DEFAULT_PATHS[component] | configured
     legacy = import_engine(paths["legacy"], component)
     if fault is None:
-        return EnginePair(component, legacy, import_engine(paths["candidate"], component),
-                          paths["legacy"], paths["candidate"])
+        return EnginePair(
+            component,
+            legacy,
+            import_engine(paths["candidate"], component),
+            paths["legacy"],
+            paths["candidate"],
+        )
     return _faulted_pair(component, legacy, paths, fault)
 
 
@@ -150,4 +163,17 @@ def _faulted_pair(component: Component, legacy: Any, paths: dict[str, str], faul
         raise BadParameter("faults are injected into the shipped candidate; do not combine with --candidate")
     candidate = faults[fault]()
     _check(f"fault {fault}", candidate, component)
-    return EnginePair(component, legacy, candidate, paths["legacy"], f"{paths['candidate']}+fault:{fault}", fault)
+    return EnginePair(
+        component, legacy, candidate, paths["legacy"], f"{paths['candidate']}+fault:{fault}", fault
+    )
+
+
+def pair_of(component: Component | str, legacy: Any, candidate: Any) -> EnginePair:
+    """An EnginePair of two engine objects already built (checked against the protocol)."""
+    component = parse_component(str(component))
+    names = []
+    for engine in (legacy, candidate):
+        name = f"{type(engine).__module__}:{type(engine).__qualname__}"
+        _check(name, engine, component)
+        names.append(name)
+    return EnginePair(component, legacy, candidate, names[0], names[1])

@@ -49,7 +49,12 @@ class VaRCalculationEngine:
         scale = np.sqrt(batch.horizon_days)
         var, es = self._historical(-pnl, batch.confidence)
         var_p, es_p = self._parametric(pnl, batch.confidence)
-        return {"var": var * scale, "es": es * scale, "var_parametric": var_p * scale, "es_parametric": es_p * scale}
+        return {
+            "var": var * scale,
+            "es": es * scale,
+            "var_parametric": var_p * scale,
+            "es_parametric": es_p * scale,
+        }
 
     def simulate_losses(self, batch: VaRSimulationBatch) -> np.ndarray:
         """Loss (currency, positive) of each draw's portfolio under full revaluation."""

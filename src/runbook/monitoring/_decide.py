@@ -239,16 +239,17 @@ def check_latency(
 ) -> Check:
     """Sign test of the candidate's median latency against ``max_latency_ratio`` x the legacy p50.
 
-    The legacy p50 comes from the stored baseline, else from the window's own legacy calls
-    (at least ``min_observations`` of them).
+    The legacy p50 comes from the window's own legacy calls when it holds at least
+    ``min_observations`` of them (same machine, same load, same minute: a like-for-like
+    comparison), else from the stored baseline (full mode has no legacy calls).
     """
     base_us, source = _latency_baseline(summary, baseline, thresholds)
     if base_us is None:
         return Check(
             "latency",
             CheckStatus.UNDECIDED,
-            f"latency: no stored baseline and {len(summary.legacy_latencies_us)} legacy calls "
-            f"in the window (need {thresholds.min_observations})",
+            f"latency: {len(summary.legacy_latencies_us)} legacy calls in the window "
+            f"(need {thresholds.min_observations}) and no stored baseline",
         )
     limit_us = thresholds.max_latency_ratio * base_us
     latencies = summary.candidate_latencies_us
@@ -286,10 +287,10 @@ def check_latency(
 def _latency_baseline(
     summary: HealthSummary, baseline: BaselineLike | None, thresholds: RollbackThresholds
 ) -> tuple[float | None, str]:
-    if baseline is not None and baseline.latency_p50_us and baseline.latency_p50_us > 0:
-        return float(baseline.latency_p50_us), "stored baseline"
     if len(summary.legacy_latencies_us) >= thresholds.min_observations and summary.legacy_p50_us:
         return summary.legacy_p50_us, "legacy calls in the window"
+    if baseline is not None and baseline.latency_p50_us and baseline.latency_p50_us > 0:
+        return float(baseline.latency_p50_us), "stored baseline"
     return None, "none"
 
 

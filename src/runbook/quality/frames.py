@@ -1,6 +1,7 @@
-"""Pandas frames the data-quality suites check: column contracts, builders and readers.
+"""Pandas frames the data-quality suites check: column contracts, builders, readers, derived columns.
 
-Only pandas and numpy here; Great Expectations never sees a frame before these helpers shaped it.
+Only pandas and numpy here. Derived columns (daily log returns, calendar gaps, the contracts
+residual) are what a suite file may ask the runner to add before Great Expectations sees the frame.
 """
 
 from __future__ import annotations

@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from runbook.engines.batches import HedgeBatch, PortfolioWindowBatch, PriceWindowBatch, ReturnWindowBatch, VaRBatch
+from runbook.engines.batches import (
+    HedgeBatch,
+    PortfolioWindowBatch,
+    PriceWindowBatch,
+    ReturnWindowBatch,
+    VaRBatch,
+)
 from runbook.errors import BadParameter
 from runbook.scenarios.loader import MarketHistory
-from runbook.scenarios.portfolios import HEDGE_BOOKS, PORTFOLIOS, HedgeBook, Portfolio, option_arrays, weights_matrix
+from runbook.scenarios.portfolios import (
+    HEDGE_BOOKS,
+    PORTFOLIOS,
+    HedgeBook,
+    Portfolio,
+    option_arrays,
+    weights_matrix,
+)
 from runbook.scenarios.sets import HISTORICAL, ScenarioSet, constant
 
 DEFAULT_WINDOW = 250
@@ -46,7 +59,11 @@ def _windows(values: np.ndarray, window: int) -> _Windows:
 
 
 def var_scenarios(
-    history: MarketHistory, *, count: int, seed: int = 0, window: int = DEFAULT_WINDOW,
+    history: MarketHistory,
+    *,
+    count: int,
+    seed: int = 0,
+    window: int = DEFAULT_WINDOW,
     portfolios: tuple[Portfolio, ...] = PORTFOLIOS,
 ) -> ScenarioSet:
     """VaR scenarios: ``window`` days of complete log returns up to each as-of date x portfolio."""
@@ -62,14 +79,24 @@ def var_scenarios(
         horizon_days=np.array([x.horizon_days for x in portfolios], dtype=np.float64)[p],
     )
     return ScenarioSet(
-        HISTORICAL, tuple(x.portfolio_id for x in portfolios), p, complete.dates[t + window],
-        constant(weights.shape[1], count, np.int64), constant(window, count, np.int64),
-        weights.sum(axis=1)[p], batch.notional, batch,
+        HISTORICAL,
+        tuple(x.portfolio_id for x in portfolios),
+        p,
+        complete.dates[t + window],
+        constant(weights.shape[1], count, np.int64),
+        constant(window, count, np.int64),
+        weights.sum(axis=1)[p],
+        batch.notional,
+        batch,
     )
 
 
 def hedge_scenarios(
-    history: MarketHistory, *, count: int, seed: int = 0, window: int = DEFAULT_WINDOW,
+    history: MarketHistory,
+    *,
+    count: int,
+    seed: int = 0,
+    window: int = DEFAULT_WINDOW,
     books: tuple[HedgeBook, ...] = HEDGE_BOOKS,
 ) -> ScenarioSet:
     """Hedge scenarios: spot and futures return windows up to each as-of date x hedge book."""
@@ -78,17 +105,26 @@ def hedge_scenarios(
     t, b = _grid(views.shape[0], len(books), count, seed)
     batch = hedge_batch_at(complete, views[t], t + window, b, books)
     return ScenarioSet(
-        HISTORICAL, tuple(x.book_id for x in books), b, complete.dates[t + window],
-        constant(2, count, np.int64), constant(window, count, np.int64),
-        constant(1.0, count), batch.exposure, batch,
+        HISTORICAL,
+        tuple(x.book_id for x in books),
+        b,
+        complete.dates[t + window],
+        constant(2, count, np.int64),
+        constant(window, count, np.int64),
+        constant(1.0, count),
+        batch.exposure,
+        batch,
     )
 
 
 def hedge_batch_at(
-    complete: MarketHistory, windows: np.ndarray, price_rows: np.ndarray, b: np.ndarray,
+    complete: MarketHistory,
+    windows: np.ndarray,
+    price_rows: np.ndarray,
+    b: np.ndarray,
     books: tuple[HedgeBook, ...],
 ) -> HedgeBatch:
-    """HedgeBatch of books ``b`` with return ``windows`` (scenarios, days, assets), priced on ``price_rows``."""
+    """Books ``b`` over return ``windows`` (scenarios, days, assets), priced at ``price_rows``."""
     spot_col = np.array([x.spot for x in books])[b]
     futures_col = np.array([x.futures for x in books])[b]
     rows = np.arange(len(b))
@@ -118,14 +154,24 @@ def market_data_scenarios(
     t, a = _grid(views.shape[0], len(history.assets), count, seed)
     batch = PriceWindowBatch(views[t][np.arange(count), :, a])
     return ScenarioSet(
-        HISTORICAL, history.assets, a, history.dates[t + window],
-        constant(1, count, np.int64), constant(window, count, np.int64),
-        constant(1.0, count), constant(1.0, count), batch,
+        HISTORICAL,
+        history.assets,
+        a,
+        history.dates[t + window],
+        constant(1, count, np.int64),
+        constant(window, count, np.int64),
+        constant(1.0, count),
+        constant(1.0, count),
+        batch,
     )
 
 
 def performance_scenarios(
-    history: MarketHistory, *, count: int, seed: int = 0, window: int = DEFAULT_WINDOW,
+    history: MarketHistory,
+    *,
+    count: int,
+    seed: int = 0,
+    window: int = DEFAULT_WINDOW,
     portfolios: tuple[Portfolio, ...] = tuple(p for p in PORTFOLIOS if p.long_only),
 ) -> ScenarioSet:
     """Performance scenarios: ``window + 1`` complete closes up to each as-of date x long-only portfolio."""
@@ -135,9 +181,15 @@ def performance_scenarios(
     weights = weights_matrix(portfolios)
     batch = PortfolioWindowBatch(views[t], weights[p])
     return ScenarioSet(
-        HISTORICAL, tuple(x.portfolio_id for x in portfolios), p, complete.dates[t + window],
-        constant(weights.shape[1], count, np.int64), constant(window, count, np.int64),
-        weights.sum(axis=1)[p], np.array([x.notional for x in portfolios])[p], batch,
+        HISTORICAL,
+        tuple(x.portfolio_id for x in portfolios),
+        p,
+        complete.dates[t + window],
+        constant(weights.shape[1], count, np.int64),
+        constant(window, count, np.int64),
+        weights.sum(axis=1)[p],
+        np.array([x.notional for x in portfolios])[p],
+        batch,
     )
 
 
@@ -157,7 +209,13 @@ def correlation_scenarios(
     returns[np.arange(longest)[None, :] < (longest - lengths)[:, None]] = np.nan
     assets = len(history.assets)
     return ScenarioSet(
-        HISTORICAL, tuple(f"corr-{n}d" for n in windows), w, history.dates[t + longest],
-        constant(assets, count, np.int64), lengths.astype(np.int64),
-        constant(1.0, count), constant(1.0, count), ReturnWindowBatch(returns),
+        HISTORICAL,
+        tuple(f"corr-{n}d" for n in windows),
+        w,
+        history.dates[t + longest],
+        constant(assets, count, np.int64),
+        lengths.astype(np.int64),
+        constant(1.0, count),
+        constant(1.0, count),
+        ReturnWindowBatch(returns),
     )

@@ -145,7 +145,9 @@ def _dates(column: pd.Series) -> np.ndarray:
     if (step == 0).any():
         raise BadInputData(f"market history has duplicated dates, first {dates[1:][step == 0][0]}")
     if (step < 0).any():
-        raise BadInputData(f"market history dates are not sorted ascending, first break at {dates[1:][step < 0][0]}")
+        raise BadInputData(
+            f"market history dates are not sorted ascending, first break at {dates[1:][step < 0][0]}"
+        )
     return dates
 
 

@@ -1,7 +1,8 @@
 """Monte Carlo scenarios: correlated (Cholesky), seeded, chunked, common random numbers.
 
-Draws come from ``runbook.engines._random`` (chunk j of seed s is always the same numbers), so
-both engines see identical scenarios and a 1,000,000-draw run holds one chunk at a time.
+Draws come from ``runbook.engines._random`` (chunk j of seed s is always the same numbers), and
+both engines revalue the very same chunk (common random numbers); a 1,000,000-draw run holds one
+chunk of draws at a time.
 Calibration: sample covariance (ddof=1) of the last ``days`` complete daily log returns, zero mean.
 Window-based components get simulated windows of ``MC_WINDOW_DAYS`` days; WTI closes go missing
 with probability ``gap_rate`` per day, as in the real data.
@@ -70,7 +71,10 @@ class MonteCarloGenerator:
     def draws(self, count: int) -> Iterator[tuple[int, np.ndarray]]:
         """(start, (rows, assets) one-day log returns) per chunk."""
         for chunk, start, rows in self._spans(count):
-            yield start, standard_normals(rows, self.factor.shape[0], seed=self.seed, chunk=chunk) @ self.factor.T
+            yield (
+                start,
+                standard_normals(rows, self.factor.shape[0], seed=self.seed, chunk=chunk) @ self.factor.T,
+            )
 
     def windows(self, count: int, days: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(start, (rows, days, assets) log returns, (rows, days) uniform gap draws) per chunk."""
@@ -81,15 +85,39 @@ class MonteCarloGenerator:
             yield start, normals.reshape(rows, days, assets), uniform
 
 
-def _mc_set(start: int, ids: tuple[str, ...], index: np.ndarray, assets: int, window: int,
-            weight_sum: np.ndarray, notional: np.ndarray, batch: object) -> ScenarioSet:
+def _mc_set(
+    start: int,
+    ids: tuple[str, ...],
+    index: np.ndarray,
+    assets: int,
+    window: int,
+    weight_sum: np.ndarray,
+    notional: np.ndarray,
+    batch: object,
+) -> ScenarioSet:
     rows = len(index)
-    return ScenarioSet(MONTE_CARLO, ids, index, np.full(rows, _NAT), constant(assets, rows, np.int64),
-                       constant(window, rows, np.int64), weight_sum, notional, batch, start)
+    return ScenarioSet(
+        MONTE_CARLO,
+        ids,
+        index,
+        np.full(rows, _NAT),
+        constant(assets, rows, np.int64),
+        constant(window, rows, np.int64),
+        weight_sum,
+        notional,
+        batch,
+        start,
+    )
 
 
-def var_mc(history: MarketHistory, *, count: int, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
-           portfolios: tuple[Portfolio, ...] = PORTFOLIOS) -> Iterator[ScenarioSet]:
+def var_mc(
+    history: MarketHistory,
+    *,
+    count: int,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    portfolios: tuple[Portfolio, ...] = PORTFOLIOS,
+) -> Iterator[ScenarioSet]:
     """VaR revaluation chunks: draw i belongs to portfolio i mod len(portfolios)."""
     cal = calibrate(history)
     weights, notional = weights_matrix(portfolios), np.array([p.notional for p in portfolios])
@@ -97,12 +125,14 @@ def var_mc(history: MarketHistory, *, count: int, seed: int = 0, chunk_size: int
     for start, draws in MonteCarloGenerator(cal.covariance, seed=seed, chunk_size=chunk_size).draws(count):
         index = (start + np.arange(draws.shape[0])) % len(portfolios)
         batch = VaRSimulationBatch(draws, index, weights, notional)
-        yield _mc_set(start, ids, index, weights.shape[1], cal.days, weights.sum(axis=1)[index],
-                      notional[index], batch)
+        yield _mc_set(
+            start, ids, index, weights.shape[1], cal.days, weights.sum(axis=1)[index], notional[index], batch
+        )
 
 
-def hedge_books_now(history: MarketHistory, books: tuple[HedgeBook, ...] = HEDGE_BOOKS,
-                    window: int = DEFAULT_WINDOW) -> object:
+def hedge_books_now(
+    history: MarketHistory, books: tuple[HedgeBook, ...] = HEDGE_BOOKS, window: int = DEFAULT_WINDOW
+) -> object:
     """One HedgeBatch row per book, calibrated on the last ``window`` days of history."""
     complete = history.complete()
     returns = complete.log_returns()[-window:]
@@ -111,8 +141,14 @@ def hedge_books_now(history: MarketHistory, books: tuple[HedgeBook, ...] = HEDGE
     return hedge_batch_at(complete, windows, np.full(len(books), len(complete) - 1), b, books)
 
 
-def hedge_mc(history: MarketHistory, *, count: int, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
-             books: tuple[HedgeBook, ...] = HEDGE_BOOKS) -> Iterator[ScenarioSet]:
+def hedge_mc(
+    history: MarketHistory,
+    *,
+    count: int,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    books: tuple[HedgeBook, ...] = HEDGE_BOOKS,
+) -> Iterator[ScenarioSet]:
     """Hedged P&L chunks: draw i belongs to book i mod len(books)."""
     cal = calibrate(history)
     calibrated = hedge_books_now(history, books)
@@ -123,14 +159,26 @@ def hedge_mc(history: MarketHistory, *, count: int, seed: int = 0, chunk_size: i
     for start, draws in MonteCarloGenerator(cal.covariance, seed=seed, chunk_size=chunk_size).draws(count):
         rows = np.arange(draws.shape[0])
         index = (start + rows) % len(books)
-        batch = HedgeSimulationBatch(calibrated, index, draws[rows, spot[index]], draws[rows, futures[index]],
-                                     draws[rows, futures[index]])
+        batch = HedgeSimulationBatch(
+            calibrated,
+            index,
+            draws[rows, spot[index]],
+            draws[rows, futures[index]],
+            draws[rows, futures[index]],
+        )
         yield _mc_set(start, ids, index, 2, cal.days, constant(1.0, len(rows)), exposure[index], batch)
 
 
-def window_mc(component: str, history: MarketHistory, *, count: int, seed: int = 0,
-              chunk_size: int = DEFAULT_CHUNK, days: int = MC_WINDOW_DAYS,
-              gap_rate: float = GAP_RATE) -> Iterator[ScenarioSet]:
+def window_mc(
+    component: str,
+    history: MarketHistory,
+    *,
+    count: int,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    days: int = MC_WINDOW_DAYS,
+    gap_rate: float = GAP_RATE,
+) -> Iterator[ScenarioSet]:
     """Simulated windows for market_data_provider, performance_analyzer or correlation_analyzer."""
     cal = calibrate(history)
     generator = MonteCarloGenerator(cal.covariance, seed=seed, chunk_size=max(1, chunk_size // days))
@@ -145,16 +193,40 @@ def window_mc(component: str, history: MarketHistory, *, count: int, seed: int =
             index = (start + np.arange(rows)) % assets
             series = prices[np.arange(rows), :, index]
             series[:, 1:][gaps & (index == assets - 1)[:, None]] = np.nan
-            yield _mc_set(start, history.assets, index, 1, days, constant(1.0, rows), constant(1.0, rows),
-                          PriceWindowBatch(series))
+            yield _mc_set(
+                start,
+                history.assets,
+                index,
+                1,
+                days,
+                constant(1.0, rows),
+                constant(1.0, rows),
+                PriceWindowBatch(series),
+            )
         elif component == "performance_analyzer":
             index = (start + np.arange(rows)) % len(long_only)
             weights = weights_matrix(long_only)[index]
             notional = np.array([p.notional for p in long_only])[index]
-            yield _mc_set(start, tuple(p.portfolio_id for p in long_only), index, assets, days,
-                          weights.sum(axis=1), notional, PortfolioWindowBatch(prices, weights))
+            yield _mc_set(
+                start,
+                tuple(p.portfolio_id for p in long_only),
+                index,
+                assets,
+                days,
+                weights.sum(axis=1),
+                notional,
+                PortfolioWindowBatch(prices, weights),
+            )
         else:
             returns[:, :, -1][gaps] = np.nan
             index = np.zeros(rows, dtype=np.intp)
-            yield _mc_set(start, (f"corr-mc-{days}d",), index, assets, days, constant(1.0, rows),
-                          constant(1.0, rows), ReturnWindowBatch(returns))
+            yield _mc_set(
+                start,
+                (f"corr-mc-{days}d",),
+                index,
+                assets,
+                days,
+                constant(1.0, rows),
+                constant(1.0, rows),
+                ReturnWindowBatch(returns),
+            )

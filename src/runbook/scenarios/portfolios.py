@@ -58,16 +58,26 @@ PORTFOLIOS: tuple[Portfolio, ...] = (
     Portfolio("P08-equal-999", (1 / 3, 1 / 3, 1 / 3), 12_000_000.0, 0.999),
 )
 
-_BOOK_A = (OptionLeg(0.95, 30, 120.0, False), OptionLeg(1.00, 60, -80.0, True),
-           OptionLeg(1.05, 91, 60.0, True), OptionLeg(0.90, 182, -40.0, False))
-_BOOK_B = (OptionLeg(1.00, 45, -100.0, True), OptionLeg(1.00, 45, -100.0, False),
-           OptionLeg(1.10, 120, 50.0, True), OptionLeg(0.85, 270, 30.0, False))
+_BOOK_A = (
+    OptionLeg(0.95, 30, 120.0, False),
+    OptionLeg(1.00, 60, -80.0, True),
+    OptionLeg(1.05, 91, 60.0, True),
+    OptionLeg(0.90, 182, -40.0, False),
+)
+_BOOK_B = (
+    OptionLeg(1.00, 45, -100.0, True),
+    OptionLeg(1.00, 45, -100.0, False),
+    OptionLeg(1.10, 120, 50.0, True),
+    OptionLeg(0.85, 270, 30.0, False),
+)
 
 HEDGE_BOOKS: tuple[HedgeBook, ...] = (
     HedgeBook("B01-ndx-vs-es", spot=1, futures=0, exposure=10_000_000.0, multiplier=50.0, legs=_BOOK_A),
     HedgeBook("B02-spx-vs-nq", spot=0, futures=1, exposure=25_000_000.0, multiplier=20.0, legs=_BOOK_B),
     HedgeBook("B03-ndx-straddles", spot=1, futures=0, exposure=5_000_000.0, multiplier=50.0, legs=_BOOK_B),
-    HedgeBook("B04-ndx-big-contract", spot=1, futures=0, exposure=2_000_000.0, multiplier=250.0, legs=_BOOK_A),
+    HedgeBook(
+        "B04-ndx-big-contract", spot=1, futures=0, exposure=2_000_000.0, multiplier=250.0, legs=_BOOK_A
+    ),
 )
 
 

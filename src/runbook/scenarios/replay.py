@@ -54,8 +54,14 @@ def _var(rng: np.random.Generator) -> tuple[str, object]:
     portfolio = PORTFOLIOS[int(rng.integers(len(PORTFOLIOS)))]
     start = int(rng.integers(returns.shape[0] - DEFAULT_WINDOW + 1))
     method = VaRMethod.PARAMETRIC if rng.random() < 0.2 else VaRMethod.HISTORICAL
-    request = VaRRequest(returns[start : start + DEFAULT_WINDOW], np.array(portfolio.weights), portfolio.notional,
-                         portfolio.confidence, portfolio.horizon_days, method)
+    request = VaRRequest(
+        returns[start : start + DEFAULT_WINDOW],
+        np.array(portfolio.weights),
+        portfolio.notional,
+        portfolio.confidence,
+        portfolio.horizon_days,
+        method,
+    )
     return portfolio.portfolio_id, request
 
 
@@ -67,8 +73,15 @@ def _hedge(rng: np.random.Generator) -> tuple[str, object]:
     underlying = float(complete.prices[start + DEFAULT_WINDOW, book.futures])
     strikes, expiry, quantities, is_call = option_arrays(book, underlying)
     request = HedgeRequest(
-        window[:, book.spot], window[:, book.futures], book.exposure, underlying, book.multiplier,
-        OptionBook(strikes, expiry, quantities, is_call), underlying, book.rate, book.dividend_yield,
+        window[:, book.spot],
+        window[:, book.futures],
+        book.exposure,
+        underlying,
+        book.multiplier,
+        OptionBook(strikes, expiry, quantities, is_call),
+        underlying,
+        book.rate,
+        book.dividend_yield,
     )
     return book.book_id, request
 

@@ -41,21 +41,23 @@ class ScenarioSet:
         """Portfolio id of every scenario."""
         return np.asarray(self.portfolio_ids, dtype=object)[self.portfolio_index]
 
-    def frame(self):  # noqa: ANN201 - pandas imported lazily
+    def frame(self):
         """The scenario frame: scenario_id, kind, as_of, portfolio_id, n_assets, window_days,
         weight_sum, notional."""
         import pandas as pd
 
-        return pd.DataFrame({
-            "scenario_id": self.ids().astype(object),
-            "kind": self.kind,
-            "as_of": pd.to_datetime(self.as_of),
-            "portfolio_id": self.portfolio_labels(),
-            "n_assets": self.n_assets.astype(np.int64),
-            "window_days": self.window_days.astype(np.int64),
-            "weight_sum": self.weight_sum.astype(np.float64),
-            "notional": self.notional.astype(np.float64),
-        })
+        return pd.DataFrame(
+            {
+                "scenario_id": self.ids().astype(object),
+                "kind": self.kind,
+                "as_of": pd.to_datetime(self.as_of),
+                "portfolio_id": self.portfolio_labels(),
+                "n_assets": self.n_assets.astype(np.int64),
+                "window_days": self.window_days.astype(np.int64),
+                "weight_sum": self.weight_sum.astype(np.float64),
+                "notional": self.notional.astype(np.float64),
+            }
+        )
 
 
 def per_portfolio(values: np.ndarray, index: np.ndarray) -> np.ndarray:

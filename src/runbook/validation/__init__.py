@@ -3,4 +3,10 @@
 from runbook.validation.report import Check, ValidationReport, WorstScenario
 from runbook.validation.validator import FinancialCalculationValidator, validate_component
 
-__all__ = ["Check", "FinancialCalculationValidator", "ValidationReport", "WorstScenario", "validate_component"]
+__all__ = [
+    "Check",
+    "FinancialCalculationValidator",
+    "ValidationReport",
+    "WorstScenario",
+    "validate_component",
+]

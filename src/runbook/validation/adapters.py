@@ -24,13 +24,32 @@ from runbook.scenarios.sets import ScenarioSet
 
 VAR_METRICS = ("var", "es", "var_parametric", "es_parametric")
 ATOL: dict[str, float] = {
-    "var": 1e-6, "es": 1e-6, "var_parametric": 1e-6, "es_parametric": 1e-6, "loss": 1e-6,
-    "hedge_ratio": 1e-9, "contracts": 1e-9, "effectiveness": 1e-9, "book_value": 1e-6,
-    "book_delta": 1e-9, "book_gamma": 1e-12, "book_vega": 1e-6, "delta_hedge_units": 1e-9,
-    "gamma_hedge_options": 1e-9, "gamma_delta_units": 1e-9, "vega_hedge_options": 1e-9,
-    "hedged_pnl": 1e-6, "option_pnl": 1e-6,
-    "volatility": 1e-12, "mean_return": 1e-12, "total_return": 1e-12, "observations": 0.0,
-    "sharpe": 1e-9, "annual_return": 1e-12, "annual_volatility": 1e-12, "max_drawdown": 1e-12,
+    "var": 1e-6,
+    "es": 1e-6,
+    "var_parametric": 1e-6,
+    "es_parametric": 1e-6,
+    "loss": 1e-6,
+    "hedge_ratio": 1e-9,
+    "contracts": 1e-9,
+    "effectiveness": 1e-9,
+    "book_value": 1e-6,
+    "book_delta": 1e-9,
+    "book_gamma": 1e-12,
+    "book_vega": 1e-6,
+    "delta_hedge_units": 1e-9,
+    "gamma_hedge_options": 1e-9,
+    "gamma_delta_units": 1e-9,
+    "vega_hedge_options": 1e-9,
+    "hedged_pnl": 1e-6,
+    "option_pnl": 1e-6,
+    "volatility": 1e-12,
+    "mean_return": 1e-12,
+    "total_return": 1e-12,
+    "observations": 0.0,
+    "sharpe": 1e-9,
+    "annual_return": 1e-12,
+    "annual_volatility": 1e-12,
+    "max_drawdown": 1e-12,
 }
 CORRELATION_ATOL = 1e-12
 
@@ -65,7 +84,9 @@ class ComponentAdapter:
                 out = {"loss": out}
         return _checked(out, self.mc_metrics, len(scenarios))
 
-    def output_columns(self, scenarios: ScenarioSet, values: dict[str, np.ndarray], kind: str) -> dict[str, Any]:
+    def output_columns(
+        self, scenarios: ScenarioSet, values: dict[str, np.ndarray], kind: str
+    ) -> dict[str, Any]:
         """Engine-output frame columns (var, es, hedge_ratio, contracts, contract_size, exposure, value)."""
         nan = np.full(len(scenarios), np.nan)
         cols = dict.fromkeys(("var", "es", "hedge_ratio", "contracts", "contract_size", "exposure"), nan)
@@ -98,7 +119,9 @@ def _checked(out: Any, metrics: tuple[str, ...], rows: int) -> dict[str, np.ndar
 
 
 def _window_mc(component: str) -> Callable[..., Iterator[ScenarioSet]]:
-    def build(history: MarketHistory, *, count: int, seed: int = 0, chunk_size: int = 100_000) -> Iterator[ScenarioSet]:
+    def build(
+        history: MarketHistory, *, count: int, seed: int = 0, chunk_size: int = 100_000
+    ) -> Iterator[ScenarioSet]:
         return montecarlo.window_mc(component, history, count=count, seed=seed, chunk_size=chunk_size)
 
     return build
@@ -106,22 +129,38 @@ def _window_mc(component: str) -> Callable[..., Iterator[ScenarioSet]]:
 
 ADAPTERS: dict[Component, ComponentAdapter] = {
     Component.MARKET_DATA_PROVIDER: ComponentAdapter(
-        Component.MARKET_DATA_PROVIDER, MARKET_DATA_METRICS, MARKET_DATA_METRICS,
-        historical.market_data_scenarios, _window_mc("market_data_provider"),
+        Component.MARKET_DATA_PROVIDER,
+        MARKET_DATA_METRICS,
+        MARKET_DATA_METRICS,
+        historical.market_data_scenarios,
+        _window_mc("market_data_provider"),
     ),
     Component.PERFORMANCE_ANALYZER: ComponentAdapter(
-        Component.PERFORMANCE_ANALYZER, PERFORMANCE_METRICS, PERFORMANCE_METRICS,
-        historical.performance_scenarios, _window_mc("performance_analyzer"),
+        Component.PERFORMANCE_ANALYZER,
+        PERFORMANCE_METRICS,
+        PERFORMANCE_METRICS,
+        historical.performance_scenarios,
+        _window_mc("performance_analyzer"),
     ),
     Component.CORRELATION_ANALYZER: ComponentAdapter(
-        Component.CORRELATION_ANALYZER, pair_names(3), pair_names(3),
-        historical.correlation_scenarios, _window_mc("correlation_analyzer"),
+        Component.CORRELATION_ANALYZER,
+        pair_names(3),
+        pair_names(3),
+        historical.correlation_scenarios,
+        _window_mc("correlation_analyzer"),
     ),
     Component.VAR_ENGINE: ComponentAdapter(
-        Component.VAR_ENGINE, VAR_METRICS, ("loss",), historical.var_scenarios, montecarlo.var_mc,
+        Component.VAR_ENGINE,
+        VAR_METRICS,
+        ("loss",),
+        historical.var_scenarios,
+        montecarlo.var_mc,
     ),
     Component.HEDGE_CALCULATOR: ComponentAdapter(
-        Component.HEDGE_CALCULATOR, HEDGE_METRICS, ("hedged_pnl", "option_pnl", "unhedged_pnl"),
-        historical.hedge_scenarios, montecarlo.hedge_mc,
+        Component.HEDGE_CALCULATOR,
+        HEDGE_METRICS,
+        ("hedged_pnl", "option_pnl", "unhedged_pnl"),
+        historical.hedge_scenarios,
+        montecarlo.hedge_mc,
     ),
 }

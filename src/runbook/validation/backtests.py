@@ -64,7 +64,10 @@ def christoffersen_independence(hits: np.ndarray) -> TestResult:
 def christoffersen_conditional_coverage(hits: np.ndarray, confidence: float) -> TestResult:
     """Conditional coverage: POF + independence, chi-square with 2 df."""
     hits = np.asarray(hits, dtype=bool)
-    lr = kupiec_pof(hits.size, int(hits.sum()), confidence).statistic + christoffersen_independence(hits).statistic
+    lr = (
+        kupiec_pof(hits.size, int(hits.sum()), confidence).statistic
+        + christoffersen_independence(hits).statistic
+    )
     return TestResult(float(lr), float(stats.chi2.sf(lr, 2)))
 
 
@@ -110,8 +113,10 @@ class BacktestResult:
         return out
 
 
-def backtest(losses: np.ndarray, var: np.ndarray, *, confidence: float, zone_window: int = 250) -> BacktestResult:
-    """Exceptions (realised loss > VaR forecast) over the sample; traffic light on the last ``zone_window``."""
+def backtest(
+    losses: np.ndarray, var: np.ndarray, *, confidence: float, zone_window: int = 250
+) -> BacktestResult:
+    """Exceptions (loss > VaR) over the sample; traffic light on the last ``zone_window``."""
     hits = np.asarray(losses, float) > np.asarray(var, float)
     recent = hits[-zone_window:]
     return BacktestResult(

@@ -24,20 +24,27 @@ def metric_checks(block: Outputs, margins: Margins) -> list[Check]:
     checks = []
     for metric, d in block.scaled.items():
         tol = st.tolerance(block.legacy[metric], block.candidate[metric], d, rtol=margins.rtol)
-        checks.append(Check(
-            f"tolerance:{block.kind}:{metric}", tol.passed,
-            f"{tol.failures} of {tol.n} scenarios outside |new-old| <= {margins.rtol:g}*|old| + atol; "
-            f"max rel {tol.max_rel:.3g}, p99 rel {tol.p99_rel:.3g}",
-            tol.to_dict(),
-        ))
+        checks.append(
+            Check(
+                f"tolerance:{block.kind}:{metric}",
+                tol.passed,
+                f"{tol.failures} of {tol.n} scenarios outside |new-old| <= {margins.rtol:g}*|old| + atol; "
+                f"max rel {tol.max_rel:.3g}, p99 rel {tol.p99_rel:.3g}",
+                tol.to_dict(),
+            )
+        )
         tost = st.tost(d, delta=margins.delta, alpha=margins.alpha)
-        checks.append(Check(
-            f"equivalence_tost:{block.kind}:{metric}", tost.passed,
-            f"TOST p={tost.p_value:.3g} (alpha {margins.alpha:g} per side); "
-            f"{100 * (1 - 2 * margins.alpha):g}% CI of mean rel diff [{tost.ci_low:.3g}, {tost.ci_high:.3g}] "
-            f"vs margin +-{margins.delta:g}",
-            tost.to_dict(),
-        ))
+        checks.append(
+            Check(
+                f"equivalence_tost:{block.kind}:{metric}",
+                tost.passed,
+                f"TOST p={tost.p_value:.3g} (alpha {margins.alpha:g} per side); "
+                f"{100 * (1 - 2 * margins.alpha):g}% CI of mean rel diff "
+                f"[{tost.ci_low:.3g}, {tost.ci_high:.3g}] "
+                f"vs margin +-{margins.delta:g}",
+                tost.to_dict(),
+            )
+        )
     return checks
 
 
@@ -70,22 +77,49 @@ def intersection_union(blocks: list[Outputs], margins: Margins) -> tuple[Check, 
                 tost = st.tost(d[mask], delta=margins.delta, alpha=margins.alpha)
                 failures = int((~(np.abs(d[mask]) <= margins.rtol)).sum())
                 wilcoxon = st.wilcoxon_p(block.legacy[metric][mask], block.candidate[metric][mask])
-                rows.append((block.kind, metric, portfolio, int(mask.sum()), failures, tost.p_value, wilcoxon,
-                             failures == 0 and tost.passed))
+                rows.append(
+                    (
+                        block.kind,
+                        metric,
+                        portfolio,
+                        int(mask.sum()),
+                        failures,
+                        tost.p_value,
+                        wilcoxon,
+                        failures == 0 and tost.passed,
+                    )
+                )
     tost_bh = st.benjamini_hochberg(np.array([r[5] for r in rows]))
     wilcoxon_bh = st.benjamini_hochberg(np.array([r[6] for r in rows]))
     table = [
-        {"kind": r[0], "metric": r[1], "portfolio_id": r[2], "n": r[3], "tolerance_failures": r[4],
-         "tost_p": r[5], "tost_p_bh": float(tb), "wilcoxon_p": r[6], "wilcoxon_p_bh": float(wb), "passed": r[7]}
+        {
+            "kind": r[0],
+            "metric": r[1],
+            "portfolio_id": r[2],
+            "n": r[3],
+            "tolerance_failures": r[4],
+            "tost_p": r[5],
+            "tost_p_bh": float(tb),
+            "wilcoxon_p": r[6],
+            "wilcoxon_p_bh": float(wb),
+            "passed": r[7],
+        }
         for r, tb, wb in zip(rows, tost_bh, wilcoxon_bh, strict=True)
     ]
     failing = sorted({f"{r['portfolio_id']}/{r['metric']}" for r in table if not r["passed"]})
     portfolios = sorted({r["portfolio_id"] for r in table})
-    detail = (f"all {len(portfolios)} portfolios pass every metric" if not failing
-              else f"{len(failing)} portfolio/metric cells fail: {', '.join(failing[:6])}"
-              + (" ..." if len(failing) > 6 else ""))
-    check = Check("portfolios_intersection_union", not failing, detail,
-                  {"portfolios": len(portfolios), "cells": len(table), "failing_cells": len(failing)})
+    detail = (
+        f"all {len(portfolios)} portfolios pass every metric"
+        if not failing
+        else f"{len(failing)} portfolio/metric cells fail: {', '.join(failing[:6])}"
+        + (" ..." if len(failing) > 6 else "")
+    )
+    check = Check(
+        "portfolios_intersection_union",
+        not failing,
+        detail,
+        {"portfolios": len(portfolios), "cells": len(table), "failing_cells": len(failing)},
+    )
     return check, {"per_portfolio": table}
 
 
@@ -111,8 +145,9 @@ def _worst(block: Outputs, metric: str, i: int) -> WorstScenario:
             break
         offset += len(s)
     old, new = float(block.legacy[metric][i]), float(block.candidate[metric][i])
-    return WorstScenario(scenario_id, block.kind, portfolio, metric, old, new, abs(new - old),
-                         float(block.scaled[metric][i]))
+    return WorstScenario(
+        scenario_id, block.kind, portfolio, metric, old, new, abs(new - old), float(block.scaled[metric][i])
+    )
 
 
 def _one_id(s: object, local: int) -> str:

@@ -14,7 +14,8 @@ import numpy as np
 
 MAX_POINTS = 5_000
 
-_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}th{background:#f3f3f3}
 .pass{color:#176f2c;font-weight:600}.fail{color:#b00020;font-weight:600}img{max-width:100%;margin:.5em 0}"""
 
@@ -49,7 +50,10 @@ def scatter_plot(report: Any) -> str | None:
         axes.scatter(old, new, s=4, alpha=0.5)
         finite = np.isfinite(old) & np.isfinite(new)
         if finite.any():
-            low, high = float(min(old[finite].min(), new[finite].min())), float(max(old[finite].max(), new[finite].max()))
+            low, high = (
+                float(min(old[finite].min(), new[finite].min())),
+                float(max(old[finite].max(), new[finite].max())),
+            )
             axes.plot([low, high], [low, high], color="black", linewidth=0.8)
         axes.set(title=f"{block.kind}: {metric}", xlabel="legacy", ylabel="candidate")
     return _png(figure)
@@ -110,25 +114,53 @@ def render_html(report: Any) -> str:
     """The whole page."""
     verdict = '<span class="pass">PASS</span>' if report.passed else '<span class="fail">FAIL</span>'
     checks = sorted(report.checks, key=lambda c: (c.passed, c.name))
-    check_rows = [[escape(c.name), '<span class="pass">pass</span>' if c.passed else '<span class="fail">FAIL</span>',
-                   "gating" if c.gating else "diagnostic", escape(c.detail)] for c in checks]
-    worst_rows = [[_fmt(w.scenario_id), _fmt(w.kind), _fmt(w.portfolio_id), _fmt(w.metric), _fmt(w.legacy),
-                   _fmt(w.candidate), _fmt(w.abs_difference), _fmt(w.rel_difference)] for w in report.worst_scenarios]
+    check_rows = [
+        [
+            escape(c.name),
+            '<span class="pass">pass</span>' if c.passed else '<span class="fail">FAIL</span>',
+            "gating" if c.gating else "diagnostic",
+            escape(c.detail),
+        ]
+        for c in checks
+    ]
+    worst_rows = [
+        [
+            _fmt(w.scenario_id),
+            _fmt(w.kind),
+            _fmt(w.portfolio_id),
+            _fmt(w.metric),
+            _fmt(w.legacy),
+            _fmt(w.candidate),
+            _fmt(w.abs_difference),
+            _fmt(w.rel_difference),
+        ]
+        for w in report.worst_scenarios
+    ]
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>validation {escape(report.component)}</title>"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>validation {escape(report.component)}</title>"
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{escape(report.component)}: {verdict}</h1>",
         _table(["summary", "value"], [[escape(k), _fmt(v)] for k, v in report.summary.items()]),
-        "<h2>Checks</h2>", _table(["check", "result", "kind", "detail"], check_rows),
+        "<h2>Checks</h2>",
+        _table(["check", "result", "kind", "detail"], check_rows),
         "<h2>Worst scenarios</h2>",
-        _table(["scenario", "kind", "portfolio", "metric", "legacy", "candidate", "abs diff", "rel diff"], worst_rows),
+        _table(
+            ["scenario", "kind", "portfolio", "metric", "legacy", "candidate", "abs diff", "rel diff"],
+            worst_rows,
+        ),
     ]
-    for title, plot in (("Old vs new", scatter_plot(report)), ("Relative differences", difference_plot(report)),
-                        ("Backtest exceptions over time", backtest_plot(report))):
+    for title, plot in (
+        ("Old vs new", scatter_plot(report)),
+        ("Relative differences", difference_plot(report)),
+        ("Backtest exceptions over time", backtest_plot(report)),
+    ):
         if plot:
             parts.append(f"<h2>{title}</h2><img alt='{escape(title)}' src='{plot}'>")
     parts.append("<h2>Conventions</h2>")
-    parts.append(_table(["convention", "value"], [[escape(k), escape(v)] for k, v in report.conventions.items()]))
+    parts.append(
+        _table(["convention", "value"], [[escape(k), escape(v)] for k, v in report.conventions.items()])
+    )
     table = report.diagnostics.get("intersection_union", {}).get("per_portfolio", [])
     if table:
         headers = list(table[0])

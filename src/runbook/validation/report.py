@@ -79,29 +79,31 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the per-scenario arrays, JSON-able (NaN and inf as null)."""
-        return _jsonable({
-            "component": self.component,
-            "passed": self.passed,
-            "failed_checks": [c.name for c in self.failed_checks],
-            "summary": self.summary,
-            "checks": [asdict(c) for c in self.checks],
-            "worst_scenarios": [asdict(w) for w in self.worst_scenarios],
-            "conventions": self.conventions,
-            "diagnostics": self.diagnostics,
-        })
+        return _jsonable(
+            {
+                "component": self.component,
+                "passed": self.passed,
+                "failed_checks": [c.name for c in self.failed_checks],
+                "summary": self.summary,
+                "checks": [asdict(c) for c in self.checks],
+                "worst_scenarios": [asdict(w) for w in self.worst_scenarios],
+                "conventions": self.conventions,
+                "diagnostics": self.diagnostics,
+            }
+        )
 
     def to_json(self) -> str:
         """``to_dict`` as indented JSON."""
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
-    def scenarios_frame(self):  # noqa: ANN201 - pandas imported lazily
+    def scenarios_frame(self):
         """The scenario frame (GX suite ``scenarios``) of every scenario validated."""
         import pandas as pd
 
         frames = [s.frame() for block in self.outputs for s in block.scenarios]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def frame(self):  # noqa: ANN201
+    def frame(self):
         """Per-scenario results: ids, kind, portfolio, as_of, per metric legacy / candidate / rel_diff."""
         import pandas as pd
 
@@ -118,7 +120,7 @@ class ValidationReport:
             frames.append(pd.concat([meta, pd.DataFrame(columns)], axis=1).assign(within_tolerance=within))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def outputs_frame(self):  # noqa: ANN201
+    def outputs_frame(self):
         """Engine outputs (GX suite ``engine_outputs``): one row per scenario and engine."""
         import pandas as pd
 
@@ -126,8 +128,11 @@ class ValidationReport:
         for block in self.outputs:
             ids = _meta(block)["scenario_id"]
             for engine, columns in (("legacy", block.columns_legacy), ("candidate", block.columns_candidate)):
-                frames.append(pd.DataFrame({"scenario_id": ids, "component": self.component, "engine": engine,
-                                            **columns}))
+                frames.append(
+                    pd.DataFrame(
+                        {"scenario_id": ids, "component": self.component, "engine": engine, **columns}
+                    )
+                )
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def write(self, directory: str | Path) -> dict[str, Path]:
@@ -142,7 +147,7 @@ class ValidationReport:
         return paths
 
 
-def _meta(block: Outputs):  # noqa: ANN202
+def _meta(block: Outputs):
     import pandas as pd
 
     frames = [s.frame()[["scenario_id", "kind", "portfolio_id", "as_of"]] for s in block.scenarios]

@@ -96,8 +96,9 @@ def tost(d: np.ndarray, *, delta: float = DELTA, alpha: float = ALPHA) -> TostRe
     d = np.asarray(d, float)
     n = d.size
     if n == 0 or not np.isfinite(d).all():
-        return TostResult(n, float("nan") if n == 0 else float(np.inf), float("inf"), -np.inf, np.inf, 1.0,
-                          delta, alpha)
+        return TostResult(
+            n, float("nan") if n == 0 else float(np.inf), float("inf"), -np.inf, np.inf, 1.0, delta, alpha
+        )
     mean = float(d.mean())
     std_error = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
     if std_error == 0.0 or not np.isfinite(std_error):
@@ -107,8 +108,9 @@ def tost(d: np.ndarray, *, delta: float = DELTA, alpha: float = ALPHA) -> TostRe
     p_lower = stats.t.sf((mean + delta) / std_error, df)
     p_upper = stats.t.cdf((mean - delta) / std_error, df)
     half_width = stats.t.ppf(1.0 - alpha, df) * std_error
-    return TostResult(n, mean, std_error, mean - half_width, mean + half_width,
-                      float(max(p_lower, p_upper)), delta, alpha)
+    return TostResult(
+        n, mean, std_error, mean - half_width, mean + half_width, float(max(p_lower, p_upper)), delta, alpha
+    )
 
 
 def wilcoxon_p(old: np.ndarray, new: np.ndarray) -> float:

@@ -11,21 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from runbook.domain.components import Component, parse_component
 from runbook.engines.conventions import CONVENTIONS
-from runbook.engines.registry import EnginePair, load_pair
+from runbook.engines.registry import EnginePair, load_pair, pair_of
 from runbook.scenarios.loader import MarketHistory, load_market_history
 from runbook.scenarios.sets import ScenarioSet
 from runbook.validation import critical
 from runbook.validation import statistics as st
 from runbook.validation.adapters import ADAPTERS, ComponentAdapter
-from runbook.validation.comparison import Margins, intersection_union, metric_checks, metric_diagnostics, worst_scenarios
-from runbook.validation.performance import MAX_LATENCY_RATIO, MAX_MEMORY_RATIO, compare_performance, head
+from runbook.validation.comparison import (
+    Margins,
+    intersection_union,
+    metric_checks,
+    metric_diagnostics,
+    worst_scenarios,
+)
+from runbook.validation.custom import scenario_set_from_requests
+from runbook.validation.performance import compare_performance, head, performance_checks
 from runbook.validation.report import Check, Outputs, ValidationReport
 
 Progress = Callable[[str, float, float], None]  # (stage, done, total)
@@ -39,8 +46,13 @@ class FinancialCalculationValidator:
     """Validates new components against existing implementations (the ADR's class)."""
 
     def __init__(
-        self, *, margins: Margins | None = None, history: MarketHistory | None = None,
-        chunk_size: int = 100_000, perf_scenarios: int = 2_000, perf_rounds: int = 7,
+        self,
+        *,
+        margins: Margins | None = None,
+        history: MarketHistory | None = None,
+        chunk_size: int = 100_000,
+        perf_scenarios: int = 2_000,
+        perf_rounds: int = 7,
         check_performance: bool = True,
     ) -> None:
         self.margins = margins or Margins()
@@ -56,26 +68,103 @@ class FinancialCalculationValidator:
         return self._history
 
     def validate_component(
-        self, component: Component | str, pair: EnginePair | None = None, *, historical: int = 10_000,
-        monte_carlo: int = 100_000, seed: int = 0, progress: Progress | None = None,
+        self,
+        component: Component | str,
+        pair: EnginePair | None = None,
+        *,
+        historical: int = 10_000,
+        monte_carlo: int = 100_000,
+        seed: int = 0,
+        progress: Progress | None = None,
     ) -> ValidationReport:
-        """Validate ``pair`` (the shipped engines by default) on ``historical`` + ``monte_carlo`` scenarios."""
+        """Validate ``pair`` (default: the shipped engines) on ``historical`` + ``monte_carlo`` scenarios."""
         component = parse_component(str(component))
-        pair = pair or load_pair(component)
+        adapter = ADAPTERS[component]
+        (progress or _no_progress)("historical scenarios", 0, 1)
+        hist_set = adapter.historical(self.history, count=historical, seed=seed)
+        return self.validate_scenarios(
+            component,
+            pair or load_pair(component),
+            hist_set,
+            monte_carlo=monte_carlo,
+            seed=seed,
+            progress=progress,
+        )
+
+    async def validate_var_calculations(
+        self,
+        old_engine: Any,
+        new_engine: Any,
+        test_scenarios: Sequence[Mapping[str, Any]] | int | None = None,
+        *,
+        monte_carlo: int = 100_000,
+        seed: int = 0,
+    ) -> ValidationReport:
+        """The ADR's entry point: VaR engines compared on ``test_scenarios`` (dicts of VaRRequest fields,
+        or a count of historical scenarios from the bundled data; default 10,000)."""
+        return self._adr(Component.VAR_ENGINE, old_engine, new_engine, test_scenarios, monte_carlo, seed)
+
+    async def validate_hedge_calculations(
+        self,
+        old_engine: Any,
+        new_calculator: Any,
+        test_portfolios: Sequence[Mapping[str, Any]] | int | None = None,
+        *,
+        monte_carlo: int = 100_000,
+        seed: int = 0,
+    ) -> ValidationReport:
+        """The ADR's entry point: hedge engines compared on ``test_portfolios`` (dicts of HedgeRequest
+        fields, or a count) and on ``monte_carlo`` simulated hedged P&L scenarios."""
+        return self._adr(
+            Component.HEDGE_CALCULATOR, old_engine, new_calculator, test_portfolios, monte_carlo, seed
+        )
+
+    def _adr(
+        self, component: Component, old: Any, new: Any, scenarios: Any, monte_carlo: int, seed: int
+    ) -> ValidationReport:
+        pair = pair_of(component, old, new)
+        if scenarios is None or isinstance(scenarios, int):
+            return self.validate_component(
+                component, pair, historical=scenarios or 10_000, monte_carlo=monte_carlo, seed=seed
+            )
+        return self.validate_scenarios(
+            component,
+            pair,
+            scenario_set_from_requests(component, scenarios),
+            monte_carlo=monte_carlo,
+            seed=seed,
+        )
+
+    def validate_scenarios(
+        self,
+        component: Component | str,
+        pair: EnginePair,
+        hist_set: ScenarioSet,
+        *,
+        monte_carlo: int = 100_000,
+        seed: int = 0,
+        progress: Progress | None = None,
+    ) -> ValidationReport:
+        """Validate ``pair`` on a given historical scenario set plus ``monte_carlo`` draws."""
+        component = parse_component(str(component))
         adapter = ADAPTERS[component]
         report = progress or _no_progress
         started = time.perf_counter()
-        report("historical scenarios", 0, 1)
-        hist_set = adapter.historical(self.history, count=historical, seed=seed)
+        historical = len(hist_set)
         blocks = [self._compare(adapter, pair, [hist_set], "historical")]
         report("historical scenarios", 1, 1)
         if monte_carlo > 0:
             blocks.append(self._monte_carlo(adapter, pair, monte_carlo, seed, report))
         checks, diagnostics = self._decide(component, adapter, pair, blocks, hist_set, seed, report)
         summary = {
-            "engines": pair.describe(), "historical_scenarios": historical, "monte_carlo_scenarios": monte_carlo,
-            "seed": seed, "rtol": self.margins.rtol, "tost_delta": self.margins.delta,
-            "tost_alpha": self.margins.alpha, "seconds": round(time.perf_counter() - started, 3),
+            "engines": pair.describe(),
+            "historical_scenarios": historical,
+            "monte_carlo_scenarios": monte_carlo,
+            "seed": seed,
+            "rtol": self.margins.rtol,
+            "tost_delta": self.margins.delta,
+            "tost_alpha": self.margins.alpha,
+            "seconds": round(time.perf_counter() - started, 3),
         }
         return ValidationReport(
             component=component.value,
@@ -89,22 +178,33 @@ class FinancialCalculationValidator:
             backtest_series=diagnostics.get("backtest_series", {}),
         )
 
-    def _compare(self, adapter: ComponentAdapter, pair: EnginePair, sets: list[ScenarioSet], kind: str,
-                 runs: tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]] | None = None) -> Outputs:
+    def _compare(
+        self,
+        adapter: ComponentAdapter,
+        pair: EnginePair,
+        sets: list[ScenarioSet],
+        kind: str,
+        runs: tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]] | None = None,
+    ) -> Outputs:
         if runs is None:
-            runs = ([adapter.run_historical(pair.legacy, s) for s in sets],
-                    [adapter.run_historical(pair.candidate, s) for s in sets])
+            runs = (
+                [adapter.run_historical(pair.legacy, s) for s in sets],
+                [adapter.run_historical(pair.candidate, s) for s in sets],
+            )
         legacy = {m: np.concatenate([r[m] for r in runs[0]]) for m in runs[0][0]}
         candidate = {m: np.concatenate([r[m] for r in runs[1]]) for m in runs[1][0]}
-        scaled = {m: st.scaled_differences(legacy[m], candidate[m], atol=adapter.atol(m), rtol=self.margins.rtol)
-                  for m in legacy}
+        scaled = {
+            m: st.scaled_differences(legacy[m], candidate[m], atol=adapter.atol(m), rtol=self.margins.rtol)
+            for m in legacy
+        }
         cols_old = [adapter.output_columns(s, r, kind) for s, r in zip(sets, runs[0], strict=True)]
         cols_new = [adapter.output_columns(s, r, kind) for s, r in zip(sets, runs[1], strict=True)]
         light = tuple(dataclasses.replace(s, batch=None) for s in sets)
         return Outputs(kind, light, legacy, candidate, scaled, _concat(cols_old), _concat(cols_new))
 
-    def _monte_carlo(self, adapter: ComponentAdapter, pair: EnginePair, count: int, seed: int,
-                     report: Progress) -> Outputs:
+    def _monte_carlo(
+        self, adapter: ComponentAdapter, pair: EnginePair, count: int, seed: int, report: Progress
+    ) -> Outputs:
         sets, old_runs, new_runs = [], [], []
         done = 0
         for chunk in adapter.monte_carlo(self.history, count=count, seed=seed, chunk_size=self.chunk_size):
@@ -115,8 +215,16 @@ class FinancialCalculationValidator:
             report("monte carlo scenarios", done, count)
         return self._compare(adapter, pair, sets, "monte_carlo", (old_runs, new_runs))
 
-    def _decide(self, component: Component, adapter: ComponentAdapter, pair: EnginePair, blocks: list[Outputs],
-                hist_set: ScenarioSet, seed: int, report: Progress) -> tuple[list[Check], dict[str, Any]]:
+    def _decide(
+        self,
+        component: Component,
+        adapter: ComponentAdapter,
+        pair: EnginePair,
+        blocks: list[Outputs],
+        hist_set: ScenarioSet,
+        seed: int,
+        report: Progress,
+    ) -> tuple[list[Check], dict[str, Any]]:
         report("statistics", 0, 1)
         checks: list[Check] = []
         diagnostics: dict[str, Any] = {"metrics": {}}
@@ -145,35 +253,39 @@ class FinancialCalculationValidator:
             report("performance", 1, 1)
         return checks, diagnostics
 
-    def _performance(self, adapter: ComponentAdapter, pair: EnginePair, hist_set: ScenarioSet,
-                     diagnostics: dict[str, Any]) -> list[Check]:
+    def _performance(
+        self, adapter: ComponentAdapter, pair: EnginePair, hist_set: ScenarioSet, diagnostics: dict[str, Any]
+    ) -> list[Check]:
         rows = min(self.perf_scenarios, len(hist_set))
-        subset = dataclasses.replace(hist_set, batch=head(hist_set.batch, rows), portfolio_index=hist_set.portfolio_index[:rows])
-        perf = compare_performance(lambda: adapter.run_historical(pair.legacy, subset),
-                                   lambda: adapter.run_historical(pair.candidate, subset),
-                                   scenarios=rows, rounds=self.perf_rounds)
+        subset = dataclasses.replace(
+            hist_set, batch=head(hist_set.batch, rows), portfolio_index=hist_set.portfolio_index[:rows]
+        )
+        perf = compare_performance(
+            lambda: adapter.run_historical(pair.legacy, subset),
+            lambda: adapter.run_historical(pair.candidate, subset),
+            scenarios=rows,
+            rounds=self.perf_rounds,
+        )
         diagnostics["performance"] = perf.to_dict()
-        return [
-            Check("latency", perf.latency_ratio <= MAX_LATENCY_RATIO,
-                  f"candidate/legacy batch latency {perf.latency_ratio:.2f}x (median of {perf.rounds} interleaved "
-                  f"rounds; p50 {perf.legacy_p50_ms:.1f} -> {perf.candidate_p50_ms:.1f} ms, p99 "
-                  f"{perf.legacy_p99_ms:.1f} -> {perf.candidate_p99_ms:.1f} ms); limit {MAX_LATENCY_RATIO:.2f}x",
-                  perf.to_dict()),
-            Check("memory", perf.memory_ratio <= MAX_MEMORY_RATIO,
-                  f"candidate/legacy peak memory {perf.memory_ratio:.2f}x ({perf.legacy_peak_bytes / 2**20:.1f} -> "
-                  f"{perf.candidate_peak_bytes / 2**20:.1f} MiB); limit {MAX_MEMORY_RATIO:.2f}x",
-                  perf.to_dict()),
-        ]
+        return performance_checks(perf)
 
 
 def _concat(columns: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    return {name: np.concatenate([np.asarray(c[name], dtype=np.float64) for c in columns]) for name in columns[0]}
+    return {
+        name: np.concatenate([np.asarray(c[name], dtype=np.float64) for c in columns]) for name in columns[0]
+    }
 
 
 def validate_component(
-    component: Component | str, pair: EnginePair | None = None, *, historical: int = 10_000,
-    monte_carlo: int = 100_000, seed: int = 0, progress: Progress | None = None,
+    component: Component | str,
+    pair: EnginePair | None = None,
+    *,
+    historical: int = 10_000,
+    monte_carlo: int = 100_000,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> ValidationReport:
     """Validate one component with a default validator (see FinancialCalculationValidator)."""
     return FinancialCalculationValidator().validate_component(
-        component, pair, historical=historical, monte_carlo=monte_carlo, seed=seed, progress=progress)
+        component, pair, historical=historical, monte_carlo=monte_carlo, seed=seed, progress=progress
+    )
