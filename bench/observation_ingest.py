@@ -39,11 +39,20 @@ def observations(count: int) -> list[Observation]:
     """Realistic shadow observations (digests, differences, latencies), built before timing."""
     return [
         Observation(
-            component="var_engine", mode="shadow", route=Route.LEGACY, routing_key=f"portfolio-{i % 997}",
-            at=1_700_000_000.0 + i * 1e-4, legacy_latency_us=850.0 + i % 13,
-            candidate_latency_us=790.0 + i % 7, error_kind=ErrorKind.NONE, abs_difference=1e-9 * (i % 5),
-            rel_difference=1e-12 * (i % 5), legacy_digest=f"{i:016x}", candidate_digest=f"{i + 1:016x}",
-            memory_bytes=0, epoch=2,
+            component="var_engine",
+            mode="shadow",
+            route=Route.LEGACY,
+            routing_key=f"portfolio-{i % 997}",
+            at=1_700_000_000.0 + i * 1e-4,
+            legacy_latency_us=850.0 + i % 13,
+            candidate_latency_us=790.0 + i % 7,
+            error_kind=ErrorKind.NONE,
+            abs_difference=1e-9 * (i % 5),
+            rel_difference=1e-12 * (i % 5),
+            legacy_digest=f"{i:016x}",
+            candidate_digest=f"{i + 1:016x}",
+            memory_bytes=0,
+            epoch=2,
         )
         for i in range(count)
     ]
@@ -135,13 +144,17 @@ def main() -> None:
     print(f"ObservationRecorder(queue_size=100000, batch_size=1000) -> ObservationStore; {args.runs} runs, "
           f"{args.seconds:g} s each; medians")  # fmt: skip
     for backend, fig in results.items():
-        print(f"{backend:<9} capacity {fig['capacity_per_s']:>9,.0f} obs/s written "
-              f"(offered {fig['capacity_offered']:,.0f}, dropped {fig['capacity_dropped']:,.0f}); "
-              f"enqueue p99 {fig['capacity_enqueue_p99_us']:.2f} us, "
-              f"max {fig['capacity_enqueue_max_us']:.0f} us")
-        print(f"{'':<9} steady {STEADY_RATE:,}/s: written {fig['steady_written']:,.0f} of "
-              f"{fig['steady_offered']:,.0f}, dropped {fig['steady_dropped_total']:,.0f}; "
-              f"enqueue p99 {fig['steady_enqueue_p99_us']:.2f} us, max {fig['steady_enqueue_max_us']:.0f} us")
+        print(
+            f"{backend:<9} capacity {fig['capacity_per_s']:>9,.0f} obs/s written "
+            f"(offered {fig['capacity_offered']:,.0f}, dropped {fig['capacity_dropped']:,.0f}); "
+            f"enqueue p99 {fig['capacity_enqueue_p99_us']:.2f} us, "
+            f"max {fig['capacity_enqueue_max_us']:.0f} us"
+        )
+        print(
+            f"{'':<9} steady {STEADY_RATE:,}/s: written {fig['steady_written']:,.0f} of "
+            f"{fig['steady_offered']:,.0f}, dropped {fig['steady_dropped_total']:,.0f}; "
+            f"enqueue p99 {fig['steady_enqueue_p99_us']:.2f} us, max {fig['steady_enqueue_max_us']:.0f} us"
+        )
     summary = {"sqlite_per_s": results["sqlite"]["capacity_per_s"],
                "postgres_per_s": results["postgres"]["capacity_per_s"]}  # fmt: skip
     for backend, fig in results.items():

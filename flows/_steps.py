@@ -18,7 +18,7 @@ from runbook.domain.decisions import (
     decide_gate,
     decide_monitor,
 )
-from runbook.domain.plans import TrafficPlan, check_phase_entry, monitor_window_s, step_label
+from runbook.domain.plans import TrafficPlan, check_phase_entry, monitor_window_s, step_label, window_suite
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.orchestration.faults import check_fault
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
@@ -66,9 +66,11 @@ def watch(
         verdict = monitor(component, thresholds=thresholds, actor=run.actor, fault=fault,
                           window_s=monitor_window_s(observation.window_s, extra + 1))
         decision = decide_monitor(
-            MonitorEvidence(verdict["verdict"], tuple(verdict["reasons"]), extra), observation.monitor_policy()
+            MonitorEvidence(verdict["verdict"], tuple(verdict["reasons"]), extra),
+            observation.monitor_policy(),
         )
-        run.note(f"{step} window {extra + 1}", verdict["verdict"], f"{traffic['sent']} calls; {verdict['summary']}")
+        run.note(f"{step} window {extra + 1}", verdict["verdict"],
+                 f"{traffic['sent']} calls; {verdict['summary']}")
         if decision.action is not NextAction.EXTEND_WINDOW:
             return decision, verdict
     raise AssertionError("unreachable: decide_monitor stops extending after max_extensions")
@@ -98,6 +100,16 @@ def approve_or_stop(
     return answer.approvers
 
 
+def monitor_check(verdict: Mapping[str, Any]) -> CheckResult:
+    """The monitor's verdict as a check (it passed when it let the phase go on)."""
+    return CheckResult("monitor", verdict["verdict"] == "continue", verdict["summary"])
+
+
+def validation_check(report: Mapping[str, Any]) -> CheckResult:
+    """The offline validation's verdict as a check, naming its first failing checks."""
+    return CheckResult("validation", bool(report["passed"]), "; ".join(report["failed_checks"][:3]))
+
+
 def quality_checks(results: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
     """Data-quality results as checks named ``quality:<suite>``."""
     return [
@@ -120,17 +132,20 @@ def shift_traffic(
         label = step_label(step)
         state = set_traffic(component, step, actor=run.actor, reason=f"{run.phase.value}: {label}",
                             evidence={"flow_run_id": run.flow_run_id})
-        decision, verdict = watch(run, step=label, observation=observation, thresholds=thresholds, fault=fault)
-        health.append({"step": label, "percent": step, "verdict": verdict["verdict"], "monitor": verdict["summary"]})
+        decision, verdict = watch(run, step=label, observation=observation, thresholds=thresholds,
+                                  fault=fault)
+        health.append({"step": label, "percent": step, "verdict": verdict["verdict"],
+                       "monitor": verdict["summary"]})
         publish_step_health(component, run.phase.value, health)
         stop_on_monitor(run, decision, verdict)
-        window = check_observations("canary_window", component, mode=state["mode"],
-                                    since=verdict["evidence"].get("since", 0.0))
-        stop_on_failure(run, quality_checks([window]), step=label)
+        suite = window_suite(step)
+        windows = [check_observations(suite, component, mode=state["mode"],
+                                      since=verdict["evidence"].get("since", 0.0))] if suite else []
+        stop_on_failure(run, [*quality_checks(windows), monitor_check(verdict)], step=label)
         if plan.gated(step):
             nxt = plan.next_step(step)
             evidence = {"traffic_percent": step, "next_percent": nxt, "monitor": verdict["summary"],
-                        "canary_window": window["summary"], "epoch": state["epoch"]}
+                        **{w["suite"]: w["summary"] for w in windows}, "epoch": state["epoch"]}
             health[-1]["approvers"] = approve_or_stop(
                 run, step=label, evidence=evidence, gate=gate,
                 title=f"{component}: {step:g}% -> {nxt:g}% of traffic?",

@@ -20,7 +20,9 @@ from tasks.monitoring import monitor
 
 
 @flow(name="auto_rollback_monitor", description="ADR-0011 rollback triggers on every live component")
-def auto_rollback_monitor(window_s: float = 300.0, thresholds: ThresholdOptions = ThresholdOptions()) -> list[dict[str, Any]]:
+def auto_rollback_monitor(
+    window_s: float = 300.0, thresholds: ThresholdOptions = ThresholdOptions()
+) -> list[dict[str, Any]]:
     """Monitor every live component over the last ``window_s`` seconds; roll back on a trigger.
 
     Args:
@@ -34,7 +36,8 @@ def auto_rollback_monitor(window_s: float = 300.0, thresholds: ThresholdOptions 
         state = read_state(component.value)
         if Mode(state["mode"]) not in LIVE_MODES:
             continue
-        verdict = monitor(component.value, thresholds=limits, window_s=window_s, actor="auto_rollback_monitor")
+        verdict = monitor(component.value, thresholds=limits, window_s=window_s,
+                          actor="auto_rollback_monitor")
         verdicts.append({"component": component.value, "mode": state["mode"],
                          "traffic_percent": state["traffic_percent"], "verdict": verdict["verdict"],
                          "summary": verdict["summary"]})

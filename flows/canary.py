@@ -33,7 +33,7 @@ def canary(
     Args:
         component: a non-critical component (market_data_provider, performance_analyzer, correlation_analyzer)
         initiator: who starts this run (recorded in the audit log)
-        steps: candidate traffic percentages, strictly increasing in (0, 100]; 100 means full (default 5, 25, 50, 100)
+        steps: candidate traffic percent, strictly increasing in (0, 100]; 100 = full (default 5, 25, 50, 100)
         observation: window per step, replay rate, extra windows when the monitor cannot decide
         gate: gate timeout and what a rejection or a timeout does
         thresholds: ADR-0011 rollback triggers
@@ -46,6 +46,6 @@ def canary(
                              inject_fault=inject_fault)
     with begin_phase(Phase.CANARY, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
         state = enter(run)
-        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]), observation=observation,
-                               gate=gate, thresholds=limits, fault=inject_fault)
+        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]),
+                               observation=observation, gate=gate, thresholds=limits, fault=inject_fault)
         return run.complete(result=f"{component.value} at {health[-1]['step']}", steps=health)

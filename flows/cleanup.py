@@ -20,7 +20,7 @@ from tasks.artifacts import write_report
 from tasks.control import retire, set_traffic
 
 
-@flow(name="cleanup", description="ADR-0011 phase 4: all traffic to the candidate, retire legacy, final report")
+@flow(name="cleanup", description="ADR-0011 phase 4: all traffic to the candidate, retire legacy, report")
 def cleanup(
     component: Component,
     initiator: str,
@@ -54,12 +54,14 @@ def cleanup(
                                       fault=inject_fault)
             stop_on_monitor(run, decision, verdict)
             approve_or_stop(run, step="promote", title=f"{component.value}: {current} -> full?",
-                            evidence={"traffic_percent": state["traffic_percent"], "monitor": verdict["summary"]},
+                            evidence={"traffic_percent": state["traffic_percent"],
+                                      "monitor": verdict["summary"]},
                             gate=gate)
             set_traffic(component.value, FULL_PERCENT, actor=run.actor, reason="phase 4: full migration",
                         evidence={"flow_run_id": run.flow_run_id})
 
-        decision, verdict = watch(run, step="full", observation=observation, thresholds=limits, fault=inject_fault)
+        decision, verdict = watch(run, step="full", observation=observation, thresholds=limits,
+                                  fault=inject_fault)
         stop_on_monitor(run, decision, verdict)
         approvers = approve_or_stop(
             run, step="retire", title=f"{component.value}: retire legacy? (no rollback after this)",

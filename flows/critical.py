@@ -20,7 +20,7 @@ from runbook.orchestration.params import GateOptions, ObservationOptions, Thresh
 from runbook.orchestration.phase import begin_phase
 
 
-@flow(name="critical", description="ADR-0011 phase 3: var_engine and hedge_calculator, two approvers per gate")
+@flow(name="critical", description="ADR-0011 phase 3: var_engine, hedge_calculator; two approvers per gate")
 def critical(
     component: Component,
     initiator: str,
@@ -36,7 +36,8 @@ def critical(
     Args:
         component: a critical component (var_engine, hedge_calculator)
         initiator: who starts this run; may not approve its gates
-        steps: candidate traffic percentages, strictly increasing in (0, 100] (default var_engine 5, 25, 100; hedge_calculator 10, 50)
+        steps: candidate traffic percent, strictly increasing in (0, 100]
+            (default var_engine 5, 25, 100; hedge_calculator 10, 50)
         observation: window per step, replay rate, extra windows when the monitor cannot decide
         gate: gate timeout and what a rejection or a timeout does
         thresholds: ADR-0011 rollback triggers, hedge effectiveness included
@@ -49,6 +50,6 @@ def critical(
                              inject_fault=inject_fault)
     with begin_phase(Phase.CRITICAL, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
         state = enter(run)
-        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]), observation=observation,
-                               gate=gate, thresholds=limits, fault=inject_fault)
+        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]),
+                               observation=observation, gate=gate, thresholds=limits, fault=inject_fault)
         return run.complete(result=f"{component.value} at {health[-1]['step']}", steps=health)

@@ -21,7 +21,7 @@ ComponentOrAllComponents = Literal[
 ]
 
 
-@flow(name="emergency_rollback", description="Send a component's (or every component's) traffic back to legacy")
+@flow(name="emergency_rollback", description="Send a component's (or all components') traffic back to legacy")
 def emergency_rollback(
     component: ComponentOrAllComponents,
     reason: str = "emergency rollback",

@@ -53,7 +53,7 @@ def migrate(
         observation: observation window per step, replay rate, extra windows
         gate: gate timeout and what a rejection or a timeout does
         thresholds: ADR-0011 rollback triggers
-        inject_fault: demos and drills only: a candidate defect, injected into every selected component that has it
+        inject_fault: demos and drills only: a candidate defect, injected into each selected component with it
         continue_after_stop: go on with the next component after one was stopped
     """
     components = ordered_components(list(Component) if component == "all" else [component])
@@ -72,10 +72,12 @@ def migrate(
     return rows
 
 
-def _migrate_one(component: Component, *, initiator: str, fault: str | None, options: dict[str, Any]) -> dict[str, Any]:
+def _migrate_one(
+    component: Component, *, initiator: str, fault: str | None, options: dict[str, Any]
+) -> dict[str, Any]:
     """Run ``component``'s remaining phases; the last phase's outcome decides the row."""
     state = read_state(component.value)
-    outcome: dict[str, Any] = {"status": "completed", "phase": "", "check": "", "reason": "nothing left to do"}
+    outcome: dict[str, Any] = {"status": "completed", "reason": "nothing left to do"}
     for phase in phases_for(component, Mode(state["mode"])):
         run_state = _run_phase(phase, component, initiator=initiator, fault=fault, options=options)
         outcome = phase_outcome(open_store(), component.value, str(run_state.state_details.flow_run_id),
@@ -94,7 +96,7 @@ def _run_phase(phase: Phase, component: Component, *, initiator: str, fault: str
     if phase is Phase.READINESS:
         return readiness(component=component.value, initiator=initiator, return_state=True)
     common = {"component": component, "initiator": initiator, "inject_fault": fault, "return_state": True,
-              "observation": options["observation"], "gate": options["gate"], "thresholds": options["thresholds"]}
+              **{name: options[name] for name in ("observation", "gate", "thresholds")}}
     if phase is Phase.SHADOW:
         return shadow(validation=options["validation"], **common)
     return {Phase.CANARY: canary, Phase.CRITICAL: critical, Phase.CLEANUP: cleanup}[phase](**common)

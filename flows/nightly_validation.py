@@ -10,7 +10,9 @@ from typing import Any
 
 from prefect import flow
 
+from flows._steps import quality_checks, validation_check
 from runbook.domain.components import Component
+from runbook.domain.decisions import decide_checks
 from runbook.domain.modes import IN_MIGRATION, Mode
 from runbook.errors import ValidationFailed
 from runbook.orchestration.params import ValidationOptions
@@ -21,7 +23,7 @@ from tasks.quality import check_quality
 from tasks.validation import validate_offline
 
 
-@flow(name="nightly_validation", description="Re-validate every component in shadow, canary or full; post the result")
+@flow(name="nightly_validation", description="Re-validate each component in shadow, canary or full; post it")
 def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> list[dict[str, Any]]:
     """Validate each component in migration; the run fails when any of them fails.
 
@@ -38,10 +40,11 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
                                   seed=sizes.seed, label="nightly")
         quality = [check_quality("scenarios", report["frames"]["scenarios"]),
                    check_quality("engine_outputs", report["frames"]["engine_outputs"])]
-        passed = report["passed"] and all(q["passed"] for q in quality)
-        failures = report["failed_checks"] + [f for q in quality for f in q["failures"]]
-        row = {"component": component.value, "mode": state["mode"], "traffic_percent": state["traffic_percent"],
-               "passed": passed, "failures": "; ".join(failures[:3]), "report": report["report_html"]}
+        verdict = decide_checks([validation_check(report), *quality_checks(quality)])
+        passed = not verdict.stops
+        row = {"component": component.value, "mode": state["mode"],
+               "traffic_percent": state["traffic_percent"], "passed": passed, "failed_check": verdict.check,
+               "detail": verdict.reason, "report": report["report_html"]}
         if not passed:
             validation_result(component.value, passed=False, summary=row)
         rows.append(row)

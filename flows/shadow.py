@@ -10,9 +10,17 @@ from typing import Any
 
 from prefect import flow
 
-from flows._steps import approve_or_stop, checked_options, enter, quality_checks, stop_on_failure, stop_on_monitor, watch
+from flows._steps import (
+    approve_or_stop,
+    checked_options,
+    enter,
+    quality_checks,
+    stop_on_failure,
+    stop_on_monitor,
+    validation_check,
+    watch,
+)
 from runbook.domain.components import Component
-from runbook.domain.decisions import CheckResult
 from runbook.domain.plans import Phase, meets_adr_sizes
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions, ValidationOptions
 from runbook.orchestration.phase import begin_phase
@@ -22,7 +30,7 @@ from tasks.quality import check_observations, check_quality
 from tasks.validation import validate_offline
 
 
-@flow(name="shadow", description="ADR-0011 phase 1: shadow mode, offline validation, observed comparisons, gate")
+@flow(name="shadow", description="ADR-0011 phase 1: shadow mode, offline validation, comparisons, gate")
 def shadow(
     component: Component,
     initiator: str,
@@ -59,8 +67,7 @@ def shadow(
         run.note("offline validation", "passed" if report["passed"] else "FAILED", report["report_html"])
         quality = [check_quality("scenarios", report["frames"]["scenarios"]),
                    check_quality("engine_outputs", report["frames"]["engine_outputs"])]
-        offline = [CheckResult("validation", report["passed"], "; ".join(report["failed_checks"][:3])),
-                   *quality_checks(quality)]
+        offline = [validation_check(report), *quality_checks(quality)]
         stop_on_failure(run, offline, report=report["report_html"])
 
         decision, verdict = watch(run, step="shadow", observation=observation, thresholds=limits,
@@ -72,9 +79,11 @@ def shadow(
 
         evidence = {
             "validation": "passed", "historical": sizes.historical, "monte_carlo": sizes.monte_carlo,
-            "adr_sizes": meets_adr_sizes(sizes.historical, sizes.monte_carlo), "report": report["report_html"],
+            "adr_sizes": meets_adr_sizes(sizes.historical, sizes.monte_carlo),
+            "report": report["report_html"],
             "monitor": verdict["summary"], "shadow_comparisons": comparisons["summary"],
         }
         approvers = approve_or_stop(run, step="shadow", title=f"{component.value}: shadow -> canary?",
                                     evidence=evidence, gate=gate)
-        return run.complete(result="ready for canary", approvers=list(approvers), report=report["report_html"])
+        return run.complete(result="ready for canary", approvers=list(approvers),
+                            report=report["report_html"])

@@ -52,14 +52,16 @@ def write_report(components: list[str], *, title: str, summary: list[Mapping[str
 @runbook_task(name="publish-nightly")
 def publish_nightly(rows: list[Mapping[str, Any]]) -> None:
     """The nightly validation table (one row per component in migration)."""
-    publish_table(artifact_key("nightly-validation"), rows or [{"component": "-", "passed": "nothing in migration"}],
+    empty = [{"component": "-", "passed": "nothing in migration"}]
+    publish_table(artifact_key("nightly-validation"), rows or empty,
                   description="nightly validation of every component in shadow, canary or full")
 
 
 @runbook_task(name="publish-monitor")
 def publish_monitor(rows: list[Mapping[str, Any]]) -> None:
     """The monitor's verdict per live component."""
-    publish_table(artifact_key("auto-rollback-monitor"), rows or [{"component": "-", "verdict": "nothing live"}],
+    empty = [{"component": "-", "verdict": "nothing live"}]
+    publish_table(artifact_key("auto-rollback-monitor"), rows or empty,
                   description="AutoRollbackMonitor verdicts")
 
 

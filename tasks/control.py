@@ -72,7 +72,8 @@ def roll_back(
 @runbook_task(name="roll-back-all", retries=2, retry_delay_seconds=1)
 def roll_back_all(*, actor: str, reason: str, evidence: dict[str, Any], source: str) -> list[dict[str, Any]]:
     """Roll back every live component in one transaction; an event for each one that changed."""
-    changed = ProductionSafetyManager(open_store(), actor=actor).rollback_all(reason=reason, evidence=evidence)
+    manager = ProductionSafetyManager(open_store(), actor=actor)
+    changed = manager.rollback_all(reason=reason, evidence=evidence)
     for state in changed:
         emit_rolled_back(state.component, source=source, reason=reason, evidence=evidence)
     return [state_dict(state) for state in changed]

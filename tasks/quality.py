@@ -13,7 +13,7 @@ def _run(suite: str, frame: Any) -> dict[str, Any]:
 
     result = run_suite(suite, frame, data_docs_dir=load_settings().data_docs_dir)
     problems = [failure.describe() for failure in result.failures]
-    problems += [f"{error.expectation_type} could not be evaluated: {error.message}" for error in result.errors]
+    problems += [f"{e.expectation_type} could not be evaluated: {e.message}" for e in result.errors]
     return {
         "suite": result.suite, "passed": result.passed, "summary": result.summary(), "failures": problems,
         "rows": result.row_count, "data_docs": str(result.data_docs) if result.data_docs else None,

@@ -20,7 +20,8 @@ from runbook.monitoring import (
     calls_needed,
     summarize,
 )
-from runbook.monitoring._decide import CheckStatus, check_error_rate, check_latency
+from runbook.monitoring._checks import check_error_rate, check_latency
+from runbook.monitoring._verdict import CheckStatus
 
 ADR = RollbackThresholds()
 BASELINE = Baseline(latency_p50_us=100.0, latency_p99_us=400.0, peak_memory_bytes=100 * 2**20)

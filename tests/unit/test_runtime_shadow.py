@@ -188,8 +188,10 @@ async def test_old_exception_propagates_unchanged(make_router, sink, api, legacy
         raise failure
 
     router = make_router(old if legacy_kind == "sync" else old_async, legacy)
-    call = asyncio.to_thread(router.call, 1.0, routing_key="b") if api == "call" else router.acall(
-        1.0, routing_key="b"
+    call = (
+        asyncio.to_thread(router.call, 1.0, routing_key="b")
+        if api == "call"
+        else router.acall(1.0, routing_key="b")
     )
     with pytest.raises(LegacyFailure) as caught:
         await call

@@ -142,6 +142,12 @@ def check_phase_component(phase: Phase, component: Component) -> None:
         )
 
 
+def window_suite(percent: float) -> str | None:
+    """The data-quality suite for a traffic step's observations: ``canary_window`` while both
+    implementations serve (it expects both routes), none at full (the monitor covers it)."""
+    return "canary_window" if percent < FULL_PERCENT else None
+
+
 def needs_promotion(mode: Mode) -> bool:
     """True when cleanup must first take a canary (hedge_calculator at 50%) to full."""
     return mode is Mode.CANARY

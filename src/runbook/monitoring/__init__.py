@@ -7,7 +7,7 @@ Importing this package loads neither scipy, pandas nor SQLAlchemy.
 """
 
 from runbook.monitoring._act import monitor_and_act
-from runbook.monitoring._decide import Check, CheckStatus, MonitorDecision, Verdict, decide
+from runbook.monitoring._decide import decide
 from runbook.monitoring._effectiveness import EffectivenessSample, effectiveness_probe, hedge_effectiveness
 from runbook.monitoring._health import HealthSummary, summarize
 from runbook.monitoring._monitors import (
@@ -16,6 +16,7 @@ from runbook.monitoring._monitors import (
     calls_needed,
     monitor_for,
 )
+from runbook.monitoring._verdict import Check, CheckStatus, MonitorDecision, Verdict
 
 __all__ = [
     "AutoRollbackMonitor",

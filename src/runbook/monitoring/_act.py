@@ -20,9 +20,9 @@ from runbook.domain.modes import LIVE_MODES
 from runbook.domain.state import ComponentState
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.errors import BadParameter, StoreUnavailable
-from runbook.monitoring._decide import MonitorDecision, Verdict
 from runbook.monitoring._effectiveness import EffectivenessSample
 from runbook.monitoring._monitors import CriticalComponentMonitor, monitor_for
+from runbook.monitoring._verdict import MonitorDecision, Verdict
 
 if TYPE_CHECKING:
     from runbook.control.store import Store

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runbook.domain.thresholds import RollbackThresholds
-from runbook.monitoring._decide import BaselineLike, Check, CheckStatus
+from runbook.monitoring._verdict import BaselineLike, Check, CheckStatus
 
 __all__ = ["EffectivenessSample", "check_hedge_effectiveness", "effectiveness_probe", "hedge_effectiveness"]
 

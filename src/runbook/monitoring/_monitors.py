@@ -9,9 +9,10 @@ from runbook.domain.observation import Observation
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.errors import BadParameter
 from runbook.monitoring._binomial import trials_needed
-from runbook.monitoring._decide import BaselineLike, MonitorDecision, decide
+from runbook.monitoring._decide import decide
 from runbook.monitoring._effectiveness import EffectivenessSample, check_hedge_effectiveness
 from runbook.monitoring._health import DEFAULT_REL_TOLERANCE, HealthSummary, summarize
+from runbook.monitoring._verdict import BaselineLike, MonitorDecision
 
 __all__ = ["AutoRollbackMonitor", "CriticalComponentMonitor", "calls_needed", "monitor_for"]
 

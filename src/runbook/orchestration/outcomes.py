@@ -24,7 +24,8 @@ def phase_outcome(store: Store, component: str, flow_run_id: str, *, message: st
     or a parameter was refused), a ``failed`` outcome carrying ``message``.
     """
     for entry in reversed(AuditLog(store).entries(component=component, limit=_LOOKBACK)):
-        if entry.action in (PHASE_COMPLETED, PHASE_STOPPED) and entry.evidence.get("flow_run_id") == flow_run_id:
+        ended = entry.action in (PHASE_COMPLETED, PHASE_STOPPED)
+        if ended and entry.evidence.get("flow_run_id") == flow_run_id:
             return dict(entry.evidence)
     return {"component": component, "status": "failed", "flow_run_id": flow_run_id, "check": "run",
             "reason": message or "the phase run ended without recording an outcome"}

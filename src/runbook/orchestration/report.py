@@ -27,14 +27,16 @@ th{background:#f3f3f3}.ok{color:#17692b;font-weight:600}.stop{color:#a11;font-we
 
 
 def write_migration_report(
-    store: Store, path: Path, *, title: str, components: Sequence[str], summary: Iterable[Mapping[str, Any]] = (),
+    store: Store, path: Path, *, title: str, components: Sequence[str],
+    summary: Iterable[Mapping[str, Any]] = (),
 ) -> Path:
     """Write the HTML report of ``components`` to ``path`` and return it."""
     from runbook.control.audit import AuditLog
 
     audit = AuditLog(store)
     parts = [f"<h1>{html.escape(title)}</h1>",
-             f"<p>Written {datetime.now(UTC).isoformat(timespec='seconds')} from {html.escape(store.display_url)}</p>"]
+             f"<p>Written {datetime.now(UTC).isoformat(timespec='seconds')} "
+             f"from {html.escape(store.display_url)}</p>"]
     rows = list(summary)
     if rows:
         parts += ["<h2>Summary</h2>", _table(rows)]

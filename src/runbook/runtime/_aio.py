@@ -45,9 +45,7 @@ class BackgroundLoop:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
-                thread = threading.Thread(
-                    target=self._run, args=(loop, ready), name=self._name, daemon=True
-                )
+                thread = threading.Thread(target=self._run, args=(loop, ready), name=self._name, daemon=True)
                 thread.start()
                 ready.wait()
                 self._loop = loop

@@ -18,6 +18,10 @@ Sync candidates in canary and full run inline on the caller's thread, and a late
 discarded for old's (a thread cannot be interrupted); async candidates are cancelled at the
 deadline. Routing itself never raises into the caller: internal failures are counted in
 ``stats()``.
+
+Observations record latencies, differences and digests but ``memory_bytes = 0``: a per-call
+memory sample is either too slow for this path (tracemalloc) or process-wide (RSS), so candidate
+memory is measured by offline validation and the benches instead.
 """
 
 from __future__ import annotations
@@ -314,4 +318,3 @@ class Router:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-

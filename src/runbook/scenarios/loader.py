@@ -136,9 +136,13 @@ def from_frame(frame: pd.DataFrame, *, gaps: GapPolicy = GapPolicy.KEEP, min_row
 
 def _dates(column: pd.Series) -> np.ndarray:
     try:
-        dates = pd.to_datetime(column, errors="raise").to_numpy().astype("datetime64[D]")
-    except (ValueError, TypeError) as exc:
-        raise BadInputData(f"market history has unparseable dates: {exc}") from None
+        parsed = pd.to_datetime(column, format="ISO8601")
+    except (ValueError, TypeError):
+        try:
+            parsed = pd.to_datetime(column, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise BadInputData(f"market history has unparseable dates: {exc}") from None
+    dates = parsed.to_numpy().astype("datetime64[D]")
     if np.isnat(dates).any():
         raise BadInputData(f"market history has {int(np.isnat(dates).sum())} missing date(s)")
     step = np.diff(dates).astype(np.int64)

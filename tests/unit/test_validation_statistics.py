@@ -1,0 +1,98 @@
+"""Equivalence statistics: tolerance, TOST (identical and immaterial-bias cases), diagnostics, BH."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runbook.validation import statistics as st
+
+
+def test_scaled_difference_matches_the_tolerance_rule():
+    """|d| <= 1e-5 exactly when |new - old| <= 1e-5 * |old| + atol."""
+    old = np.array([100.0, 100.0, 0.0, 0.0])
+    new = np.array([100.0009, 100.0011, 5e-7, 2e-6])
+    d = st.scaled_differences(old, new, atol=1e-6)
+    inside = np.abs(new - old) <= 1e-5 * np.abs(old) + 1e-6
+    np.testing.assert_array_equal(np.abs(d) <= 1e-5, inside)
+    assert inside.tolist() == [True, False, True, False]
+
+
+def test_nan_on_one_side_is_an_infinite_difference():
+    """A NaN from one engine only can never pass; NaN from both counts as agreement."""
+    d = st.scaled_differences(np.array([1.0, np.nan]), np.array([np.nan, np.nan]), atol=0.0)
+    assert np.isinf(d[0]) and d[1] == 0.0
+
+
+def test_tost_identical_outputs_pass_not_nan():
+    """Zero variance of identical outputs gives p = 0 and a pass, never NaN."""
+    result = st.tost(np.zeros(10_000))
+    assert result.p_value == 0.0
+    assert result.passed
+
+
+def test_tost_immaterial_bias_passes_at_large_n():
+    """A 1e-9 bias with noise at n = 10,000 is equivalent within 1e-5 (a t-test would call it different)."""
+    d = 1e-9 + np.random.default_rng(0).normal(0, 1e-9, 10_000)
+    from scipy import stats
+
+    assert stats.ttest_1samp(d, 0.0).pvalue < 1e-3
+    assert st.tost(d).passed
+
+
+def test_tost_constant_bias_without_noise_passes():
+    """A constant 1e-9 bias (zero variance) passes; a constant 1e-4 bias fails."""
+    assert st.tost(np.full(10_000, 1e-9)).passed
+    assert not st.tost(np.full(10_000, 1e-4)).passed
+
+
+def test_tost_material_bias_fails_and_ci_excludes_zero_margin():
+    """A 2e-5 mean difference is outside the 1e-5 margin: p large, CI outside the margin."""
+    d = 2e-5 + np.random.default_rng(1).normal(0, 1e-6, 5_000)
+    result = st.tost(d)
+    assert not result.passed
+    assert result.ci_low > 1e-5
+
+
+def test_tost_rare_large_errors_fail():
+    """Sign flips (d = -2) on 0.5% of scenarios move the mean far outside the margin."""
+    d = np.zeros(10_000)
+    d[::200] = -2.0
+    assert not st.tost(d).passed
+
+
+def test_tolerance_summary():
+    """Failures, max and p99 of |d| are reported."""
+    d = np.zeros(1000)
+    d[:3] = [2e-5, -3e-5, 5e-6]
+    result = st.tolerance(np.ones(1000), np.ones(1000) + d, d)
+    assert result.failures == 2
+    assert result.max_rel == pytest.approx(3e-5)
+    assert not result.passed
+
+
+def test_wilcoxon_all_equal_is_one():
+    """Identical outputs: the Wilcoxon diagnostic is 1.0, not an error."""
+    x = np.arange(100.0)
+    assert st.wilcoxon_p(x, x) == 1.0
+    assert st.wilcoxon_p(x, x + 1e-3) < 1e-6
+
+
+def test_ks_detects_a_shift_only_when_present():
+    """KS p-value is 1 for the same sample and small for a shifted one."""
+    x = np.random.default_rng(2).normal(size=2000)
+    assert st.ks_p(x, x) == pytest.approx(1.0)
+    assert st.ks_p(x, x + 0.5) < 1e-6
+
+
+def test_bootstrap_ci_contains_the_mean():
+    """The percentile bootstrap CI of the mean brackets the sample mean."""
+    d = np.random.default_rng(3).normal(1e-7, 1e-7, 3000)
+    low, high = st.bootstrap_mean_ci(d, seed=1)
+    assert low < d.mean() < high
+
+
+def test_benjamini_hochberg_known_values():
+    """BH adjustment of (0.01, 0.04, 0.03, 0.005) is (0.02, 0.04, 0.04, 0.02)."""
+    adjusted = st.benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.005]))
+    np.testing.assert_allclose(adjusted, [0.02, 0.04, 0.04, 0.02])
