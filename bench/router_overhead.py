@@ -9,7 +9,10 @@ calls, each call timed with perf_counter_ns; added latency is the routed percent
 baseline percentile, so it includes the GIL time the router's background threads take. Shadow is
 measured paced (a service doing other work between calls: every call is shadowed, skips are
 reported) and flat out (calls back to back: the queue fills and shadow calls are skipped, by
-design, rather than slowing the caller). Figures are medians over several runs.
+design, rather than slowing the caller). Canary (50% of keys on the candidate) is measured with
+both candidate isolations: ``thread`` (the default: a sync candidate runs on the router's
+candidate threads, so a hang costs the caller its budget, not its thread) and ``inline`` (on the
+caller's thread: no hand-off, no protection against a hang). Figures are medians over several runs.
 
     .venv/bin/python bench/router_overhead.py [--calls 20000] [--runs 5]
 """
@@ -107,16 +110,23 @@ def main() -> None:
         store, sink = connect(f"sqlite:///{Path(tmp) / 'bench.db'}")
         source = InMemoryStateSource()  # modes are switched in-process; the store takes observations
         recorder = ObservationRecorder(sink)
-        router = Router(COMPONENT, legacy=legacy, candidate=candidate, state_source=source, recorder=recorder)
-        plan = [("legacy", Mode.LEGACY, None, False), ("shadow", Mode.SHADOW, None, True),
-                ("shadow_flat_out", Mode.SHADOW, None, False), ("canary", Mode.CANARY, 0.5, False),
-                ("full", Mode.FULL, None, False)]  # fmt: skip
+        routers = {isolation: Router(COMPONENT, legacy=legacy, candidate=candidate, state_source=source,
+                                     recorder=recorder, candidate_isolation=isolation)
+                   for isolation in ("thread", "inline")}  # fmt: skip
+        plan = [("legacy", Mode.LEGACY, None, False, "thread"),
+                ("shadow", Mode.SHADOW, None, True, "thread"),
+                ("shadow_flat_out", Mode.SHADOW, None, False, "thread"),
+                ("canary", Mode.CANARY, 0.5, False, "thread"),
+                ("canary_inline", Mode.CANARY, 0.5, False, "inline"),
+                ("full", Mode.FULL, None, False, "thread"),
+                ("full_inline", Mode.FULL, None, False, "inline")]  # fmt: skip
         report: dict[str, dict[str, float]] = {}
-        for name, mode, fraction, paced in plan:
+        for name, mode, fraction, paced, isolation in plan:
             calls_per_run = args.calls // 4 if paced else args.calls
-            report[name] = run_mode(router, source, mode, fraction, calls=calls_per_run, runs=args.runs,
-                                    paced=paced)  # fmt: skip
-        router.close()
+            report[name] = run_mode(routers[isolation], source, mode, fraction, calls=calls_per_run,
+                                    runs=args.runs, paced=paced)  # fmt: skip
+        for router in routers.values():
+            router.close()
         recorder.close()
         written = recorder.stats()
         store.dispose()
@@ -137,10 +147,14 @@ def main() -> None:
                "shadow_flat_out_skipped": int(report["shadow_flat_out"]["shadow_skipped"]),
                "canary_added_p50_us": report["canary"]["added_p50_us"],
                "canary_added_p99_us": report["canary"]["added_p99_us"],
+               "canary_inline_added_p50_us": report["canary_inline"]["added_p50_us"],
+               "canary_inline_added_p99_us": report["canary_inline"]["added_p99_us"],
                "legacy_added_p50_us": report["legacy"]["added_p50_us"],
                "legacy_added_p99_us": report["legacy"]["added_p99_us"],
                "full_added_p50_us": report["full"]["added_p50_us"],
                "full_added_p99_us": report["full"]["added_p99_us"],
+               "full_inline_added_p50_us": report["full_inline"]["added_p50_us"],
+               "full_inline_added_p99_us": report["full_inline"]["added_p99_us"],
                "observations_written": written["written"],
                "observations_dropped": written["dropped"]}  # fmt: skip
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.domain.thresholds import RollbackThresholds
-from runbook.monitoring import MonitorDecision, effectiveness_probe, monitor_and_act
+from runbook.monitoring import MonitorDecision, effectiveness_probe, memory_probe, monitor_and_act
 from runbook.orchestration.context import load_settings, open_store
 from runbook.orchestration.events import emit_rolled_back
 from tasks._base import runbook_task
@@ -31,8 +31,8 @@ def monitor(
 ) -> dict[str, Any]:
     """The monitor's verdict on the last ``window_s`` seconds of ``component`` (rolls back on ROLLBACK).
 
-    hedge_calculator's effectiveness is probed on replayed hedge requests with the same engines
-    (``fault`` injected into the candidate when given).
+    hedge_calculator's effectiveness, and every component's peak memory, are probed on replayed
+    requests with the same engines (``fault`` injected into the candidate when given).
     """
     settings = load_settings()
 
@@ -41,9 +41,15 @@ def monitor(
 
         return effectiveness_probe(load_pair(component, engines_config=settings.engines, fault=fault))
 
+    def probe_memory() -> Any:
+        from runbook.engines.registry import load_pair
+
+        pair = load_pair(component, engines_config=settings.engines, fault=fault)
+        return memory_probe(pair, component=component)
+
     decision = monitor_and_act(
         open_store(settings), component, thresholds=thresholds, window_s=window_s, actor=actor,
-        alert=_alert, effectiveness=probe,
+        alert=_alert, effectiveness=probe, memory=probe_memory,
     )
     return {
         "verdict": decision.verdict.value, "reasons": list(decision.reasons), "summary": decision.summary,

@@ -71,3 +71,26 @@ def test_count_matches_filters(observations: ObservationStore) -> None:
     assert observations.count("var_engine", since=batch[50].at) == 50
     assert observations.count("var_engine", since=batch[50].at, until=batch[60].at, mode="shadow") == 10
     assert observations.count("hedge_calculator") == 0
+
+
+def test_awkward_values_round_trip(observations: ObservationStore) -> None:
+    """Keys with tabs, newlines, backslashes or a literal \\N, and extreme floats, come back unchanged."""
+    keys = ["tab\there", "line\nbreak", "back\\slash", "\\N", "quote\"'", "comma,semicolon;", "ünïcode €", ""]
+    floats = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, -0.0, 1 / 3]
+    batch = [
+        Observation(
+            component="var_engine",
+            mode="canary",
+            route=Route.CANDIDATE,
+            routing_key=key,
+            at=1_700_000_000.123456789 + i,
+            legacy_latency_us=None,
+            candidate_latency_us=floats[i % 5],
+            abs_difference=floats[(i + 1) % 5],
+            memory_bytes=2**40 + i,
+            epoch=2**31 - 1,
+        )
+        for i, key in enumerate(keys)
+    ]
+    assert observations.write_batch(batch) == len(batch)
+    assert observations.window("var_engine", since=0.0) == batch

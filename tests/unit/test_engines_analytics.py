@@ -58,7 +58,7 @@ def test_annualisation_with_365_days_is_different():
 
 @pytest.mark.parametrize("engine", [CorrelationAnalyzer(), LEGACY])
 def test_listwise_deletion_drops_a_date_for_every_pair(engine):
-    """A NaN in asset 2 removes that date from the (0, 1) correlation too; equals corrcoef of complete rows."""
+    """A NaN in asset 2 removes that date from the (0, 1) pair too; equals corrcoef of complete rows."""
     returns = np.random.default_rng(8).normal(0, 1, (60, 3))
     returns[[5, 17, 40], 2] = np.nan
     complete = returns[np.isfinite(returns).all(axis=1)]
@@ -88,8 +88,8 @@ def test_pairwise_deletion_differs_from_listwise():
 )
 def test_legacy_and_candidate_agree_on_real_requests(component, candidate):
     """Every field agrees within 1e-9 relative on requests replayed from the bundled history."""
-    from runbook.engines.protocols import ENGINE_METHODS
     from runbook.domain.components import Component
+    from runbook.engines.protocols import ENGINE_METHODS
 
     method = ENGINE_METHODS[Component(component)].single
     for _, request in replay_requests(component, count=60, seed=9):

@@ -17,7 +17,9 @@ def _request(quantities=(100.0, -50.0), exposure=1e6) -> HedgeRequest:
     rng = np.random.default_rng(1)
     futures = rng.normal(0, 0.01, 250)
     spot = 0.9 * futures + rng.normal(0, 0.004, 250)
-    book = OptionBook(np.array([95.0, 105.0]), np.array([30.0, 60.0]), np.array(quantities), np.array([False, True]))
+    book = OptionBook(
+        np.array([95.0, 105.0]), np.array([30.0, 60.0]), np.array(quantities), np.array([False, True])
+    )
     return HedgeRequest(spot, futures, exposure, 100.0, 50.0, book, 100.0)
 
 
@@ -30,7 +32,9 @@ def test_gamma_and_vega_hedges_neutralise_the_book():
     h91 = black_scholes.greeks(100.0, 100.0, 91 / 365, 0.02, 0.015, vol, True)
     h365 = black_scholes.greeks(100.0, 100.0, 365 / 365, 0.02, 0.015, vol, True)
     assert result.book_gamma + result.gamma_hedge_options * float(h91.gamma) == pytest.approx(0.0, abs=1e-12)
-    residual_delta = result.book_delta + result.gamma_hedge_options * float(h91.delta) + result.gamma_delta_units
+    residual_delta = (
+        result.book_delta + result.gamma_hedge_options * float(h91.delta) + result.gamma_delta_units
+    )
     assert residual_delta == pytest.approx(0.0, abs=1e-9)
     assert result.book_vega + result.vega_hedge_options * float(h365.vega) == pytest.approx(0.0, abs=1e-9)
     assert result.delta_hedge_units == -result.book_delta

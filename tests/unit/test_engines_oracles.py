@@ -42,7 +42,9 @@ def test_hull_delta_hedging_example():
     g = black_scholes.greeks(49.0, 50.0, 20 / 52, 0.05, 0.0, 0.20, True)
     assert float(g.price) == pytest.approx(2.4005, abs=1e-4)
     assert float(g.delta) == pytest.approx(0.522, abs=1e-3)
-    assert float(black_scholes.price(49.0, 50.0, 20 / 52, 0.05, 0.0, 0.20, True)) == pytest.approx(2.4005, abs=1e-4)
+    assert float(black_scholes.price(49.0, 50.0, 20 / 52, 0.05, 0.0, 0.20, True)) == pytest.approx(
+        2.4005, abs=1e-4
+    )
 
 
 def test_day_count_moves_hull_call_by_about_a_fifth_of_a_percent():
@@ -83,4 +85,6 @@ def test_normal_multipliers():
     assert float(ndtri(0.99)) == pytest.approx(2.326348, abs=1e-6)
     for level, expected in ((0.95, 2.062713), (0.975, 2.337803), (0.99, 2.665214)):
         z = ndtri(level)
-        assert float(np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) / (1 - level)) == pytest.approx(expected, abs=1e-6)
+        assert float(np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) / (1 - level)) == pytest.approx(
+            expected, abs=1e-6
+        )

@@ -17,7 +17,11 @@ def test_list_faults_covers_every_component():
     """Every component has at least one fault; the critical ones have the ADR's defects."""
     faults = list_faults()
     assert {component for component, _ in faults} == {
-        "market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine", "hedge_calculator",
+        "market_data_provider",
+        "performance_analyzer",
+        "correlation_analyzer",
+        "var_engine",
+        "hedge_calculator",
     }
     for expected in ("quantile_convention", "small_bias", "rare_sign_error", "slow", "memory_hungry"):
         assert ("var_engine", expected) in faults
@@ -80,7 +84,8 @@ def test_bad_engine_paths(path, message):
 def test_user_engine_by_import_path(tmp_path, monkeypatch):
     """A user's factory in their own module is loaded, built and called through the pair."""
     module = tmp_path / "user_var_engine.py"
-    module.write_text(textwrap.dedent("""
+    module.write_text(
+        textwrap.dedent("""
         from runbook.engines.var import VaRCalculationEngine
 
         class Tuned(VaRCalculationEngine):
@@ -88,7 +93,8 @@ def test_user_engine_by_import_path(tmp_path, monkeypatch):
 
         def make():
             return Tuned()
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         pair = load_pair("var_engine", engines_config={"var_engine": {"candidate": "user_var_engine:make"}})
@@ -100,13 +106,15 @@ def test_user_engine_by_import_path(tmp_path, monkeypatch):
 
 def test_sync_only_async_method_is_refused(tmp_path, monkeypatch):
     """An engine whose async entry point is a plain function does not fit the protocol."""
-    (tmp_path / "user_sync_engine.py").write_text(textwrap.dedent("""
+    (tmp_path / "user_sync_engine.py").write_text(
+        textwrap.dedent("""
         from runbook.engines.var import VaRCalculationEngine
 
         class SyncOnly(VaRCalculationEngine):
             def calculate_var(self, request=None, /, **fields):
                 return self.calculate_var_sync(request, **fields)
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         with pytest.raises(BadEngine, match="must be 'async def'"):

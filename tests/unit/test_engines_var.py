@@ -1,4 +1,4 @@
-"""VaR / ES conventions of both VaR engines: closed forms, quantile method, scaling, Monte Carlo, bad input."""
+"""Both VaR engines: closed forms, quantile method, scaling, Monte Carlo, bad input."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def test_historical_var_uses_linear_quantile(engine):
 
 def test_inverted_cdf_quantile_is_a_different_number():
     """numpy's inverted_cdf gives 95 on the same losses: a convention difference, not noise."""
-    result = QuantileConventionVaR().calculate_var_sync(_request_for_losses(np.arange(1.0, 101.0), confidence=0.95))
+    result = QuantileConventionVaR().calculate_var_sync(
+        _request_for_losses(np.arange(1.0, 101.0), confidence=0.95)
+    )
     assert result.var == pytest.approx(95.0, rel=1e-9)
 
 
@@ -62,7 +64,13 @@ def test_monte_carlo_var_agrees_between_engines_and_with_parametric():
     """Under common random numbers both engines' MC VaR agree to 1e-9; both near delta-normal (3%)."""
     rng = np.random.default_rng(11)
     returns = rng.multivariate_normal([0, 0], [[1e-4, 5e-5], [5e-5, 2e-4]], size=2000)
-    fields = {"returns": returns, "weights": np.array([0.6, 0.4]), "notional": 1e6, "mc_paths": 100_000, "seed": 5}
+    fields = {
+        "returns": returns,
+        "weights": np.array([0.6, 0.4]),
+        "notional": 1e6,
+        "mc_paths": 100_000,
+        "seed": 5,
+    }
     new = VaRCalculationEngine().calculate_var_sync(VaRRequest(method=VaRMethod.MONTE_CARLO, **fields))
     old = DriftRiskEngine().calculate_var_sync(VaRRequest(method=VaRMethod.MONTE_CARLO, **fields))
     parametric = VaRCalculationEngine().calculate_var_sync(VaRRequest(method=VaRMethod.PARAMETRIC, **fields))
@@ -86,7 +94,9 @@ def test_batch_and_single_request_agree():
 
     returns = np.random.default_rng(4).normal(0, 0.01, (3, 250, 2))
     weights = np.array([[0.5, 0.5], [1.0, 0.0], [0.2, 0.8]])
-    batch = VaRBatch(returns, weights, np.full(3, 1e6), np.array([0.99, 0.95, 0.99]), np.array([1.0, 1.0, 10.0]))
+    batch = VaRBatch(
+        returns, weights, np.full(3, 1e6), np.array([0.99, 0.95, 0.99]), np.array([1.0, 1.0, 10.0])
+    )
     for engine in ENGINES:
         out = engine.var_batch(batch)
         for i in range(3):

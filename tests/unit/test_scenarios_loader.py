@@ -52,8 +52,13 @@ def test_log_returns_span_gaps():
 
 def _frame(rows: int = 40) -> pd.DataFrame:
     dates = pd.bdate_range("2020-01-01", periods=rows)
-    return pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "a_close": np.linspace(10, 20, rows),
-                         "b_close": np.linspace(5, 6, rows)})
+    return pd.DataFrame(
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "a_close": np.linspace(10, 20, rows),
+            "b_close": np.linspace(5, 6, rows),
+        }
+    )
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,16 @@ from runbook.scenarios import historical, montecarlo
 from runbook.scenarios.loader import load_market_history
 from runbook.scenarios.replay import replay_requests
 
-SCENARIO_COLUMNS = ["scenario_id", "kind", "as_of", "portfolio_id", "n_assets", "window_days", "weight_sum",
-                    "notional"]
+SCENARIO_COLUMNS = [
+    "scenario_id",
+    "kind",
+    "as_of",
+    "portfolio_id",
+    "n_assets",
+    "window_days",
+    "weight_sum",
+    "notional",
+]
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +29,13 @@ def history():
 
 @pytest.mark.parametrize(
     "builder",
-    [historical.var_scenarios, historical.hedge_scenarios, historical.market_data_scenarios,
-     historical.performance_scenarios, historical.correlation_scenarios],
+    [
+        historical.var_scenarios,
+        historical.hedge_scenarios,
+        historical.market_data_scenarios,
+        historical.performance_scenarios,
+        historical.correlation_scenarios,
+    ],
 )
 def test_every_component_has_ten_thousand_real_scenarios(history, builder):
     """Each builder yields 10,000 distinct scenarios with the scenario frame contract."""
@@ -64,15 +77,25 @@ def test_too_many_historical_scenarios_is_refused(history):
 def test_monte_carlo_draws_have_the_calibrated_covariance(history):
     """300,000 correlated draws reproduce the calibration covariance within sampling error."""
     calibration = montecarlo.calibrate(history)
-    draws = np.concatenate([d for _, d in montecarlo.MonteCarloGenerator(
-        calibration.covariance, seed=1, chunk_size=100_000).draws(300_000)])
+    draws = np.concatenate(
+        [
+            d
+            for _, d in montecarlo.MonteCarloGenerator(
+                calibration.covariance, seed=1, chunk_size=100_000
+            ).draws(300_000)
+        ]
+    )
     np.testing.assert_allclose(np.cov(draws, rowvar=False), calibration.covariance, rtol=0.03, atol=2e-6)
 
 
 def test_monte_carlo_chunks_are_reproducible(history):
     """The same seed and chunk size give identical draws (common random numbers for both engines)."""
-    first = [s.batch.returns.copy() for s in montecarlo.var_mc(history, count=25_000, seed=9, chunk_size=10_000)]
-    second = [s.batch.returns.copy() for s in montecarlo.var_mc(history, count=25_000, seed=9, chunk_size=10_000)]
+    first = [
+        s.batch.returns.copy() for s in montecarlo.var_mc(history, count=25_000, seed=9, chunk_size=10_000)
+    ]
+    second = [
+        s.batch.returns.copy() for s in montecarlo.var_mc(history, count=25_000, seed=9, chunk_size=10_000)
+    ]
     assert [len(x) for x in first] == [10_000, 10_000, 5_000]
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -87,7 +110,9 @@ def test_monte_carlo_scenario_frame(history):
     assert (frame["kind"] == "monte_carlo").all()
 
 
-@pytest.mark.parametrize("component", ["market_data_provider", "performance_analyzer", "correlation_analyzer"])
+@pytest.mark.parametrize(
+    "component", ["market_data_provider", "performance_analyzer", "correlation_analyzer"]
+)
 def test_window_monte_carlo_for_non_critical_components(history, component):
     """Simulated windows exist for every non-critical component; WTI gaps appear where allowed."""
     chunk = next(montecarlo.window_mc(component, history, count=2_000, seed=0))
@@ -97,8 +122,14 @@ def test_window_monte_carlo_for_non_critical_components(history, component):
 
 
 @pytest.mark.parametrize(
-    "component", ["market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine",
-                  "hedge_calculator"],
+    "component",
+    [
+        "market_data_provider",
+        "performance_analyzer",
+        "correlation_analyzer",
+        "var_engine",
+        "hedge_calculator",
+    ],
 )
 def test_replay_yields_keyed_requests(component):
     """replay_requests yields (routing key, frozen request) pairs, the same ones for the same seed."""

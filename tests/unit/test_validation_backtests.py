@@ -17,7 +17,11 @@ from runbook.validation.backtests import (
 
 @pytest.mark.parametrize(
     ("n", "x", "level", "lr", "p"),
-    [(1043, 57, 0.95, 0.46147, 0.49694), (1043, 17, 0.99, 3.5118, 0.060933), (250, 0, 0.99, 5.0252, 0.024982)],
+    [
+        (1043, 57, 0.95, 0.46147, 0.49694),
+        (1043, 17, 0.99, 3.5118, 0.060933),
+        (250, 0, 0.99, 5.0252, 0.024982),
+    ],
 )
 def test_kupiec_pof_matches_published_values(n, x, level, lr, p):
     """LR statistic and p-value of the three MathWorks varbacktest examples."""
@@ -27,9 +31,17 @@ def test_kupiec_pof_matches_published_values(n, x, level, lr, p):
 
 
 TABLE = [
-    (0, 8.11, "green", 0.0), (1, 28.58, "green", 0.0), (2, 54.32, "green", 0.0), (3, 75.81, "green", 0.0),
-    (4, 89.22, "green", 0.0), (5, 95.88, "yellow", 0.40), (6, 98.63, "yellow", 0.50), (7, 99.60, "yellow", 0.65),
-    (8, 99.89, "yellow", 0.75), (9, 99.97, "yellow", 0.85), (10, 99.99, "red", 1.00),
+    (0, 8.11, "green", 0.0),
+    (1, 28.58, "green", 0.0),
+    (2, 54.32, "green", 0.0),
+    (3, 75.81, "green", 0.0),
+    (4, 89.22, "green", 0.0),
+    (5, 95.88, "yellow", 0.40),
+    (6, 98.63, "yellow", 0.50),
+    (7, 99.60, "yellow", 0.65),
+    (8, 99.89, "yellow", 0.75),
+    (9, 99.97, "yellow", 0.85),
+    (10, 99.99, "red", 1.00),
 ]
 
 

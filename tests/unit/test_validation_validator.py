@@ -13,8 +13,18 @@ from runbook.engines.registry import load_pair, pair_of
 from runbook.engines.var import VaRCalculationEngine
 from runbook.validation import FinancialCalculationValidator, validate_component
 
-OUTPUT_COLUMNS = ["scenario_id", "component", "engine", "var", "es", "hedge_ratio", "contracts", "contract_size",
-                  "exposure", "value"]
+OUTPUT_COLUMNS = [
+    "scenario_id",
+    "component",
+    "engine",
+    "var",
+    "es",
+    "hedge_ratio",
+    "contracts",
+    "contract_size",
+    "exposure",
+    "value",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +33,20 @@ def validator():
 
 
 def _run(validator, component, fault=None, historical=1_500, monte_carlo=6_000):
-    return validator.validate_component(component, load_pair(component, fault=fault), historical=historical,
-                                        monte_carlo=monte_carlo, seed=1)
+    return validator.validate_component(
+        component, load_pair(component, fault=fault), historical=historical, monte_carlo=monte_carlo, seed=1
+    )
 
 
 @pytest.mark.parametrize(
     "component",
-    ["market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine", "hedge_calculator"],
+    [
+        "market_data_provider",
+        "performance_analyzer",
+        "correlation_analyzer",
+        "var_engine",
+        "hedge_calculator",
+    ],
 )
 def test_shipped_candidates_pass(validator, component):
     """Every shipped candidate passes every gating check against its legacy engine."""
@@ -68,7 +85,7 @@ def test_inverted_cdf_is_not_passed_as_equal(validator):
 
 
 def test_hedge_ratio_error_is_caught_by_the_drift_limit_not_by_effectiveness(validator):
-    """A 5% hedge-ratio error barely moves effectiveness (non-inferiority passes) but fails the drift limit."""
+    """A 5% hedge-ratio error barely moves effectiveness (non-inferiority passes); the drift limit fails."""
     report = _run(validator, "hedge_calculator", "hedge_ratio_error_5pct")
     assert not report.passed
     assert report.check("hedge_effectiveness_noninferiority").passed
@@ -82,7 +99,8 @@ def test_bit_identical_engines_pass(validator):
     report = validator.validate_component("var_engine", pair, historical=800, monte_carlo=4_000)
     assert report.passed
     tost = report.check("equivalence_tost:historical:var").numbers
-    assert tost["p_value"] == 0.0 and tost["mean"] == 0.0
+    assert tost["p_value"] == 0.0
+    assert tost["mean"] == 0.0
     assert report.check("tolerance:historical:es").numbers["max_rel"] == 0.0
 
 
@@ -91,8 +109,10 @@ def test_report_files_and_frames(validator, tmp_path):
     report = _run(validator, "var_engine", "small_bias", historical=600, monte_carlo=3_000)
     paths = report.write(tmp_path)
     data = json.loads(paths["json"].read_text())
-    assert data["passed"] is False and "tolerance:historical:var" in data["failed_checks"]
-    assert data["worst_scenarios"] and data["conventions"]["quantile_method"].startswith("numpy method='linear'")
+    assert data["passed"] is False
+    assert "tolerance:historical:var" in data["failed_checks"]
+    assert data["worst_scenarios"]
+    assert data["conventions"]["quantile_method"].startswith("numpy method='linear'")
     html = paths["html"].read_text()
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
     assert len(images) == 3
@@ -120,10 +140,18 @@ async def test_adr_entry_points(validator):
     from runbook.engines.legacy import DriftRiskEngine
 
     rng = np.random.default_rng(0)
-    scenarios = [{"returns": rng.normal(0, 0.01, (120, 2)), "weights": [0.5, 0.5], "notional": 1e6,
-                  "portfolio_id": f"p{i % 4}"} for i in range(200)]
-    report = await validator.validate_var_calculations(DriftRiskEngine(), VaRCalculationEngine(), scenarios,
-                                                       monte_carlo=2_000)
+    scenarios = [
+        {
+            "returns": rng.normal(0, 0.01, (120, 2)),
+            "weights": [0.5, 0.5],
+            "notional": 1e6,
+            "portfolio_id": f"p{i % 4}",
+        }
+        for i in range(200)
+    ]
+    report = await validator.validate_var_calculations(
+        DriftRiskEngine(), VaRCalculationEngine(), scenarios, monte_carlo=2_000
+    )
     assert report.passed, [c.detail for c in report.failed_checks]
     table = report.diagnostics["intersection_union"]["per_portfolio"]
     assert {row["portfolio_id"] for row in table if row["kind"] == "historical"} == {"p0", "p1", "p2", "p3"}

@@ -133,15 +133,17 @@ def _print_summary(report: Any) -> None:
         f"{report.component}: {verdict}  ({summary['historical_scenarios']} historical + "
         f"{summary['monte_carlo_scenarios']} Monte Carlo scenarios, {summary['seconds']} s)"
     )
-    table = Table("check", "result", "detail", show_lines=False)
-    ordered = sorted(report.checks, key=lambda c: (c.passed, c.name))
-    shown = [c for c in ordered if not c.passed][:12] or ordered
-    for check in shown[:20]:
+    per_metric = [c for c in report.checks if c.name.startswith(("tolerance:", "equivalence_tost:"))]
+    failed = [c for c in report.checks if c.gating and not c.passed]
+    shown = failed[:12] + [c for c in report.checks if c.passed and c not in per_metric]
+    table = Table("check", "result", "detail")
+    for check in shown:
         table.add_row(check.name, "pass" if check.passed else "[red]FAIL[/red]", check.detail)
     console.print(table)
-    hidden = len(report.checks) - min(len(shown), 20)
-    if hidden > 0:
-        console.print(f"... {hidden} more checks in the JSON report")
+    passed_metric = sum(c.passed for c in per_metric)
+    console.print(f"per-metric tolerance and TOST checks: {passed_metric} of {len(per_metric)} pass")
+    if len(failed) > 12:
+        console.print(f"... {len(failed) - 12} more failing checks in the JSON report")
     if not report.passed:
         worst = Table(
             "scenario", "portfolio", "metric", "legacy", "candidate", "rel diff", title="worst scenarios"

@@ -6,6 +6,8 @@ portfolio values, pair-by-pair loops for correlations. Same conventions as the c
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
 from runbook.engines.batches import PortfolioWindowBatch, PriceWindowBatch, ReturnWindowBatch
@@ -20,8 +22,10 @@ from runbook.engines.requests import (
 )
 from runbook.errors import BadInputData
 
+R = TypeVar("R")
 
-def _request(request_type: type, request: object | None, fields: dict[str, object]) -> object:
+
+def _request(request_type: type[R], request: object | None, fields: dict[str, object]) -> R:
     req = request if request is not None else request_type(**fields)
     if not isinstance(req, request_type):
         raise BadInputData(f"expected a {request_type.__name__}, got {type(req).__name__}")
@@ -40,7 +44,7 @@ class LegacyMarketDataMixin:
         self, request: MarketDataRequest | None = None, /, **fields: object
     ) -> MarketDataResult:
         req = _request(MarketDataRequest, request, fields)
-        out = self.returns_batch(PriceWindowBatch(req.prices[None, :]))  # type: ignore[attr-defined]
+        out = self.returns_batch(PriceWindowBatch(req.prices[None, :]))
         return MarketDataResult(*(float(out[name][0]) for name in MarketDataResult.__dataclass_fields__))
 
     def returns_batch(self, batch: PriceWindowBatch) -> dict[str, np.ndarray]:

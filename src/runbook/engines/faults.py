@@ -128,8 +128,12 @@ def _slow(base: type, component: Component) -> type:
     return type(f"Slow{base.__name__}", (base,), {name: repeat(name) for name in names})
 
 
-def _memory_hungry(base: type, component: Component) -> type:
-    """A variant of ``base`` that keeps MEMORY_BALLAST float64 copies of its largest input alive."""
+def _memory_hungry(base: type, component: Component, *, single: bool = False) -> type:
+    """A variant of ``base`` that keeps MEMORY_BALLAST float64 copies of its largest input alive.
+
+    ``single``: the single-request method (what routers call) holds the ballast too; needed where it
+    does not go through the batch method (VaR's does not; hedging's does, via a batch of one).
+    """
     methods = ENGINE_METHODS[component]
     names = [methods.batch, *([methods.simulate] if methods.simulate else [])]
 
@@ -150,7 +154,25 @@ def _memory_hungry(base: type, component: Component) -> type:
 
         return method
 
-    return type(f"MemoryHungry{base.__name__}", (base,), {name: hungry(name) for name in names})
+    def hungry_single(name: str) -> Callable[..., Any]:
+        parent = getattr(base, name)
+
+        def method(self: Any, request: Any = None, /, **fields: Any) -> Any:
+            names = () if request is None else request.__dataclass_fields__
+            values = [*fields.values(), *(getattr(request, f) for f in names)]
+            arrays = [v for v in values if isinstance(v, np.ndarray)]
+            largest = max(arrays, key=lambda array: array.size, default=np.empty(0))
+            ballast = [np.array(largest, dtype=np.float64, copy=True) for _ in range(MEMORY_BALLAST)]
+            result = parent(self, request, **fields)
+            del ballast
+            return result
+
+        return method
+
+    methods_of = {name: hungry(name) for name in names}
+    if single:
+        methods_of[methods.single] = hungry_single(methods.single)
+    return type(f"MemoryHungry{base.__name__}", (base,), methods_of)
 
 
 CANDIDATES: dict[Component, type] = {
@@ -170,7 +192,7 @@ FAULTS: dict[Component, dict[str, Callable[[], object]]] = {
         "small_bias": SmallBiasVaR,
         "rare_sign_error": RareSignErrorVaR,
         "slow": _slow(VaRCalculationEngine, Component.VAR_ENGINE),
-        "memory_hungry": _memory_hungry(VaRCalculationEngine, Component.VAR_ENGINE),
+        "memory_hungry": _memory_hungry(VaRCalculationEngine, Component.VAR_ENGINE, single=True),
     },
     Component.HEDGE_CALCULATOR: {
         "hedge_ratio_error_5pct": HedgeRatioError,

@@ -82,7 +82,7 @@ class VaRCalculationEngine:
         return var, es
 
     def _quantile(self, losses: np.ndarray, level: float) -> np.ndarray:
-        return np.quantile(losses, level, axis=1, method=self.quantile_method)
+        return np.quantile(losses, level, axis=1, method=self.quantile_method)  # type: ignore[call-overload]
 
     def _parametric(self, pnl: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sigma = pnl.std(axis=1, ddof=1)

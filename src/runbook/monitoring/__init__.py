@@ -2,7 +2,8 @@
 
 ``AutoRollbackMonitor`` turns a window of observations into a verdict, CONTINUE / HOLD / ROLLBACK,
 with count-based tests and minimum samples; ``CriticalComponentMonitor`` adds hedge effectiveness
-for ``hedge_calculator``; ``monitor_and_act`` reads the window from the store and rolls back.
+for ``hedge_calculator``; ``memory_probe`` measures both engines' peak memory on replayed requests
+(observations carry none); ``monitor_and_act`` reads the window from the store and rolls back.
 Importing this package loads neither scipy, pandas nor SQLAlchemy.
 """
 
@@ -10,6 +11,7 @@ from runbook.monitoring._act import monitor_and_act
 from runbook.monitoring._decide import decide
 from runbook.monitoring._effectiveness import EffectivenessSample, effectiveness_probe, hedge_effectiveness
 from runbook.monitoring._health import HealthSummary, summarize
+from runbook.monitoring._memory import MemorySample, memory_probe
 from runbook.monitoring._monitors import (
     AutoRollbackMonitor,
     CriticalComponentMonitor,
@@ -25,12 +27,14 @@ __all__ = [
     "CriticalComponentMonitor",
     "EffectivenessSample",
     "HealthSummary",
+    "MemorySample",
     "MonitorDecision",
     "Verdict",
     "calls_needed",
     "decide",
     "effectiveness_probe",
     "hedge_effectiveness",
+    "memory_probe",
     "monitor_and_act",
     "monitor_for",
     "summarize",

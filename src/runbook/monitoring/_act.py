@@ -21,18 +21,20 @@ from runbook.domain.state import ComponentState
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.errors import BadParameter, StoreUnavailable
 from runbook.monitoring._effectiveness import EffectivenessSample
+from runbook.monitoring._memory import MemorySample
 from runbook.monitoring._monitors import CriticalComponentMonitor, monitor_for
 from runbook.monitoring._verdict import MonitorDecision, Verdict
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
 
-__all__ = ["Alert", "EffectivenessSource", "monitor_and_act"]
+__all__ = ["Alert", "EffectivenessSource", "MemorySource", "monitor_and_act"]
 
 log = logging.getLogger(__name__)
 
 Alert = Callable[[str, MonitorDecision], Any]
 EffectivenessSource = Sequence[EffectivenessSample] | Callable[[], Sequence[EffectivenessSample]]
+MemorySource = MemorySample | Callable[[], MemorySample]
 VERDICT_ACTION = "monitor_verdict"
 
 
@@ -46,6 +48,7 @@ def monitor_and_act(
     now: float | None = None,
     alert: Alert | None = None,
     effectiveness: EffectivenessSource | None = None,
+    memory: MemorySource | None = None,
 ) -> MonitorDecision:
     """Monitor ``component`` over the last ``window_s`` seconds of its current state, and act.
 
@@ -55,6 +58,9 @@ def monitor_and_act(
     rollback itself could not be written; its failures are logged, never raised.
     ``effectiveness``: hedge effectiveness samples, or a callable producing them (called only for
     hedge_calculator), e.g. ``lambda: effectiveness_probe(pair)``.
+    ``memory``: both engines' peak memory, or a callable producing it (called once the component is
+    known to be live), e.g. ``lambda: memory_probe(pair, component=name)``; a probe that raises
+    leaves the memory check undecided (HOLD). None: memory is not applicable (observations carry none).
 
     Raises StoreUnavailable (naming the component and what was not done) when the store cannot be
     read or written; BadParameter / UnknownComponent for bad arguments.
@@ -69,7 +75,9 @@ def monitor_and_act(
     since = until - window_s
     if state.updated_at is not None:
         since = max(since, state.updated_at.timestamp())
-    decision = _evaluate(store, state, thresholds, since=since, until=until, effectiveness=effectiveness)
+    decision = _evaluate(
+        store, state, thresholds, since=since, until=until, effectiveness=effectiveness, memory=memory
+    )
     decision = _with_evidence(decision, window_s=window_s, since=since, until=until, state=state, monitored=1)
     if decision.verdict is Verdict.ROLLBACK:
         decision = _roll_back(store, state, decision, actor=actor, alert=alert)
@@ -90,6 +98,7 @@ def _evaluate(
     since: float,
     until: float,
     effectiveness: EffectivenessSource | None,
+    memory: MemorySource | None = None,
 ) -> MonitorDecision:
     from runbook.control.baselines import BaselineStore
     from runbook.control.observations import ObservationStore
@@ -103,10 +112,13 @@ def _evaluate(
     window = [o for o in rows if o.epoch == state.epoch]
     baseline = _guard(name, "read the baseline of", lambda: BaselineStore(store).get(name))
     monitor = monitor_for(name, thresholds)
+    peaks = _memory(name, memory)
     if isinstance(monitor, CriticalComponentMonitor):
         samples = _samples(name, effectiveness) if name == "hedge_calculator" else None
-        return monitor.evaluate(window, baseline=baseline, component=name, effectiveness=samples)
-    return monitor.evaluate(window, baseline=baseline, component=name)
+        return monitor.evaluate(
+            window, baseline=baseline, component=name, effectiveness=samples, memory=peaks
+        )
+    return monitor.evaluate(window, baseline=baseline, component=name, memory=peaks)
 
 
 def _samples(name: str, source: EffectivenessSource | None) -> Sequence[EffectivenessSample] | None:
@@ -117,6 +129,16 @@ def _samples(name: str, source: EffectivenessSource | None) -> Sequence[Effectiv
     except Exception:  # a failing probe leaves the check undecided (HOLD), it does not stop the monitor
         log.exception("hedge effectiveness probe of %s failed", name)
         return None
+
+
+def _memory(name: str, source: MemorySource | None) -> MemorySample | None:
+    if source is None or isinstance(source, MemorySample):
+        return source
+    try:
+        return source()
+    except Exception:  # a failing probe leaves the check undecided (HOLD), it does not stop the monitor
+        log.exception("memory probe of %s failed", name)
+        return MemorySample(candidate_peak_bytes=0, legacy_peak_bytes=0, calls=0)
 
 
 def _roll_back(

@@ -13,7 +13,8 @@ either (at 99% a 0.1% limit needs 4,603 clean calls: the evidence says how many 
 
 Latency is a sign test on the median: k of n candidate calls slower than ``max_latency_ratio`` x the
 baseline p50. The median is above the limit when the lower bound of k/n exceeds 1/2, and shown
-below it when the upper bound is under 1/2. Memory compares peaks (a peak is a fact, not an estimate).
+below it when the upper bound is under 1/2. Memory compares peaks (a peak is a fact, not an estimate):
+the probe's (``runbook.monitoring._memory``) when one is given, else the window's memory samples.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.monitoring._checks import check_error_rate, check_latency, check_memory, check_mismatch_rate
 from runbook.monitoring._health import HealthSummary
+from runbook.monitoring._memory import MemorySample, check_probed_memory
 from runbook.monitoring._verdict import BaselineLike, Check, CheckStatus, Evidence, MonitorDecision, Verdict
 
 __all__ = ["combine", "decide"]
@@ -61,8 +63,9 @@ def combine(
         evidence[f"check.{check.name}"] = check.status.value
         evidence.update(check.evidence)
     reasons = [c.reason for c in checks]
-    if summary.observations == 0:
-        reasons.insert(0, "window: no observations since the last state change")
+    if summary.observations == 0:  # after the failures: a probe's failure is the news, not the quiet window
+        failures = sum(1 for c in checks if c.status is CheckStatus.FAIL)
+        reasons.insert(failures, "window: no observations since the last state change")
     return MonitorDecision(verdict=verdict, reasons=tuple(reasons), evidence=evidence)
 
 
@@ -72,13 +75,19 @@ def decide(
     thresholds: RollbackThresholds,
     *,
     extra_checks: Sequence[Check] = (),
+    memory: MemorySample | None = None,
 ) -> MonitorDecision:
-    """The AutoRollbackMonitor verdict: error rate, shadow mismatch rate, latency, memory."""
+    """The AutoRollbackMonitor verdict: error rate, shadow mismatch rate, latency, memory.
+
+    ``memory``: a probe's peaks (decides the memory check); None leaves it to the window's samples.
+    """
     checks = [
         check_error_rate(summary, thresholds),
         check_mismatch_rate(summary, thresholds),
         check_latency(summary, baseline, thresholds),
-        check_memory(summary, baseline, thresholds),
+        check_memory(summary, baseline, thresholds)
+        if memory is None
+        else check_probed_memory(memory, thresholds),
         *extra_checks,
     ]
     return combine(checks, summary, thresholds)

@@ -12,6 +12,7 @@ from runbook.monitoring._binomial import trials_needed
 from runbook.monitoring._decide import decide
 from runbook.monitoring._effectiveness import EffectivenessSample, check_hedge_effectiveness
 from runbook.monitoring._health import DEFAULT_REL_TOLERANCE, HealthSummary, summarize
+from runbook.monitoring._memory import MemorySample
 from runbook.monitoring._verdict import BaselineLike, MonitorDecision
 
 __all__ = ["AutoRollbackMonitor", "CriticalComponentMonitor", "calls_needed", "monitor_for"]
@@ -22,7 +23,8 @@ class AutoRollbackMonitor:
 
     Calculation error rate > ``max_error_rate``, shadow mismatch rate > ``max_mismatch_rate``,
     median latency > ``max_latency_ratio`` x legacy p50, peak memory > ``max_memory_ratio`` x legacy
-    peak. ``rel_tolerance`` / ``abs_tolerance`` say when a comparison is a mismatch (DESIGN.md 6).
+    peak (measured by ``memory_probe``: observations carry no per-engine memory). ``rel_tolerance`` /
+    ``abs_tolerance`` say when a comparison is a mismatch (DESIGN.md 6).
     """
 
     def __init__(
@@ -55,9 +57,15 @@ class AutoRollbackMonitor:
         *,
         baseline: BaselineLike | None,
         component: str | None = None,
+        memory: MemorySample | None = None,
     ) -> MonitorDecision:
-        """CONTINUE, HOLD or ROLLBACK for the window, with reasons and evidence."""
-        return decide(self.summarize(observations, component=component), baseline, self.thresholds)
+        """CONTINUE, HOLD or ROLLBACK for the window, with reasons and evidence.
+
+        ``memory``: both engines' peaks from ``memory_probe``; None: not applicable unless the
+        window's observations carry memory samples.
+        """
+        summary = self.summarize(observations, component=component)
+        return decide(summary, baseline, self.thresholds, memory=memory)
 
 
 class CriticalComponentMonitor(AutoRollbackMonitor):
@@ -87,6 +95,7 @@ class CriticalComponentMonitor(AutoRollbackMonitor):
         baseline: BaselineLike | None,
         component: str | None = None,
         effectiveness: Sequence[EffectivenessSample] | None = None,
+        memory: MemorySample | None = None,
     ) -> MonitorDecision:
         """As AutoRollbackMonitor; for hedge_calculator (or whenever samples are given) adds HE."""
         summary = self.summarize(observations, component=component)
@@ -97,7 +106,7 @@ class CriticalComponentMonitor(AutoRollbackMonitor):
                     effectiveness, baseline, self.thresholds, min_samples=self.min_effectiveness_samples
                 )
             )
-        return decide(summary, baseline, self.thresholds, extra_checks=extra)
+        return decide(summary, baseline, self.thresholds, extra_checks=extra, memory=memory)
 
 
 def monitor_for(component: str, thresholds: RollbackThresholds | None = None) -> AutoRollbackMonitor:

@@ -23,7 +23,7 @@ from runbook.orchestration.pending import pending_gates
 if TYPE_CHECKING:
     from runbook.control.store import Store
 
-__all__ = ["DEMO_APPROVERS", "Answer", "BackgroundApprover", "approve_as_demo"]
+__all__ = ["DEMO_APPROVERS", "Answer", "BackgroundApprover", "approve_as_demo", "ask_on_console"]
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +102,33 @@ class BackgroundApprover:
             self.refusals.append(str(exc))
             return
         self.answered.append((request.gate_key, answer.decision.value, answer.approver))
+
+
+def ask_on_console(*, ask: Callable[[str], str] = input, default_approver: str = "") -> Chooser:
+    """Ask on stdin for each gate: approve or reject, and who answers (critical gates: two people).
+
+    End of input stops asking: the gates then wait for the Prefect UI or the CLI.
+    """
+    closed = [False]
+
+    def choose(request: GateRequest, used: set[str]) -> Answer | None:
+        if closed[0]:
+            return None
+        try:
+            verdict = ask(f"\n{request.title}\n  approve or reject? [a/r] ").strip().lower()
+            if verdict not in ("a", "approve", "r", "reject"):
+                return None
+            barred = sorted(used | ({request.initiator} if request.policy.forbid_initiator and request.initiator
+                                    else set()))
+            hint = f" (not {', '.join(barred)})" if barred else ""
+            suggested = default_approver if default_approver not in barred else ""
+            name = ask(f"  your name{hint} [{suggested}]: ").strip() or suggested
+        except EOFError:
+            closed[0] = True
+            return None
+        if not name:
+            return None
+        decision = Decision.APPROVE if verdict.startswith("a") else Decision.REJECT
+        return Answer(decision, name, "answered on the console")
+
+    return choose

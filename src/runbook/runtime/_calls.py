@@ -1,8 +1,11 @@
 """The candidate side of a router: calling new within its budget, judging it, recording it.
 
 ``attempt_*`` never raise: new's exception, lateness or invalid answer becomes an ``Attempt``
-with an error kind, which the router answers with old. ``run_shadow`` is what a shadow worker
-does with one job; ``record_*`` build observations and hand them to the recorder (never raising).
+with an error kind, which the router answers with old. A sync new runs on ``threads`` (the
+router's candidate threads, so a hang costs the caller its budget, not its thread) or, with
+``threads=None``, inline on the caller's thread (its late answer is then discarded, but the caller
+waited for it). ``run_shadow`` is what a shadow worker does with one job; ``record_*`` build
+observations and hand them to the recorder (never raising).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from runbook.domain.observation import ErrorKind, Observation, Route
 from runbook.runtime._aio import BackgroundLoop, is_async_callable
 from runbook.runtime._hashing import result_digest
+from runbook.runtime._isolation import CandidateThreads
 from runbook.runtime._judge import Judge
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._state_cache import Snapshot
@@ -52,6 +56,8 @@ class CandidateCalls:
         *,
         candidate: Any,
         timeout_s: float,
+        shadow_timeout_s: float,
+        threads: CandidateThreads | None,
         loop: BackgroundLoop,
         judge: Judge,
         recorder: ObservationRecorder | None,
@@ -60,7 +66,9 @@ class CandidateCalls:
         self._component = component
         self._fn = candidate
         self._async = is_async_callable(candidate)
-        self._timeout = timeout_s
+        self._timeout = timeout_s  # the caller's budget (canary, full)
+        self._shadow_timeout = shadow_timeout_s
+        self._threads = None if self._async else threads  # async new is cancelled at its budget instead
         self._loop = loop
         self._judge = judge
         self._recorder = recorder
@@ -84,13 +92,21 @@ class CandidateCalls:
         return self._fn(*args, **kwargs)
 
     def attempt_sync(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Attempt:
-        """Call new from a thread: async new waits on the private loop up to the budget."""
+        """Call new for a thread: on a candidate thread, or async new on the private loop, up to the
+        budget; ``SKIPPED`` when every candidate thread is taken."""
+        if self._threads is not None:
+            value, error, seconds = self._threads.run(self._fn, args, kwargs, self._timeout)
+            return self._judged(value, error, seconds, old=None, has_old=False)
         start = _perf()
-        value, error = self._invoke_blocking(args, kwargs)
+        value, error = self._invoke_blocking(args, kwargs, self._timeout)
         return self._judged(value, error, _perf() - start, old=None, has_old=False)
 
     async def attempt_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Attempt:
-        """Call new on the caller's loop; async new is cancelled at the budget."""
+        """Call new for the caller's loop: async new on it, cancelled at the budget; sync new on a
+        candidate thread (the loop runs on meanwhile) or inline."""
+        if self._threads is not None:
+            value, error, seconds = await self._threads.arun(self._fn, args, kwargs, self._timeout)
+            return self._judged(value, error, seconds, old=None, has_old=False)
         start = _perf()
         value: Any = None
         error = ErrorKind.NONE
@@ -107,13 +123,15 @@ class CandidateCalls:
             value, error = exc, ErrorKind.EXCEPTION
         return self._judged(value, error, _perf() - start, old=None, has_old=False)
 
-    def _invoke_blocking(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ErrorKind]:
+    def _invoke_blocking(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float
+    ) -> tuple[Any, ErrorKind]:
         try:
             if not self._async:
                 return self._fn(*args, **kwargs), ErrorKind.NONE
             future = self._loop.submit(self._fn(*args, **kwargs))
             try:
-                return future.result(self._timeout), ErrorKind.NONE
+                return future.result(timeout_s), ErrorKind.NONE
             except TimeoutError as exc:
                 if future.done():  # new raised TimeoutError itself
                     return exc, ErrorKind.EXCEPTION
@@ -122,8 +140,10 @@ class CandidateCalls:
         except Exception as exc:
             return exc, ErrorKind.EXCEPTION
 
-    def _judged(self, value: Any, error: ErrorKind, seconds: float, *, old: Any, has_old: bool) -> Attempt:
-        if error is ErrorKind.NONE and seconds > self._timeout:
+    def _judged(
+        self, value: Any, error: ErrorKind, seconds: float, *, old: Any, has_old: bool, shadow: bool = False
+    ) -> Attempt:
+        if error is ErrorKind.NONE and seconds > (self._shadow_timeout if shadow else self._timeout):
             error = ErrorKind.TIMEOUT  # a sync call cannot be interrupted; its late answer is not used
         if error is not ErrorKind.NONE:
             return Attempt(value, error, seconds)
@@ -138,8 +158,10 @@ class CandidateCalls:
         """Run new on one shadow job, judge it against old's outcome, and build the observation."""
         args, kwargs, key, snap, at, legacy_ok, legacy_outcome, legacy_seconds = job
         start = _perf()
-        value, error = self._invoke_blocking(args, kwargs)
-        attempt = self._judged(value, error, _perf() - start, old=legacy_outcome, has_old=legacy_ok)
+        value, error = self._invoke_blocking(args, kwargs, self._shadow_timeout)
+        attempt = self._judged(
+            value, error, _perf() - start, old=legacy_outcome, has_old=legacy_ok, shadow=True
+        )
         abs_difference = rel_difference = None
         if attempt.error is ErrorKind.NONE and legacy_ok:
             abs_difference, rel_difference = self._judge.differences(legacy_outcome, attempt.value)
@@ -180,9 +202,10 @@ class CandidateCalls:
         self, snap: Snapshot, key: str, at: float, attempt: Attempt, legacy_seconds: float, *,
         legacy_failed: bool,
     ) -> None:  # fmt: skip
-        """New failed (``attempt.error``) and old answered, or raised its own exception."""
+        """New failed (``attempt.error``), or was skipped, and old answered or raised its own exception."""
         self._counters.incr(f"fallback_{attempt.error.value}")
-        self._record_safely(snap, key, at, Route.LEGACY, legacy_seconds, attempt.seconds, attempt.error)
+        candidate_seconds = None if attempt.error is ErrorKind.SKIPPED else attempt.seconds
+        self._record_safely(snap, key, at, Route.LEGACY, legacy_seconds, candidate_seconds, attempt.error)
 
     def record_legacy(
         self, snap: Snapshot, key: str, at: float, legacy_seconds: float, *, failed: bool

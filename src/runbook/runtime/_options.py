@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from runbook.errors import BadEngine, BadParameter
 
-__all__ = ["COUNTERS", "check_options"]
+ISOLATIONS = ("thread", "inline")  # Router(candidate_isolation=...)
+
+__all__ = ["COUNTERS", "ISOLATIONS", "check_isolation", "check_options"]
 
 # Every counter Router.stats() reports, present at 0 from the start:
 #   calls_<mode>                   calls answered in each mode (failsafe ones excluded)
@@ -12,6 +14,9 @@ __all__ = ["COUNTERS", "check_options"]
 #   answered_by_candidate          canary/full calls answered by the candidate
 #   fallback_<error kind>          canary/full calls where new failed (exception, timeout,
 #                                  invalid_result) and old answered: the calculation errors
+#   fallback_skipped               canary/full calls answered by old because every candidate
+#                                  thread was taken (new not run; not a calculation error)
+#   candidate_abandoned_threads    candidate threads left behind by a sync candidate past its budget
 #   shadow_<outcome>               shadow calls judged: ok, exception, timeout, invalid_result,
 #                                  legacy_exception (old raised; new still ran)
 #   shadow_skipped_queue_full      shadow calls not run because the queue was full
@@ -22,7 +27,8 @@ __all__ = ["COUNTERS", "check_options"]
 COUNTERS = (
     "calls_legacy", "calls_rolled_back", "calls_shadow", "calls_canary", "calls_full", "calls_retired",
     "failsafe_legacy", "answered_by_candidate",
-    "fallback_exception", "fallback_timeout", "fallback_invalid_result",
+    "fallback_exception", "fallback_timeout", "fallback_invalid_result", "fallback_skipped",
+    "candidate_abandoned_threads",
     "shadow_ok", "shadow_exception", "shadow_timeout", "shadow_invalid_result", "shadow_legacy_exception",
     "shadow_skipped_queue_full", "shadow_abandoned_threads",
     "observations_dropped", "record_errors", "compare_errors", "validate_errors",
@@ -45,3 +51,13 @@ def check_options(
         )
     if workers < 1 or queue_size < 1:
         raise BadParameter(f"shadow_workers {workers!r} and shadow_queue {queue_size!r} must be >= 1")
+
+
+def check_isolation(isolation: object, timeout_s: float, workers: int) -> None:
+    """Raise BadParameter naming the value when a candidate isolation option is unusable."""
+    if isolation not in ISOLATIONS:
+        raise BadParameter(f"candidate_isolation {isolation!r} is not one of {', '.join(ISOLATIONS)}")
+    if not timeout_s > 0:
+        raise BadParameter(f"candidate_timeout_s {timeout_s!r} must be > 0 seconds")
+    if workers < 1:
+        raise BadParameter(f"candidate_workers {workers!r} must be >= 1")

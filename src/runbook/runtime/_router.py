@@ -14,10 +14,18 @@ Per call the router reads its cached state (one attribute and one clock read), t
 - ``retired``: new only; old code is gone, so new's own exception reaches the caller.
 - state older than ``max_staleness_s`` (store unreachable): legacy, counted as ``failsafe_legacy``.
 
-Sync candidates in canary and full run inline on the caller's thread, and a late answer is
-discarded for old's (a thread cannot be interrupted); async candidates are cancelled at the
-deadline. Routing itself never raises into the caller: internal failures are counted in
-``stats()``.
+In canary and full the caller waits for new at most ``candidate_timeout_s`` (default: the shadow
+budget). Async candidates are cancelled at that deadline. Sync candidates, with
+``candidate_isolation="thread"`` (the default), run on a few candidate threads the router owns:
+at the deadline the caller is answered by old (counted ``fallback_timeout``) while the late
+thread is abandoned and replaced, up to a bound; a call that finds every candidate thread taken
+(busy callers, or threads stuck in a hung candidate) goes straight to old, counted
+``fallback_skipped`` and recorded as ``skipped`` (new not run: no calculation error). The
+hand-off costs two thread wake-ups, tens of microseconds per candidate call (figures in
+bench/router_overhead.py). ``"inline"`` calls a sync candidate on the caller's own thread: no
+hand-off, but a late answer is only discarded after the caller waited for it, and a candidate that
+never returns holds the caller forever. Routing itself never raises into the caller: internal
+failures are counted in ``stats()``.
 
 Observations record latencies, differences and digests but ``memory_bytes = 0``: a per-call
 memory sample is either too slow for this path (tracemalloc) or process-wide (RSS), so candidate
@@ -28,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from runbook.domain.components import parse_component
 from runbook.domain.modes import Mode
@@ -36,8 +44,9 @@ from runbook.domain.observation import ErrorKind, Observation
 from runbook.runtime._aio import BackgroundLoop, is_async_callable
 from runbook.runtime._calls import CandidateCalls
 from runbook.runtime._hashing import routing_point
+from runbook.runtime._isolation import CandidateThreads
 from runbook.runtime._judge import Judge
-from runbook.runtime._options import COUNTERS, check_options
+from runbook.runtime._options import COUNTERS, check_isolation, check_options
 from runbook.runtime._ports import StateSource
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._shadow import ShadowPool
@@ -59,8 +68,14 @@ class Router:
         (they must not mutate them: in shadow both see the same objects).
     state_source: anything with ``states() -> Mapping[str, ComponentState]``.
     recorder: where observations go (shadow, canary and full calls); None records nothing.
-    shadow_timeout_s: the candidate's time budget in seconds, in every mode.
+    shadow_timeout_s: the candidate's time budget in seconds in shadow (off the caller's path).
     shadow_workers, shadow_queue: threads running shadow calls, and jobs waiting for them.
+    candidate_timeout_s: the longest the caller waits for new in canary and full, in seconds
+        (None: ``shadow_timeout_s``).
+    candidate_isolation: ``"thread"`` runs a sync candidate on the router's candidate threads,
+        ``"inline"`` on the caller's thread (faster; a hang holds the caller): module docstring.
+    candidate_workers: the most candidate threads serving at once (started on demand); size it to
+        the service's concurrent callers: a call finding them all busy is answered by old.
     refresh_interval_s, max_staleness_s: state poll period, and the age (seconds) past which
         the router serves legacy because the store did not answer.
     compare(old, new) -> (abs, rel); validate(new) -> reason or None: see ``default_compare``,
@@ -83,17 +98,28 @@ class Router:
         compare: Callable[[Any, Any], tuple[float, float]] | None = None,
         validate: Callable[[Any], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        candidate_timeout_s: float | None = None,
+        candidate_isolation: Literal["thread", "inline"] = "thread",
+        candidate_workers: int = 8,
     ) -> None:
         self.component: str = parse_component(str(component)).value
+        candidate_timeout_s = shadow_timeout_s if candidate_timeout_s is None else candidate_timeout_s
         check_options(legacy, candidate, shadow_timeout_s, shadow_workers, shadow_queue,
                        refresh_interval_s, max_staleness_s)  # fmt: skip
+        check_isolation(candidate_isolation, candidate_timeout_s, candidate_workers)
         self._legacy, self._legacy_async = legacy, is_async_callable(legacy)
         self._max_staleness = max_staleness_s
         self._clock = clock
         self._counters = Counters(COUNTERS)
         self._loop = BackgroundLoop(f"runbook-{self.component}-loop")
+        self._threads = (
+            CandidateThreads(workers=candidate_workers, counters=self._counters,
+                             name=f"runbook-candidate-{self.component}")
+            if candidate_isolation == "thread" else None
+        )  # fmt: skip
         self._candidate = CandidateCalls(
-            self.component, candidate=candidate, timeout_s=shadow_timeout_s, loop=self._loop,
+            self.component, candidate=candidate, timeout_s=candidate_timeout_s,
+            shadow_timeout_s=shadow_timeout_s, threads=self._threads, loop=self._loop,
             judge=Judge(compare=compare, validate=validate, counters=self._counters),
             recorder=recorder, counters=self._counters,
         )  # fmt: skip
@@ -301,7 +327,7 @@ class Router:
         return self._counters.snapshot()
 
     def close(self) -> None:
-        """Stop the poller, the shadow workers and the private loop; later calls serve legacy.
+        """Stop the poller, the shadow and candidate threads and the private loop; later calls serve legacy.
 
         The recorder is not closed: it may be shared by several routers (close it after them).
         """
@@ -311,6 +337,8 @@ class Router:
         self._cache.stop()
         self._cache.snapshot = NEVER_READ
         self._shadow.close()
+        if self._threads is not None:
+            self._threads.close()
         self._loop.close()
 
     def __enter__(self) -> Router:

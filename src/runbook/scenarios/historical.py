@@ -28,6 +28,7 @@ from runbook.scenarios.portfolios import (
 from runbook.scenarios.sets import HISTORICAL, ScenarioSet, constant
 
 DEFAULT_WINDOW = 250
+LONG_ONLY = tuple(p for p in PORTFOLIOS if p.long_only)
 CORRELATION_WINDOWS = (60, 120, 250)
 
 
@@ -172,9 +173,10 @@ def performance_scenarios(
     count: int,
     seed: int = 0,
     window: int = DEFAULT_WINDOW,
-    portfolios: tuple[Portfolio, ...] = tuple(p for p in PORTFOLIOS if p.long_only),
+    portfolios: tuple[Portfolio, ...] | None = None,
 ) -> ScenarioSet:
     """Performance scenarios: ``window + 1`` complete closes up to each as-of date x long-only portfolio."""
+    portfolios = portfolios or LONG_ONLY
     complete = history.complete()
     views = _windows(complete.prices, window + 1)
     t, p = _grid(views.shape[0], len(portfolios), count, seed)

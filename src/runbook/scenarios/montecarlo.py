@@ -17,6 +17,7 @@ import numpy as np
 
 from runbook.engines._random import DEFAULT_CHUNK, cholesky, standard_normals
 from runbook.engines.batches import (
+    HedgeBatch,
     HedgeSimulationBatch,
     PortfolioWindowBatch,
     PriceWindowBatch,
@@ -132,7 +133,7 @@ def var_mc(
 
 def hedge_books_now(
     history: MarketHistory, books: tuple[HedgeBook, ...] = HEDGE_BOOKS, window: int = DEFAULT_WINDOW
-) -> object:
+) -> HedgeBatch:
     """One HedgeBatch row per book, calibrated on the last ``window`` days of history."""
     complete = history.complete()
     returns = complete.log_returns()[-window:]

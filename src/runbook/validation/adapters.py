@@ -84,22 +84,33 @@ class ComponentAdapter:
                 out = {"loss": out}
         return _checked(out, self.mc_metrics, len(scenarios))
 
+    def contract_size(self, scenarios: ScenarioSet) -> np.ndarray | None:
+        """Currency value of one futures contract per historical hedge scenario (None elsewhere)."""
+        batch = scenarios.batch
+        if self.component is Component.HEDGE_CALCULATOR and hasattr(batch, "multiplier"):
+            return batch.futures_price * batch.multiplier  # type: ignore[attr-defined]
+        return None
+
     def output_columns(
-        self, scenarios: ScenarioSet, values: dict[str, np.ndarray], kind: str
+        self,
+        values: dict[str, np.ndarray],
+        *,
+        kind: str,
+        notional: np.ndarray,
+        contract_size: np.ndarray | None,
     ) -> dict[str, Any]:
         """Engine-output frame columns (var, es, hedge_ratio, contracts, contract_size, exposure, value)."""
-        nan = np.full(len(scenarios), np.nan)
+        nan = np.full(notional.shape[0], np.nan)
         cols = dict.fromkeys(("var", "es", "hedge_ratio", "contracts", "contract_size", "exposure"), nan)
         primary = (self.metrics if kind == "historical" else self.mc_metrics)[0]
         cols["value"] = values[primary]
         if self.component is Component.VAR_ENGINE and kind == "historical":
             cols["var"], cols["es"] = values["var"], values["es"]
         if self.component is Component.HEDGE_CALCULATOR:
-            cols["exposure"] = scenarios.notional
+            cols["exposure"] = notional
             if kind == "historical":
-                batch = scenarios.batch
                 cols["hedge_ratio"], cols["contracts"] = values["hedge_ratio"], values["contracts"]
-                cols["contract_size"] = batch.futures_price * batch.multiplier  # type: ignore[attr-defined]
+                cols["contract_size"] = contract_size if contract_size is not None else nan
         return cols
 
 

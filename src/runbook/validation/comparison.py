@@ -107,7 +107,7 @@ def intersection_union(blocks: list[Outputs], margins: Margins) -> tuple[Check, 
         for r, tb, wb in zip(rows, tost_bh, wilcoxon_bh, strict=True)
     ]
     failing = sorted({f"{r['portfolio_id']}/{r['metric']}" for r in table if not r["passed"]})
-    portfolios = sorted({r["portfolio_id"] for r in table})
+    portfolios = sorted({str(r["portfolio_id"]) for r in table})
     detail = (
         f"all {len(portfolios)} portfolios pass every metric"
         if not failing

@@ -62,8 +62,7 @@ def scenario_set_from_requests(component: Component, items: Sequence[Mapping[str
             batch,
         )
     if component is Component.HEDGE_CALCULATOR:
-        requests = [HedgeRequest(**_hedge_fields(item)) for item in items]
-        ones = [batch_of_one(r) for r in requests]
+        ones = [batch_of_one(HedgeRequest(**_hedge_fields(item))) for item in items]
         arrays = {
             name: _stack(name, [getattr(b, name)[0] for b in ones]) for name in ones[0].__dataclass_fields__
         }

@@ -54,14 +54,17 @@ def head(batch: Any, rows: int) -> Any:
 
 
 def _peak_bytes(call: Callable[[], object]) -> int:
-    tracemalloc.start()
+    already = tracemalloc.is_tracing()
+    if not already:
+        tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
         call()
         return max(tracemalloc.get_traced_memory()[1] - before, 1)
     finally:
-        tracemalloc.stop()
+        if not already:
+            tracemalloc.stop()
 
 
 MIN_MEASURE_S = 0.025  # each timed measurement lasts at least this long, so timer noise stays small

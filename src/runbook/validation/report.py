@@ -47,8 +47,7 @@ class Outputs:
     legacy: dict[str, np.ndarray]
     candidate: dict[str, np.ndarray]
     scaled: dict[str, np.ndarray]
-    columns_legacy: dict[str, Any]
-    columns_candidate: dict[str, Any]
+    contract_size: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -124,10 +123,18 @@ class ValidationReport:
         """Engine outputs (GX suite ``engine_outputs``): one row per scenario and engine."""
         import pandas as pd
 
+        from runbook.domain.components import Component
+        from runbook.validation.adapters import ADAPTERS
+
+        adapter = ADAPTERS[Component(self.component)]
         frames = []
         for block in self.outputs:
             ids = _meta(block)["scenario_id"]
-            for engine, columns in (("legacy", block.columns_legacy), ("candidate", block.columns_candidate)):
+            notional = np.concatenate([s.notional for s in block.scenarios])
+            for engine, values in (("legacy", block.legacy), ("candidate", block.candidate)):
+                columns = adapter.output_columns(
+                    values, kind=block.kind, notional=notional, contract_size=block.contract_size
+                )
                 frames.append(
                     pd.DataFrame(
                         {"scenario_id": ids, "component": self.component, "engine": engine, **columns}

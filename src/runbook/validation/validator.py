@@ -19,6 +19,7 @@ import numpy as np
 from runbook.domain.components import Component, parse_component
 from runbook.engines.conventions import CONVENTIONS
 from runbook.engines.registry import EnginePair, load_pair, pair_of
+from runbook.errors import BadParameter
 from runbook.scenarios.loader import MarketHistory, load_market_history
 from runbook.scenarios.sets import ScenarioSet
 from runbook.validation import critical
@@ -81,7 +82,7 @@ class FinancialCalculationValidator:
         component = parse_component(str(component))
         adapter = ADAPTERS[component]
         (progress or _no_progress)("historical scenarios", 0, 1)
-        hist_set = adapter.historical(self.history, count=historical, seed=seed)
+        hist_set = adapter.historical(self.history, count=historical, seed=seed) if historical else None
         return self.validate_scenarios(
             component,
             pair or load_pair(component),
@@ -139,7 +140,7 @@ class FinancialCalculationValidator:
         self,
         component: Component | str,
         pair: EnginePair,
-        hist_set: ScenarioSet,
+        hist_set: ScenarioSet | None,
         *,
         monte_carlo: int = 100_000,
         seed: int = 0,
@@ -147,11 +148,13 @@ class FinancialCalculationValidator:
     ) -> ValidationReport:
         """Validate ``pair`` on a given historical scenario set plus ``monte_carlo`` draws."""
         component = parse_component(str(component))
+        if hist_set is None and monte_carlo <= 0:
+            raise BadParameter("nothing to validate: give historical or Monte Carlo scenarios")
         adapter = ADAPTERS[component]
         report = progress or _no_progress
         started = time.perf_counter()
-        historical = len(hist_set)
-        blocks = [self._compare(adapter, pair, [hist_set], "historical")]
+        historical = len(hist_set) if hist_set is not None else 0
+        blocks = [self._compare(adapter, pair, [hist_set], "historical")] if hist_set is not None else []
         report("historical scenarios", 1, 1)
         if monte_carlo > 0:
             blocks.append(self._monte_carlo(adapter, pair, monte_carlo, seed, report))
@@ -197,10 +200,10 @@ class FinancialCalculationValidator:
             m: st.scaled_differences(legacy[m], candidate[m], atol=adapter.atol(m), rtol=self.margins.rtol)
             for m in legacy
         }
-        cols_old = [adapter.output_columns(s, r, kind) for s, r in zip(sets, runs[0], strict=True)]
-        cols_new = [adapter.output_columns(s, r, kind) for s, r in zip(sets, runs[1], strict=True)]
+        sizes = [size for size in (adapter.contract_size(s) for s in sets) if size is not None]
+        contract_size = np.concatenate(sizes) if len(sizes) == len(sets) else None
         light = tuple(dataclasses.replace(s, batch=None) for s in sets)
-        return Outputs(kind, light, legacy, candidate, scaled, _concat(cols_old), _concat(cols_new))
+        return Outputs(kind, light, legacy, candidate, scaled, contract_size)
 
     def _monte_carlo(
         self, adapter: ComponentAdapter, pair: EnginePair, count: int, seed: int, report: Progress
@@ -221,7 +224,7 @@ class FinancialCalculationValidator:
         adapter: ComponentAdapter,
         pair: EnginePair,
         blocks: list[Outputs],
-        hist_set: ScenarioSet,
+        hist_set: ScenarioSet | None,
         seed: int,
         report: Progress,
     ) -> tuple[list[Check], dict[str, Any]]:
@@ -243,11 +246,12 @@ class FinancialCalculationValidator:
             checks.append(check)
             diagnostics["backtests"], diagnostics["backtest_series"] = results, series
         if component is Component.HEDGE_CALCULATOR:
-            checks.append(critical.hedge_ratio_drift_check(blocks[0]))
+            if hist_set is not None:
+                checks.append(critical.hedge_ratio_drift_check(blocks[0]))
             if mc is not None:
                 checks.append(critical.hedge_effectiveness_check(mc, seed=seed))
         report("statistics", 1, 1)
-        if self.check_performance:
+        if self.check_performance and hist_set is not None:
             report("performance", 0, 1)
             checks.extend(self._performance(adapter, pair, hist_set, diagnostics))
             report("performance", 1, 1)
@@ -268,12 +272,6 @@ class FinancialCalculationValidator:
         )
         diagnostics["performance"] = perf.to_dict()
         return performance_checks(perf)
-
-
-def _concat(columns: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    return {
-        name: np.concatenate([np.asarray(c[name], dtype=np.float64) for c in columns]) for name in columns[0]
-    }
 
 
 def validate_component(

@@ -1,0 +1,171 @@
+"""``runbook approve | reject | gates | up | run | demo``: the runbook's flows from the command line.
+
+Light at import: Prefect, the flows and rich load inside the handlers that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runbook.settings import Settings
+
+COMPONENTS = ("market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine",
+              "hedge_calculator")
+PHASES = ("readiness", "shadow", "canary", "critical", "cleanup", "migrate", "nightly_validation",
+          "auto_rollback_monitor", "emergency_rollback")
+
+
+def register(subparsers: Any) -> None:
+    """Add the flow commands to the ``runbook`` parser."""
+    for name, verb in (("approve", "approve"), ("reject", "reject")):
+        parser = subparsers.add_parser(name, help=f"{verb} a paused run's gate (same path as Slack and the UI)")
+        parser.add_argument("run_id", metavar="RUN_ID", help="the paused flow run's id")
+        parser.add_argument("--gate", required=True, metavar="KEY", help="the gate key (`runbook gates` lists them)")
+        parser.add_argument("--as", dest="approver", default=_os_user(), help="who decides (default: the OS user)")
+        parser.add_argument("--comment", default="", help="why (kept with the decision)")
+        parser.set_defaults(handler=_decide, decision=verb)
+
+    gates = subparsers.add_parser("gates", help="list the gates paused runs are waiting on")
+    gates.add_argument("--run", metavar="RUN_ID", help="only this run's")
+    gates.set_defaults(handler=_gates)
+
+    up = subparsers.add_parser("up", help="start a local Prefect server if none answers and serve every deployment")
+    up.add_argument("--api-url", help="Prefect API URL (default: PREFECT_API_URL, else http://127.0.0.1:4200/api)")
+    up.set_defaults(handler=_up)
+
+    run = subparsers.add_parser("run", help="run one phase flow here and now (no deployment needed)")
+    run.add_argument("phase", choices=PHASES)
+    run.add_argument("--component", default=None, help="the component (all_components for emergency_rollback)")
+    run.add_argument("--as", dest="initiator", default=_os_user(), help="who starts the run (default: the OS user)")
+    run.set_defaults(handler=_run)
+
+    demo = subparsers.add_parser("demo", help="the whole runbook on embedded defaults, in a few minutes")
+    demo.add_argument("--component", default="all", choices=("all", *COMPONENTS), help="one component or all")
+    demo.add_argument("--auto-approve", action="store_true",
+                      help="gates approved by demo approvers (two on critical gates), recorded as channel demo")
+    demo.add_argument("--inject-fault", metavar="NAME", help="a defective candidate the runbook must catch")
+    demo.set_defaults(handler=_demo)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+# ---- approve / reject / gates -----------------------------------------------------------------
+def _decide(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.approvals import submit_decision
+    from runbook.control.store import Store
+    from runbook.domain.gates import Channel
+
+    with Store.from_settings(settings) as store:
+        outcome = submit_decision(
+            store, flow_run_id=args.run_id, gate_key=args.gate, decision=args.decision, approver=args.approver,
+            channel=Channel.CLI, comment=args.comment,
+        )
+    print(outcome.message)
+    return 0 if outcome.accepted or outcome.already_decided else 1
+
+
+def _gates(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from runbook.control.store import Store
+    from runbook.orchestration.pending import pending_gates
+
+    with Store.from_settings(settings) as store:
+        gates = pending_gates(store, flow_run_id=args.run)
+    if not gates:
+        print("no gate is waiting")
+        return 0
+    table = Table("run id", "run", "component", "phase", "gate key", "asks", "expires")
+    for gate in gates:
+        request = gate.request
+        expires = request.expires_at.isoformat(timespec="seconds") if request.expires_at else "-"
+        table.add_row(request.flow_run_id, gate.run_name, request.component, request.phase, request.gate_key,
+                      request.title, expires)
+    Console(soft_wrap=True).print(table)
+    return 0
+
+
+# ---- up / run ---------------------------------------------------------------------------------
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.orchestration.server import ensure_server
+
+    server = ensure_server(settings.home, api_url=args.api_url)
+    origin = f"started (pid {server.pid}, log {server.log})" if server.started else "already running"
+    print(f"Prefect server {origin}: UI at {server.ui_url}")
+    try:
+        _serve()
+    finally:
+        if server.started and server.pid:
+            _stop(server.pid)
+    return 0
+
+
+def _serve() -> None:
+    from prefect import serve
+
+    from runbook.orchestration.deployments import build_deployments, find_project_file, read_specs
+    from runbook.orchestration.locks import ensure_phase_limits
+
+    names = ensure_phase_limits()
+    print(f"concurrency limits: {', '.join(names)} (1 slot each)")
+    deployments = build_deployments(read_specs(find_project_file()))
+    # pause_on_shutdown=False: the nightly and monitor schedules stay on when this process stops.
+    serve(*deployments, pause_on_shutdown=False)
+
+
+def _stop(pid: int) -> None:
+    import os
+    import signal
+
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.errors import BadParameter
+    from runbook.orchestration.runs import run_phase
+
+    if args.phase not in ("nightly_validation", "auto_rollback_monitor", "migrate", "readiness") and not args.component:
+        raise BadParameter(f"the {args.phase} phase needs --component (one of: {', '.join(COMPONENTS)})")
+    state = run_phase(args.phase, component=args.component, initiator=args.initiator)
+    print(f"{args.phase}: {state.type.value} {state.message or ''}".rstrip())
+    return 0 if state.is_completed() else 1
+
+
+# ---- demo -------------------------------------------------------------------------------------
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.orchestration.demo import DemoOptions, demo_settings, run_demo
+    from runbook.orchestration.demo_output import prepare_console, print_summary
+    from runbook.orchestration.faults import faults_for
+
+    selected = list(COMPONENTS) if args.component == "all" else [args.component]
+    faults_for(selected, args.inject_fault)  # bad input fails here, before anything starts
+    options = DemoOptions(components=args.component, auto_approve=args.auto_approve, inject_fault=args.inject_fault)
+    local = demo_settings(settings)
+    console = prepare_console(local, options)
+    result = run_demo(local, options, chooser=_chooser(args))
+    print_summary(console, result, options)
+    return result.exit_code
+
+
+def _chooser(args: argparse.Namespace) -> Any:
+    from runbook.orchestration.approvers import approve_as_demo, ask_on_console
+
+    if args.auto_approve:
+        return approve_as_demo()
+    if not sys.stdin.isatty():
+        print("runbook demo: stdin is not a terminal; gates wait for `runbook approve` or the UI "
+              "(or use --auto-approve)", file=sys.stderr)
+    return ask_on_console(default_approver=_os_user())

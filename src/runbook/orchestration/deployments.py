@@ -1,0 +1,103 @@
+"""Deployments from ``prefect.yaml``: what ``runbook up`` serves and what ``prefect deploy`` registers.
+
+One file declares every deployment (entrypoints, parameters, schedules, triggers); ``runbook up``
+reads it and builds runner deployments from the installed ``flows`` package, so a served
+deployment and a deployed one are the same thing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook.errors import BadParameter
+
+__all__ = ["DeploymentSpec", "build_deployments", "find_project_file", "read_specs"]
+
+PROJECT_FILE = "prefect.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    """One ``deployments:`` entry of prefect.yaml."""
+
+    name: str
+    entrypoint: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    schedules: tuple[dict[str, Any], ...] = ()
+    triggers: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def module_and_attribute(self) -> tuple[str, str]:
+        """``flows/shadow.py:shadow`` as (``flows.shadow``, ``shadow``)."""
+        path, sep, attribute = self.entrypoint.partition(":")
+        if not sep or not path.endswith(".py"):
+            raise BadParameter(f"deployment {self.name!r}: entrypoint {self.entrypoint!r} is not 'path.py:flow'")
+        return path.removesuffix(".py").replace("/", "."), attribute
+
+
+def find_project_file(start: Path | None = None) -> Path:
+    """prefect.yaml in ``start`` (default: the working directory), else beside the ``flows`` package."""
+    candidates = [(start or Path.cwd()) / PROJECT_FILE]
+    flows = importlib.import_module("flows")
+    candidates.append(Path(flows.__file__).resolve().parent.parent / PROJECT_FILE)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise BadParameter(f"no {PROJECT_FILE} in {', '.join(str(c.parent) for c in candidates)}")
+
+
+def read_specs(path: Path) -> list[DeploymentSpec]:
+    """The deployments declared in ``path``."""
+    import yaml
+
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = document.get("deployments") or []
+    if not entries:
+        raise BadParameter(f"{path} declares no deployments")
+    return [
+        DeploymentSpec(
+            name=entry["name"], entrypoint=entry["entrypoint"], description=entry.get("description", ""),
+            tags=tuple(entry.get("tags") or ()), parameters=dict(entry.get("parameters") or {}),
+            schedules=tuple(entry.get("schedules") or ()), triggers=tuple(entry.get("triggers") or ()),
+        )
+        for entry in entries
+    ]
+
+
+def build_deployments(specs: list[DeploymentSpec]) -> list[Any]:
+    """Runner deployments (``flow.to_deployment``) for ``specs``, flows imported by module path."""
+    from prefect.deployments.runner import EntrypointType
+
+    deployments = []
+    for spec in specs:
+        module, attribute = spec.module_and_attribute
+        flow = getattr(importlib.import_module(module), attribute)
+        deployments.append(flow.to_deployment(
+            name=spec.name, description=spec.description, tags=list(spec.tags), parameters=spec.parameters,
+            schedules=[_schedule(s) for s in spec.schedules], triggers=[_trigger(t) for t in spec.triggers],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ))
+    return deployments
+
+
+def _schedule(entry: dict[str, Any]) -> Any:
+    from prefect.schedules import Cron, Interval
+
+    active = bool(entry.get("active", True))
+    if "cron" in entry:
+        return Cron(entry["cron"], timezone=entry.get("timezone"), active=active)
+    if "interval" in entry:
+        return Interval(float(entry["interval"]), timezone=entry.get("timezone"), active=active)
+    raise BadParameter(f"schedule {entry!r} has neither 'cron' nor 'interval'")
+
+
+def _trigger(entry: dict[str, Any]) -> Any:
+    from prefect.events.schemas.deployment_triggers import DeploymentTriggerTypes
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(DeploymentTriggerTypes).validate_python(entry)

@@ -1,0 +1,24 @@
+"""``runbook run PHASE``: a phase flow run in this process with its defaults (no deployment needed)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["run_phase"]
+
+# Flows that take no component or initiator parameter.
+_NO_COMPONENT = frozenset({"nightly_validation", "auto_rollback_monitor"})
+
+
+def run_phase(phase: str, *, component: str | None, initiator: str) -> Any:
+    """Run the ``phase`` flow for ``component`` and return its final Prefect state."""
+    flow = getattr(importlib.import_module(f"flows.{phase}"), phase)
+    kwargs: dict[str, Any] = {}
+    if phase == "emergency_rollback":
+        kwargs = {"component": component, "actor": initiator}
+    elif phase not in _NO_COMPONENT:
+        kwargs = {"initiator": initiator}
+        if component is not None:
+            kwargs["component"] = component
+    return flow(**kwargs, return_state=True)
