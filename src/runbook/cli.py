@@ -2,7 +2,9 @@
 
 Each area registers its subcommands from a light module in ``runbook._cli``; heavy imports
 (Prefect, Great Expectations, Slack, pandas) happen inside the handlers that need them, so
-``runbook status`` and ``runbook rollback`` start fast.
+``runbook status`` and ``runbook rollback`` start fast. A parser may also set
+``settings_factory``: a callable returning a lighter object with the settings its handler reads
+(the control commands read only the store URL, and so never import pydantic-settings).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from runbook.errors import RunbookError, UserInputError
 
@@ -44,10 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from runbook.settings import Settings
-
     try:
-        settings = Settings()
+        settings = _settings_factory(args)()
         return int(args.handler(args, settings))
     except UserInputError as exc:
         print(f"runbook: error: {exc}", file=sys.stderr)
@@ -58,6 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("runbook: interrupted", file=sys.stderr)
         return 130
+
+
+def _settings_factory(args: argparse.Namespace) -> Callable[[], Any]:
+    factory: Callable[[], Any] | None = getattr(args, "settings_factory", None)
+    if factory is not None:
+        return factory
+    from runbook.settings import Settings
+
+    return Settings
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ def write_calls(
     ObservationStore(store).write_batch(calls)
 
 
+def just_after_the_calls() -> float:
+    """A window end after every call ``write_calls`` stamped (its stamps run up to 50 ms ahead)."""
+    return time.time() + 1.0
+
+
 def record_baseline(store: Store) -> None:
     BaselineStore(store).record(
         COMPONENT, Baseline(latency_p50_us=100.0, latency_p99_us=300.0, peak_memory_bytes=0)
@@ -105,7 +110,9 @@ def test_healthy_canary_continues_and_writes_nothing(store: Store) -> None:
     write_calls(store, n=calls_needed(ADR) + 100, errors=0, epoch=epoch)
     before = len(AuditLog(store).entries())
 
-    decision = monitor_and_act(store, COMPONENT, thresholds=ADR, window_s=300, alert=pytest.fail)
+    decision = monitor_and_act(
+        store, COMPONENT, thresholds=ADR, window_s=300, alert=pytest.fail, now=just_after_the_calls()
+    )
 
     assert decision.verdict is Verdict.CONTINUE, decision.reasons
     assert store.state(COMPONENT).mode is Mode.CANARY

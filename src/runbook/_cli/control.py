@@ -2,7 +2,10 @@
 
 Light on purpose: only argparse at import time; the store (SQLAlchemy) and rich load inside the
 handlers, and nothing here ever imports pandas, Prefect, Great Expectations or Slack, so
-``runbook rollback`` starts fast even when those are slow or broken.
+``runbook rollback`` starts fast even when those are slow or broken. These commands need one
+setting, the state store's URL, so they read it with ``StoreSettings`` instead of building the
+full ``Settings``: pydantic-settings is never imported (about a quarter of the command's start-up),
+and a malformed, unrelated ``RUNBOOK_*`` variable cannot stop an emergency rollback.
 """
 
 from __future__ import annotations
@@ -10,15 +13,49 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
     from runbook.domain.state import ComponentState
-    from runbook.settings import Settings
 
 ALL_COMPONENTS = "all_components"
+_PREFIX = "runbook_"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """The state store settings, read from the environment exactly as ``Settings`` reads them.
+
+    ``RUNBOOK_DATABASE_URL`` (names are case-insensitive, as in pydantic-settings), else a SQLite
+    file under ``RUNBOOK_HOME`` (default ``.runbook``). A test holds ``resolved_database_url``
+    equal to ``Settings().resolved_database_url``.
+    """
+
+    database_url: str | None
+    home: Path
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> StoreSettings:
+        """Read RUNBOOK_DATABASE_URL and RUNBOOK_HOME from ``environ`` (default: this process's)."""
+        found = {key.lower(): value for key, value in (os.environ if environ is None else environ).items()
+                 if key.lower().startswith(_PREFIX)}  # fmt: skip
+        return cls(
+            database_url=found.get(f"{_PREFIX}database_url"),
+            home=Path(found.get(f"{_PREFIX}home", ".runbook")),
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or a SQLite file under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'runbook.db').resolve()}"
 
 
 def register(subparsers: Any) -> None:
@@ -59,6 +96,10 @@ def register(subparsers: Any) -> None:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser("upgrade", help="create or upgrade the schema").set_defaults(handler=_db_upgrade)
 
+    # Every command here reads only the store URL (see the module docstring).
+    for name in ("status", "shadow", "canary", "promote", "retire", "rollback", "audit", "db"):
+        subparsers.choices[name].set_defaults(settings_factory=StoreSettings.from_environ)
+
 
 def _common(parser: argparse.ArgumentParser, *, reason_required: bool = False) -> None:
     parser.add_argument("--reason", required=reason_required, default="", help="why (kept in the audit log)")
@@ -73,7 +114,7 @@ def _os_user() -> str:
 
 
 # ---- handlers ---------------------------------------------------------------------------------
-def _status(args: argparse.Namespace, settings: Settings) -> int:
+def _status(args: argparse.Namespace, settings: StoreSettings) -> int:
     with _open(settings) as store:
         states = store.states()
     if args.json:
@@ -93,25 +134,25 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _shadow(args: argparse.Namespace, settings: Settings) -> int:
+def _shadow(args: argparse.Namespace, settings: StoreSettings) -> int:
     return _move(args, settings, lambda m: m.enable_shadow_mode(args.component, reason=args.reason))
 
 
-def _canary(args: argparse.Namespace, settings: Settings) -> int:
+def _canary(args: argparse.Namespace, settings: StoreSettings) -> int:
     return _move(
         args, settings, lambda m: m.enable_canary_deployment(args.component, args.percent, reason=args.reason)
     )
 
 
-def _promote(args: argparse.Namespace, settings: Settings) -> int:
+def _promote(args: argparse.Namespace, settings: StoreSettings) -> int:
     return _move(args, settings, lambda m: m.promote(args.component, reason=args.reason))
 
 
-def _retire(args: argparse.Namespace, settings: Settings) -> int:
+def _retire(args: argparse.Namespace, settings: StoreSettings) -> int:
     return _move(args, settings, lambda m: m.retire(args.component, reason=args.reason))
 
 
-def _move(args: argparse.Namespace, settings: Settings, change: Any) -> int:
+def _move(args: argparse.Namespace, settings: StoreSettings, change: Any) -> int:
     from runbook.control.safety import ProductionSafetyManager
     from runbook.domain.components import parse_component
 
@@ -123,7 +164,7 @@ def _move(args: argparse.Namespace, settings: Settings, change: Any) -> int:
     return 0
 
 
-def _rollback(args: argparse.Namespace, settings: Settings) -> int:
+def _rollback(args: argparse.Namespace, settings: StoreSettings) -> int:
     from runbook.control.safety import ProductionSafetyManager
     from runbook.domain.components import parse_component
 
@@ -149,7 +190,7 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _audit(args: argparse.Namespace, settings: Settings) -> int:
+def _audit(args: argparse.Namespace, settings: StoreSettings) -> int:
     from runbook.control.audit import AuditLog
     from runbook.errors import BadParameter
 
@@ -187,10 +228,10 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+def _db_upgrade(args: argparse.Namespace, settings: StoreSettings) -> int:
     from runbook.control.store import Store
 
-    store = Store.from_settings(settings, upgrade=False)
+    store = Store.from_url(settings.resolved_database_url, upgrade=False)
     try:
         before = store.revision()
         after = store.upgrade()
@@ -209,10 +250,10 @@ def _console() -> Any:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _open(settings: Settings) -> Store:
+def _open(settings: StoreSettings) -> Store:
     from runbook.control.store import Store
 
-    return Store.from_settings(settings)
+    return Store.from_url(settings.resolved_database_url)
 
 
 def _describe(state: ComponentState) -> str:

@@ -63,7 +63,8 @@ class ObservationStore:
         except (OperationalError, InterfaceError) as exc:
             raise _unavailable(self._store, exc.orig) from exc
         try:
-            with raw.driver_connection.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
+            driver = cast("psycopg.Connection[Any]", raw.driver_connection)
+            with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
                 for obs in observations:
                     copy.write_row(_copy_row(obs))
             raw.commit()

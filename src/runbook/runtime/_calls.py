@@ -92,21 +92,27 @@ class CandidateCalls:
         return self._fn(*args, **kwargs)
 
     def attempt_sync(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Attempt:
-        """Call new for a thread: on a candidate thread, or async new on the private loop, up to the
-        budget; ``SKIPPED`` when every candidate thread is taken."""
+        """Call new for a sync caller, waiting at most the budget.
+
+        Sync new runs on a candidate thread (``SKIPPED`` when every one is taken) or inline; async
+        new on the private loop.
+        """
         if self._threads is not None:
-            value, error, seconds = self._threads.run(self._fn, args, kwargs, self._timeout)
-            return self._judged(value, error, seconds, old=None, has_old=False)
+            outcome = self._threads.run(self._fn, args, kwargs, self._timeout)
+            return self._judged(*outcome, old=None, has_old=False)
         start = _perf()
         value, error = self._invoke_blocking(args, kwargs, self._timeout)
         return self._judged(value, error, _perf() - start, old=None, has_old=False)
 
     async def attempt_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Attempt:
-        """Call new for the caller's loop: async new on it, cancelled at the budget; sync new on a
-        candidate thread (the loop runs on meanwhile) or inline."""
+        """Call new for a caller on an event loop, waiting at most the budget.
+
+        Async new runs on the caller's loop and is cancelled at the budget; sync new runs on a
+        candidate thread (the loop runs on meanwhile) or inline.
+        """
         if self._threads is not None:
-            value, error, seconds = await self._threads.arun(self._fn, args, kwargs, self._timeout)
-            return self._judged(value, error, seconds, old=None, has_old=False)
+            outcome = await self._threads.arun(self._fn, args, kwargs, self._timeout)
+            return self._judged(*outcome, old=None, has_old=False)
         start = _perf()
         value: Any = None
         error = ErrorKind.NONE
