@@ -54,7 +54,7 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
+def postgres_url(postgres_server_url: str) -> str:
     """The session's PostgreSQL database, emptied of runbook tables before each test."""
     from sqlalchemy import create_engine, text
 
@@ -63,7 +63,7 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         conn.execute(text("drop schema public cascade"))
         conn.execute(text("create schema public"))
     engine.dispose()
-    yield postgres_server_url
+    return postgres_server_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

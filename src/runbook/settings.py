@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     # Slack; when the bot token is unset, messages go to the console and the run log.
     slack_bot_token: str | None = None
     slack_bot_token_block: str | None = Field(
-        default=None, description="name of a Prefect Secret block holding the bot token (when the token is unset)"
+        default=None,
+        description="name of a Prefect Secret block holding the bot token (when the token is unset)",
     )
     slack_signing_secret: str | None = None
     slack_api_url: str = "https://slack.com/api/"

@@ -192,3 +192,24 @@ def test_bad_isolation_options_are_refused(options):
     """An unknown isolation, no workers or a non-positive budget raise BadParameter naming the value."""
     with pytest.raises(BadParameter, match=str(next(iter(options.values())))):
         Router(COMPONENT, legacy=legacy, candidate=legacy, state_source=InMemoryStateSource(), **options)
+
+
+def test_close_stops_idle_candidate_threads_and_stuck_ones_after_release(make_router, gate):
+    """After close, idle candidate threads end at once; a stuck one ends when its candidate returns."""
+
+    def candidate_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate()
+                if t.name.startswith(f"runbook-candidate-{COMPONENT}") and t not in earlier]  # fmt: skip
+
+    earlier: list[threading.Thread] = []
+    earlier.extend(candidate_threads())  # other tests' threads, possibly still winding down
+    router = make_router(gate, mode=Mode.FULL)
+    assert router.call(1.0, routing_key="k") == 2.0  # one thread now stuck in new
+    assert gate.entered.acquire(timeout=10)
+    gate.hold = False
+    assert wait_until(lambda: router.call(1.0, routing_key="k") == 3.0)  # an idle one exists too
+    assert len(candidate_threads()) >= 2
+    router.close()
+    assert wait_until(lambda: len(candidate_threads()) == 1)  # only the stuck thread is left
+    gate.release.set()
+    assert wait_until(lambda: candidate_threads() == [])

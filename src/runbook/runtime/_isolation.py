@@ -119,8 +119,12 @@ class CandidateThreads:
         """Stop idle workers; busy ones stop after their call, stuck ones when their candidate returns."""
         with self._lock:
             self._closed = True
-            idle = list(self._idle)
-            self._idle.clear()
+        idle: list[_Worker] = []
+        while True:  # pop, like callers do, so that each idle worker is taken by exactly one side
+            try:
+                idle.append(self._idle.pop())
+            except IndexError:
+                break
         for worker in idle:
             worker.job = None
             worker.go.release()
