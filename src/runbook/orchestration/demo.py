@@ -93,6 +93,7 @@ def run_demo(settings: Settings, options: DemoOptions, *, chooser: Any) -> DemoR
 
     started = time.monotonic()
     channel = Channel.DEMO if options.auto_approve else Channel.CONSOLE
+    connect_prefect()
     with settings_scope(settings):
         store = open_store(settings)
         with BackgroundApprover(store, chooser, channel=channel) as approver:
@@ -109,6 +110,18 @@ def run_demo(settings: Settings, options: DemoOptions, *, chooser: Any) -> DemoR
         close_stores()
     return DemoResult(tuple(rows), exit_code(rows), report.resolve(), time.monotonic() - started,
                       settings.home, tuple(approver.answered))
+
+
+def connect_prefect() -> None:
+    """Reach the Prefect API once from this thread before any other thread does.
+
+    Without PREFECT_API_URL the first client starts Prefect's temporary server; two threads doing
+    that at once would start two and leave one running after exit.
+    """
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.api_healthcheck()
 
 
 def _rows(state: Any, options: DemoOptions) -> list[dict[str, Any]]:
