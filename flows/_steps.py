@@ -18,14 +18,21 @@ from runbook.domain.decisions import (
     decide_gate,
     decide_monitor,
 )
-from runbook.domain.plans import TrafficPlan, check_phase_entry, monitor_window_s, step_label, window_suite
+from runbook.domain.plans import (
+    TrafficPlan,
+    check_phase_entry,
+    check_readiness,
+    monitor_window_s,
+    step_label,
+    window_suite,
+)
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.orchestration.faults import check_fault
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
 from runbook.orchestration.phase import PhaseRun
 from tasks.artifacts import publish_step_health
 from tasks.control import read_state, set_traffic
-from tasks.monitoring import monitor
+from tasks.monitoring import has_baseline, monitor
 from tasks.quality import check_observations
 from tasks.traffic import observe_production, replay_traffic
 
@@ -46,7 +53,9 @@ def enter(run: PhaseRun) -> dict[str, Any]:
     from runbook.domain.modes import Mode
 
     state = read_state(run.component.value)
+    check_readiness(run.phase, run.component, has_baseline=has_baseline(run.component.value))
     check_phase_entry(run.phase, run.component, Mode(state["mode"]))
+    run.start()
     run.note("start", state["mode"], f"{state['traffic_percent']:g}% candidate traffic")
     return state
 

@@ -49,6 +49,7 @@ def readiness(
     for name in components:
         try:
             with begin_phase(Phase.READINESS, name, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+                run.start()
                 stop_on_failure(run, shared_checks)
                 engines = check_engines(name.value)
                 baseline = record_baseline(name.value, calls=baseline_calls)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.domain.thresholds import RollbackThresholds
-from runbook.monitoring import MonitorDecision, effectiveness_probe, memory_probe, monitor_and_act
+from runbook.monitoring import MonitorDecision, effectiveness_probe, monitor_and_act
 from runbook.orchestration.context import load_settings, open_store
 from runbook.orchestration.events import emit_rolled_back
+from runbook.orchestration.probes import robust_memory_probe
 from tasks._base import runbook_task
 
 
@@ -45,7 +46,7 @@ def monitor(
         from runbook.engines.registry import load_pair
 
         pair = load_pair(component, engines_config=settings.engines, fault=fault)
-        return memory_probe(pair, component=component)
+        return robust_memory_probe(pair, component=component)
 
     decision = monitor_and_act(
         open_store(settings), component, thresholds=thresholds, window_s=window_s, actor=actor,
@@ -73,3 +74,11 @@ def record_baseline(component: str, *, calls: int = 300) -> dict[str, Any]:
         "latency_p99_us": baseline.latency_p99_us, "peak_memory_bytes": baseline.peak_memory_bytes,
         "hedge_effectiveness": baseline.hedge_effectiveness, "source": baseline.source,
     }
+
+
+@runbook_task(name="has-baseline")
+def has_baseline(component: str) -> bool:
+    """True when phase 0 recorded ``component``'s legacy baseline."""
+    from runbook.control.baselines import BaselineStore
+
+    return BaselineStore(open_store()).get(component) is not None

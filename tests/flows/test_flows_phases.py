@@ -19,7 +19,7 @@ from runbook.domain.gates import Channel, Decision
 from runbook.domain.plans import GateFallback
 from runbook.orchestration.approvers import Answer, BackgroundApprover, approve_as_demo
 from runbook.orchestration.context import close_stores, open_store
-from runbook.orchestration.testing import FAST_THRESHOLDS, fast_options, wait_for_gate
+from runbook.orchestration.testing import FAST_THRESHOLDS, fast_options, prepare, wait_for_gate
 
 
 @pytest.fixture
@@ -35,10 +35,6 @@ def store(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch) -> It
 
 def _actions(store, component: str) -> list[str]:
     return [entry.action for entry in AuditLog(store).entries(component=component)]
-
-
-def _in_shadow(store, component: str) -> None:
-    ProductionSafetyManager(store, actor="test").enable_shadow_mode(component, reason="test setup")
 
 
 def _reject_as(name: str):
@@ -57,21 +53,23 @@ def test_migrate_promotes_a_component_to_retired(store):
         assert expected in actions
     # shadow + three canary steps + retirement: five gates, each approved once by a demo approver
     assert [answer[1:] for answer in approver.answered] == [("approve", "demo-approver-1")] * 5
-    approvals = [e for e in AuditLog(store).entries(component="market_data_provider") if e.action == "gate_approve"]
+    approvals = [e for e in AuditLog(store).entries(component="market_data_provider")
+                 if e.action == "gate_approve"]
     assert {(e.actor, e.evidence["channel"]) for e in approvals} == {("demo-approver-1", "demo")}
     assert store.state("market_data_provider").mode.value == "retired"
 
 
 def test_rejected_gate_rolls_back_and_records_why(store):
     """A rejection stops the phase; with on_reject=rollback the component is back on legacy."""
-    _in_shadow(store, "performance_analyzer")
+    prepare(store, "performance_analyzer")
     with BackgroundApprover(store, _reject_as("dave"), channel=Channel.CLI):
         state = canary(component="performance_analyzer", initiator="carol", steps=[50, 100],
                        **fast_options(validation=False, on_reject=GateFallback.ROLLBACK), return_state=True)
     assert state.is_failed()
     assert "rejected" in (state.message or "")
     assert store.state("performance_analyzer").mode.value == "rolled_back"
-    stopped = [e for e in AuditLog(store).entries(component="performance_analyzer") if e.action == "phase_stopped"]
+    stopped = [e for e in AuditLog(store).entries(component="performance_analyzer")
+               if e.action == "phase_stopped"]
     assert stopped[-1].evidence["kind"] == "gate_rejected"
     assert stopped[-1].evidence["status"] == "rolled_back"
     assert "gate_reject" in _actions(store, "performance_analyzer")
@@ -79,9 +77,10 @@ def test_rejected_gate_rolls_back_and_records_why(store):
 
 def test_timed_out_gate_holds_the_last_safe_state(store):
     """Nobody answers: the gate records a TIMEOUT decision and the component stays at its step."""
-    _in_shadow(store, "correlation_analyzer")
+    prepare(store, "correlation_analyzer")
     state = canary(component="correlation_analyzer", initiator="carol", steps=[25, 100],
-                   **fast_options(validation=False, timeout_s=3, on_timeout=GateFallback.HOLD), return_state=True)
+                   **fast_options(validation=False, timeout_s=3, on_timeout=GateFallback.HOLD),
+                   return_state=True)
     assert state.is_failed()
     current = store.state("correlation_analyzer")
     assert (current.mode.value, current.traffic_percent) == ("canary", 25.0)
@@ -89,12 +88,14 @@ def test_timed_out_gate_holds_the_last_safe_state(store):
     timeout = [e for e in entries if e.action == "gate_timeout"]
     assert len(timeout) == 1
     decision = GateStore(store).decision(timeout[0].evidence["gate_key"])
-    assert decision is not None and decision.decision is Decision.TIMEOUT
+    assert decision is not None
+    assert decision.decision is Decision.TIMEOUT
     assert [e for e in entries if e.action == "phase_stopped"][-1].evidence["kind"] == "gate_timed_out"
 
 
 def test_defect_is_caught_by_the_validator_before_anyone_is_asked(store):
     """A candidate 0.01% off (small_bias) fails offline validation in shadow: held, no gate opened."""
+    prepare(store, "var_engine", shadow=False)
     state = shadow(component="var_engine", initiator="carol", inject_fault="small_bias",
                    **fast_options(), return_state=True)
     assert state.is_failed()
@@ -110,7 +111,7 @@ def test_latency_defect_is_rolled_back_in_the_first_canary_window(store):
     The first step is 25%: at a few percent, microsecond engines pay a cold-cache cost that the
     fast thresholds allow for; here the limit is 2x legacy, which the honest candidate meets.
     """
-    _in_shadow(store, "var_engine")
+    prepare(store, "var_engine")
     limits = FAST_THRESHOLDS.model_copy(update={"max_latency_ratio": 2.0})
     options = {**fast_options(validation=False, window_s=2.0, timeout_s=20), "thresholds": limits}
     state = critical(component="var_engine", initiator="carol", steps=[25, 100], inject_fault="slow",
@@ -119,7 +120,8 @@ def test_latency_defect_is_rolled_back_in_the_first_canary_window(store):
     assert store.state("var_engine").mode.value == "rolled_back"
     entries = AuditLog(store).entries(component="var_engine")
     verdicts = [e for e in entries if e.action == "monitor_verdict"]
-    assert len(verdicts) == 1 and "latency" in verdicts[0].reason
+    assert len(verdicts) == 1
+    assert "latency" in verdicts[0].reason
     stopped = [e for e in entries if e.action == "phase_stopped"][-1]
     assert stopped.evidence["kind"] == "monitor_rollback"
     assert not [e for e in entries if e.action.startswith("gate_")]
@@ -127,7 +129,7 @@ def test_latency_defect_is_rolled_back_in_the_first_canary_window(store):
 
 def test_second_phase_is_refused_while_the_first_waits_at_a_gate(store):
     """While a canary is paused at its gate, another phase on the same component is refused."""
-    _in_shadow(store, "market_data_provider")
+    prepare(store, "market_data_provider")
     first: dict[str, object] = {}
     runner = threading.Thread(target=lambda: first.update(state=canary(
         component="market_data_provider", initiator="carol", steps=[5, 100],
@@ -148,8 +150,20 @@ def test_second_phase_is_refused_while_the_first_waits_at_a_gate(store):
                         decision=Decision.REJECT, approver="dave", channel=Channel.CLI, comment="test over")
         runner.join(timeout=120)
     assert first["state"].is_failed()
-    starts = [e for e in AuditLog(store).entries(component="market_data_provider") if e.action == "phase_started"]
+    starts = [e for e in AuditLog(store).entries(component="market_data_provider")
+              if e.action == "phase_started"]
     assert len(starts) == 1
+
+
+def test_phase_refused_before_readiness_recorded_a_baseline(store):
+    """A canary cannot start before phase 0 measured the legacy baseline; nothing is written."""
+    ProductionSafetyManager(store, actor="test").enable_shadow_mode("correlation_analyzer", reason="setup")
+    before = AuditLog(store).entries()
+    state = canary(component="correlation_analyzer", initiator="carol", **fast_options(validation=False),
+                   return_state=True)
+    assert state.is_failed()
+    assert "run the readiness phase" in (state.message or "")
+    assert AuditLog(store).entries() == before
 
 
 @pytest.mark.parametrize(
@@ -158,7 +172,8 @@ def test_second_phase_is_refused_while_the_first_waits_at_a_gate(store):
         (canary, {"component": "market_data_provider", "steps": [50, 25]}, "strictly increase"),
         (canary, {"component": "market_data_provider", "steps": [5, 150]}, "150"),
         (canary, {"component": "var_engine"}, "var_engine is critical"),
-        (critical, {"component": "hedge_calculator", "thresholds": {"max_error_rate": 2.0}}, "max_error_rate 2.0"),
+        (critical, {"component": "hedge_calculator", "thresholds": {"max_error_rate": 2.0}},
+         "max_error_rate 2.0"),
         (critical, {"component": "hedge_calculator", "observation": {"window_s": 0}}, "window_s 0"),
         (shadow, {"component": "var_engine", "inject_fault": "no_such_fault"}, "no_such_fault"),
         (shadow, {"component": "risk_engine"}, "component: Input should be 'market_data_provider'"),

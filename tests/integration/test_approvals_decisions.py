@@ -61,7 +61,8 @@ def test_accepted_decision_is_recorded_audited_and_closes_the_gate(store):
     outcome = _submit(store, key, "alice")
     assert (outcome.accepted, outcome.already_decided, outcome.resumed) == (True, False, False)
     stored = GateStore(store).decision(key)
-    assert stored is not None and (stored.approver, stored.decision, stored.channel) == (
+    assert stored is not None
+    assert (stored.approver, stored.decision, stored.channel) == (
         "alice", Decision.APPROVE, Channel.CLI)
     assert GateStore(store).request(key).status is GateStatus.APPROVED
     assert _actions(store) == ["gate_approve"]
@@ -133,6 +134,7 @@ def test_prior_approvers_count_other_slots_and_attempts_of_the_same_gate():
 
     other_gate = gate_key(flow_run_id=RUN, phase="critical", component="var_engine", step="canary-25",
                           attempt=1, slot=1)
-    records = [record(_key(1, 1), "alice"), record(_key(2, 1), "bob", Decision.REJECT), record(other_gate, "erin")]
+    records = [record(_key(1, 1), "alice"), record(_key(2, 1), "bob", Decision.REJECT),
+               record(other_gate, "erin")]
     assert prior_approvers(records, _key(2, 2)) == {"alice"}
     assert gate_base(_key(1, 1)) == gate_base(_key(2, 3)) != gate_base(other_gate)

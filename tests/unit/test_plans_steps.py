@@ -15,6 +15,7 @@ from runbook.domain.plans import (
     TrafficPlan,
     check_phase_component,
     check_phase_entry,
+    check_readiness,
     default_steps,
     gate_policy,
     meets_adr_sizes,
@@ -195,3 +196,11 @@ def test_gate_policy_allow_list_prefers_component_over_tier():
     assert gate_policy(Component.VAR_ENGINE, approvers).allowed_approvers == {"quant-lead"}
     assert gate_policy(Component.HEDGE_CALCULATOR, approvers).allowed_approvers == {"risk-lead", "cro"}
     assert gate_policy(Component.PERFORMANCE_ANALYZER, approvers).allowed_approvers == {"sre"}
+
+
+def test_every_phase_after_readiness_needs_a_baseline():
+    """Phases 1-4 refuse to start without the legacy baseline phase 0 records; readiness itself may."""
+    check_readiness(Phase.READINESS, Component.VAR_ENGINE, has_baseline=False)
+    check_readiness(Phase.SHADOW, Component.VAR_ENGINE, has_baseline=True)
+    with pytest.raises(InvalidTransition, match="readiness phase"):
+        check_readiness(Phase.CANARY, Component.MARKET_DATA_PROVIDER, has_baseline=False)

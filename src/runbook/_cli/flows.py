@@ -6,6 +6,7 @@ Light at import: Prefect, the flows and rich load inside the handlers that need 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import sys
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 COMPONENTS = ("market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine",
               "hedge_calculator")
+WITHOUT_COMPONENT = ("nightly_validation", "auto_rollback_monitor", "migrate", "readiness")
 PHASES = ("readiness", "shadow", "canary", "critical", "cleanup", "migrate", "nightly_validation",
           "auto_rollback_monitor", "emergency_rollback")
 
@@ -22,10 +24,11 @@ PHASES = ("readiness", "shadow", "canary", "critical", "cleanup", "migrate", "ni
 def register(subparsers: Any) -> None:
     """Add the flow commands to the ``runbook`` parser."""
     for name, verb in (("approve", "approve"), ("reject", "reject")):
-        parser = subparsers.add_parser(name, help=f"{verb} a paused run's gate (same path as Slack and the UI)")
+        parser = subparsers.add_parser(name, help=f"{verb} a paused run's gate (same path as Slack, the UI)")
         parser.add_argument("run_id", metavar="RUN_ID", help="the paused flow run's id")
-        parser.add_argument("--gate", required=True, metavar="KEY", help="the gate key (`runbook gates` lists them)")
-        parser.add_argument("--as", dest="approver", default=_os_user(), help="who decides (default: the OS user)")
+        parser.add_argument("--gate", required=True, metavar="KEY", help="the gate key (see `runbook gates`)")
+        parser.add_argument("--as", dest="approver", default=_os_user(),
+                            help="who decides (default: the OS user)")
         parser.add_argument("--comment", default="", help="why (kept with the decision)")
         parser.set_defaults(handler=_decide, decision=verb)
 
@@ -33,20 +36,22 @@ def register(subparsers: Any) -> None:
     gates.add_argument("--run", metavar="RUN_ID", help="only this run's")
     gates.set_defaults(handler=_gates)
 
-    up = subparsers.add_parser("up", help="start a local Prefect server if none answers and serve every deployment")
+    up = subparsers.add_parser("up", help="start a Prefect server if none answers; serve the deployments")
     up.add_argument("--api-url", help="Prefect API URL (default: PREFECT_API_URL, else http://127.0.0.1:4200/api)")
     up.set_defaults(handler=_up)
 
     run = subparsers.add_parser("run", help="run one phase flow here and now (no deployment needed)")
     run.add_argument("phase", choices=PHASES)
-    run.add_argument("--component", default=None, help="the component (all_components for emergency_rollback)")
-    run.add_argument("--as", dest="initiator", default=_os_user(), help="who starts the run (default: the OS user)")
+    run.add_argument("--component", default=None,
+                     help="the component (emergency_rollback also takes all_components)")
+    run.add_argument("--as", dest="initiator", default=_os_user(),
+                     help="who starts the run (default: the OS user)")
     run.set_defaults(handler=_run)
 
     demo = subparsers.add_parser("demo", help="the whole runbook on embedded defaults, in a few minutes")
     demo.add_argument("--component", default="all", choices=("all", *COMPONENTS), help="one component or all")
     demo.add_argument("--auto-approve", action="store_true",
-                      help="gates approved by demo approvers (two on critical gates), recorded as channel demo")
+                      help="gates approved by demo approvers (two on critical gates), channel demo")
     demo.add_argument("--inject-fault", metavar="NAME", help="a defective candidate the runbook must catch")
     demo.set_defaults(handler=_demo)
 
@@ -66,8 +71,8 @@ def _decide(args: argparse.Namespace, settings: Settings) -> int:
 
     with Store.from_settings(settings) as store:
         outcome = submit_decision(
-            store, flow_run_id=args.run_id, gate_key=args.gate, decision=args.decision, approver=args.approver,
-            channel=Channel.CLI, comment=args.comment,
+            store, flow_run_id=args.run_id, gate_key=args.gate, decision=args.decision,
+            approver=args.approver, channel=Channel.CLI, comment=args.comment,
         )
     print(outcome.message)
     return 0 if outcome.accepted or outcome.already_decided else 1
@@ -127,17 +132,15 @@ def _stop(pid: int) -> None:
     import os
     import signal
 
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from runbook.errors import BadParameter
     from runbook.orchestration.runs import run_phase
 
-    if args.phase not in ("nightly_validation", "auto_rollback_monitor", "migrate", "readiness") and not args.component:
+    if args.phase not in WITHOUT_COMPONENT and not args.component:
         raise BadParameter(f"the {args.phase} phase needs --component (one of: {', '.join(COMPONENTS)})")
     state = run_phase(args.phase, component=args.component, initiator=args.initiator)
     print(f"{args.phase}: {state.type.value} {state.message or ''}".rstrip())
@@ -152,7 +155,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     selected = list(COMPONENTS) if args.component == "all" else [args.component]
     faults_for(selected, args.inject_fault)  # bad input fails here, before anything starts
-    options = DemoOptions(components=args.component, auto_approve=args.auto_approve, inject_fault=args.inject_fault)
+    options = DemoOptions(components=args.component, auto_approve=args.auto_approve,
+                          inject_fault=args.inject_fault)
     local = demo_settings(settings)
     console = prepare_console(local, options)
     result = run_demo(local, options, chooser=_chooser(args))

@@ -132,6 +132,15 @@ def check_phase_entry(phase: Phase, component: Component, mode: Mode) -> None:
         )
 
 
+def check_readiness(phase: Phase, component: Component, *, has_baseline: bool) -> None:
+    """``InvalidTransition`` when a phase after readiness starts before phase 0 recorded a baseline."""
+    if phase is not Phase.READINESS and not has_baseline:
+        raise InvalidTransition(
+            f"the {phase.value} phase cannot start: {component.value} has no legacy baseline; "
+            "run the readiness phase (phase 0) first"
+        )
+
+
 def check_phase_component(phase: Phase, component: Component) -> None:
     """``BadParameter`` when ``component`` belongs to the other traffic phase (canary vs critical)."""
     if phase in (Phase.CANARY, Phase.CRITICAL) and traffic_phase(component) is not phase:

@@ -118,8 +118,8 @@ def ask_on_console(*, ask: Callable[[str], str] = input, default_approver: str =
             verdict = ask(f"\n{request.title}\n  approve or reject? [a/r] ").strip().lower()
             if verdict not in ("a", "approve", "r", "reject"):
                 return None
-            barred = sorted(used | ({request.initiator} if request.policy.forbid_initiator and request.initiator
-                                    else set()))
+            initiator = request.initiator if request.policy.forbid_initiator else None
+            barred = sorted(used | ({initiator} if initiator else set()))
             hint = f" (not {', '.join(barred)})" if barred else ""
             suggested = default_approver if default_approver not in barred else ""
             name = ask(f"  your name{hint} [{suggested}]: ").strip() or suggested

@@ -43,7 +43,7 @@ def prepare_console(settings: Settings, options: DemoOptions) -> Console:
         + ("every component in ADR order" if options.components == "all" else options.components),
         f"  state store   {settings.resolved_database_url}",
         f"  prefect       {api_url.removesuffix('/api') if api_url else 'temporary local server (no UI)'}",
-        f"  validation    {v.historical:,} historical + {v.monte_carlo:,} Monte Carlo scenarios per component "
+        f"  validation    {v.historical:,} historical + {v.monte_carlo:,} Monte Carlo scenarios each "
         f"(demo size; the ADR asks {ADR_HISTORICAL_SCENARIOS:,} + {ADR_MONTE_CARLO_SCENARIOS:,})",
         f"  traffic       {o.window_s:g} s windows of replayed real requests at {o.rate_per_s:,.0f} calls/s "
         f"(the ADR's weeks, in seconds)",
@@ -76,7 +76,8 @@ def print_summary(console: Console, result: DemoResult, options: DemoOptions) ->
         )
     console.print(table)
     approvals = len(result.answered)
-    console.print(f"gates answered: {approvals}; duration: {result.seconds:.0f} s; exit code {result.exit_code}")
+    console.print(f"gates answered: {approvals}; duration: {result.seconds:.0f} s; "
+                  f"exit code {result.exit_code}")
     console.print(f"HTML report: {result.report}")
     console.print(f"state store and reports: {result.home}")
 

@@ -36,7 +36,9 @@ class DeploymentSpec:
         """``flows/shadow.py:shadow`` as (``flows.shadow``, ``shadow``)."""
         path, sep, attribute = self.entrypoint.partition(":")
         if not sep or not path.endswith(".py"):
-            raise BadParameter(f"deployment {self.name!r}: entrypoint {self.entrypoint!r} is not 'path.py:flow'")
+            raise BadParameter(
+                f"deployment {self.name!r}: entrypoint {self.entrypoint!r} is not 'path.py:flow'"
+            )
         return path.removesuffix(".py").replace("/", "."), attribute
 
 

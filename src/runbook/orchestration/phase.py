@@ -1,7 +1,8 @@
 """One phase of one component, as a flow runs it: lock, log, gates, and how it ends.
 
-``begin_phase`` holds the component's phase lock for the whole phase (paused gates included),
-records ``phase_started`` in the audit log, and yields a ``PhaseRun``. The flow ends it with
+``begin_phase`` holds the component's phase lock for the whole phase (paused gates included)
+and yields a ``PhaseRun``; ``run.start()`` records ``phase_started`` once the entry checks passed.
+The flow ends it with
 ``run.complete(...)`` or ``run.stop(decision)``; both write the outcome to the audit log (where
 ``migrate`` and the demo read it back, whatever Prefect did to the run) and publish the runbook
 log artifact. ``stop`` applies a ROLLBACK itself, with the library only, because after a timed-out
@@ -89,6 +90,13 @@ class PhaseRun:
     def critical(self) -> bool:
         return is_critical(self.component)
 
+    def start(self) -> None:
+        """Record that the phase started (once its entry checks passed)."""
+        AuditLog(self.store).append(component=self.component.value, action=PHASE_STARTED, actor=self.actor,
+                                    reason=f"{self.phase.value} started by {self.initiator}",
+                                    evidence={"flow_run_id": self.flow_run_id,
+                                              "flow_run_name": self.flow_run_name})
+
     def note(self, step: str, result: str, detail: str = "") -> None:
         """Add a line to the runbook log (artifact) and to the run's thread in Slack or the console."""
         self.log.append({"step": step, "result": result, "detail": detail})
@@ -168,9 +176,5 @@ def begin_phase(
     store = open_store(settings)
     flow_run_id, flow_run_name = current_run()
     with phase_lock(component.value, phase=phase.value, wait_s=lock_wait_s):
-        run = PhaseRun(phase, component, initiator, settings, store,
+        yield PhaseRun(phase, component, initiator, settings, store,
                        make_notifier(settings, gate_store=GateStore(store)), flow_run_id, flow_run_name)
-        AuditLog(store).append(component=component.value, action=PHASE_STARTED, actor=run.actor,
-                               reason=f"{phase.value} started by {initiator}",
-                               evidence={"flow_run_id": flow_run_id, "flow_run_name": flow_run_name})
-        yield run

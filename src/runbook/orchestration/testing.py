@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from runbook.control.store import Store
     from runbook.orchestration.pending import PendingGate
 
-__all__ = ["fast_options", "wait_for_gate"]
+__all__ = ["FAST_THRESHOLDS", "fast_options", "prepare", "wait_for_gate"]
 
 # Limits a one-second window at 1,000 calls/s can decide (see runbook.orchestration.demo).
 FAST_THRESHOLDS = ThresholdOptions(
@@ -24,7 +24,8 @@ FAST_THRESHOLDS = ThresholdOptions(
 
 
 def fast_options(
-    *, window_s: float = 1.5, timeout_s: float = 120.0, extensions: int = 2, validation: bool = True, **gate: Any
+    *, window_s: float = 1.5, timeout_s: float = 120.0, extensions: int = 2, validation: bool = True,
+    **gate: Any,
 ) -> dict[str, Any]:
     """Flow keyword arguments for a fast run: 500 + 2,000 scenarios, short windows, 1 s polling."""
     options: dict[str, Any] = {
@@ -48,3 +49,17 @@ def wait_for_gate(store: Store, *, timeout_s: float = 60.0, poll_s: float = 0.25
             return gates[0]
         time.sleep(poll_s)
     raise TimeoutError(f"no gate opened within {timeout_s:g} s")
+
+
+def prepare(store: Store, component: str, *, shadow: bool = True) -> None:
+    """What phase 0 and phase 1 leave behind, without running them: a measured legacy baseline
+    and (with ``shadow``) the component in shadow mode."""
+    from runbook.control.baselines import BaselineStore
+    from runbook.control.safety import ProductionSafetyManager
+    from runbook.engines.registry import load_pair
+    from runbook.orchestration.baseline import measure_legacy_baseline
+
+    baseline = measure_legacy_baseline(component, load_pair(component), calls=100)
+    BaselineStore(store).record(component, baseline)
+    if shadow:
+        ProductionSafetyManager(store, actor="test-setup").enable_shadow_mode(component, reason="test setup")
