@@ -99,4 +99,5 @@ def _run_phase(phase: Phase, component: Component, *, initiator: str, fault: str
               **{name: options[name] for name in ("observation", "gate", "thresholds")}}
     if phase is Phase.SHADOW:
         return shadow(validation=options["validation"], **common)
-    return {Phase.CANARY: canary, Phase.CRITICAL: critical, Phase.CLEANUP: cleanup}[phase](**common)
+    traffic_flows: dict[Phase, Any] = {Phase.CANARY: canary, Phase.CRITICAL: critical, Phase.CLEANUP: cleanup}
+    return traffic_flows[phase](**common)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runbook.orchestration.artifacts import artifact_key, publish_markdown, publish_table
@@ -20,7 +20,7 @@ def publish_validation(report: Mapping[str, Any]) -> None:
 
 
 @runbook_task(name="publish-step-health")
-def publish_step_health(component: str, phase: str, rows: list[Mapping[str, Any]]) -> None:
+def publish_step_health(component: str, phase: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """A table of the traffic steps so far: percent, monitor verdict, calls, gate."""
     publish_table(artifact_key("canary-health", component, phase), rows,
                   description=f"{phase} of {component}: health per traffic step")
@@ -33,7 +33,9 @@ def publish_summary(key: str, markdown: str, *, description: str) -> None:
 
 
 @runbook_task(name="write-report")
-def write_report(components: list[str], *, title: str, summary: list[Mapping[str, Any]] | None = None) -> str:
+def write_report(
+    components: list[str], *, title: str, summary: Sequence[Mapping[str, Any]] | None = None
+) -> str:
     """Write the HTML migration report of ``components`` under RUNBOOK_HOME/reports; its path."""
     from datetime import UTC, datetime
 
@@ -50,7 +52,7 @@ def write_report(components: list[str], *, title: str, summary: list[Mapping[str
 
 
 @runbook_task(name="publish-nightly")
-def publish_nightly(rows: list[Mapping[str, Any]]) -> None:
+def publish_nightly(rows: Sequence[Mapping[str, Any]]) -> None:
     """The nightly validation table (one row per component in migration)."""
     empty = [{"component": "-", "passed": "nothing in migration"}]
     publish_table(artifact_key("nightly-validation"), rows or empty,
@@ -58,7 +60,7 @@ def publish_nightly(rows: list[Mapping[str, Any]]) -> None:
 
 
 @runbook_task(name="publish-monitor")
-def publish_monitor(rows: list[Mapping[str, Any]]) -> None:
+def publish_monitor(rows: Sequence[Mapping[str, Any]]) -> None:
     """The monitor's verdict per live component."""
     empty = [{"component": "-", "verdict": "nothing live"}]
     publish_table(artifact_key("auto-rollback-monitor"), rows or empty,
@@ -66,6 +68,6 @@ def publish_monitor(rows: list[Mapping[str, Any]]) -> None:
 
 
 @runbook_task(name="publish-migration")
-def publish_migration(rows: list[Mapping[str, Any]]) -> None:
+def publish_migration(rows: Sequence[Mapping[str, Any]]) -> None:
     """The migration table: per component, how far it got and what stopped it."""
     publish_table(artifact_key("migration"), rows, description="migration progress per component")

@@ -225,7 +225,7 @@ def read_pause(flow_run_id: str) -> PauseInfo:
         raise ApprovalRefused(f"cannot read run {flow_run_id} from Prefect: {exc}") from exc
     state = run.state
     if state is None or not state.is_paused():
-        return PauseInfo(None, None, state.name if state else "unknown")
+        return PauseInfo(None, None, (state.name if state else None) or "unknown")
     details = state.state_details
     return PauseInfo(details.pause_key, details.pause_timeout, state.name or "Paused")
 

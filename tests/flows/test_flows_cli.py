@@ -18,6 +18,9 @@ from runbook.orchestration.testing import fast_options, prepare, wait_for_gate
 def home(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private RUNBOOK_HOME; no configured database or Slack."""
     monkeypatch.setenv("RUNBOOK_HOME", str(tmp_path / "home"))
+    # the demo turns Prefect's console logging down; keep that to this test
+    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     for name in ("RUNBOOK_DATABASE_URL", "RUNBOOK_SLACK_BOT_TOKEN", "RUNBOOK_SLACK_BOT_TOKEN_BLOCK",
                  "RUNBOOK_APPROVERS"):
         monkeypatch.delenv(name, raising=False)

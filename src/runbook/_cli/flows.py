@@ -79,9 +79,6 @@ def _decide(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _gates(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     from runbook.control.store import Store
     from runbook.orchestration.pending import pending_gates
 
@@ -90,13 +87,12 @@ def _gates(args: argparse.Namespace, settings: Settings) -> int:
     if not gates:
         print("no gate is waiting")
         return 0
-    table = Table("run id", "run", "component", "phase", "gate key", "asks", "expires")
     for gate in gates:
         request = gate.request
-        expires = request.expires_at.isoformat(timespec="seconds") if request.expires_at else "-"
-        table.add_row(request.flow_run_id, gate.run_name, request.component, request.phase, request.gate_key,
-                      request.title, expires)
-    Console(soft_wrap=True).print(table)
+        expires = request.expires_at.isoformat(timespec="seconds") if request.expires_at else "never"
+        print(f"{request.title}  [{request.component}, {request.phase}, run {gate.run_name}, "
+              f"times out {expires}]")
+        print(f"  runbook approve {request.flow_run_id} --gate {request.gate_key}")
     return 0
 
 

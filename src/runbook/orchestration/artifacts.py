@@ -71,12 +71,13 @@ def progress_reporter(key: str, *, description: str) -> Callable[[str, float, fl
         if percent == last[0]:
             return
         last[0] = percent
-        if artifact_id[0] is None:
+        current = artifact_id[0]
+        if current is None:
             artifact_id[0] = _safely(
                 lambda: create_progress_artifact(float(percent), key=key, description=description), key
             )
         else:
-            _safely(lambda: update_progress_artifact(artifact_id[0], float(percent)), key)
+            _safely(lambda: update_progress_artifact(current, float(percent)), key)
 
     return report
 

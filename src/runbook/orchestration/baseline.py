@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -18,7 +18,7 @@ __all__ = ["measure_legacy_baseline"]
 
 # Calls whose allocation peak is traced: tracemalloc slows calls, so it never times them.
 MEMORY_SAMPLES = 20
-QUANTILE_METHOD = "linear"
+QUANTILE_METHOD: Final = "linear"
 
 
 def measure_legacy_baseline(component: str, pair: Any, *, calls: int = 300, seed: int = 0) -> Baseline:
@@ -28,11 +28,10 @@ def measure_legacy_baseline(component: str, pair: Any, *, calls: int = 300, seed
     requests = [request for _key, request in replay_requests(component, count=calls, seed=seed)]
     for request in requests[:5]:  # warm caches and lazy imports before timing
         pair.call_legacy(request)
-    latencies = np.array([_timed_us(pair.call_legacy, request) for request in requests])
-    p50, p99 = np.quantile(latencies, [0.50, 0.99], method=QUANTILE_METHOD)
+    latencies = np.array([_timed_us(pair.call_legacy, request) for request in requests], dtype=np.float64)
     return Baseline(
-        latency_p50_us=float(p50),
-        latency_p99_us=float(p99),
+        latency_p50_us=float(np.quantile(latencies, 0.50, method=QUANTILE_METHOD)),
+        latency_p99_us=float(np.quantile(latencies, 0.99, method=QUANTILE_METHOD)),
         peak_memory_bytes=max(_peak_bytes(pair.call_legacy, r) for r in requests[:MEMORY_SAMPLES]),
         hedge_effectiveness=_legacy_effectiveness(pair) if component == "hedge_calculator" else None,
         source=f"readiness: {len(requests)} replayed legacy calls (quantile method {QUANTILE_METHOD})",

@@ -46,7 +46,7 @@ def find_project_file(start: Path | None = None) -> Path:
     """prefect.yaml in ``start`` (default: the working directory), else beside the ``flows`` package."""
     candidates = [(start or Path.cwd()) / PROJECT_FILE]
     flows = importlib.import_module("flows")
-    candidates.append(Path(flows.__file__).resolve().parent.parent / PROJECT_FILE)
+    candidates.append(Path(str(flows.__file__)).resolve().parent.parent / PROJECT_FILE)
     for candidate in candidates:
         if candidate.is_file():
             return candidate

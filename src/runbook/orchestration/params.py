@@ -44,12 +44,14 @@ class ValidationOptions(BaseModel):
     model_config = _FROZEN
 
     historical: int = Field(
-        ADR_HISTORICAL_SCENARIOS, description="historical scenarios run through both engines (ADR: >= 10,000)"
+        default=ADR_HISTORICAL_SCENARIOS,
+        description="historical scenarios run through both engines (ADR: >= 10,000)",
     )
     monte_carlo: int = Field(
-        ADR_MONTE_CARLO_SCENARIOS, description="Monte Carlo scenarios, common random numbers (ADR: >=100,000)"
+        default=ADR_MONTE_CARLO_SCENARIOS,
+        description="Monte Carlo scenarios, common random numbers (ADR: >= 100,000)",
     )
-    seed: int = Field(0, description="seed of the Monte Carlo draws (same seed, same scenarios)")
+    seed: int = Field(default=0, description="seed of the Monte Carlo draws (same seed, same scenarios)")
 
     def checked(self) -> ValidationOptions:
         """Self, or BadParameter naming the first count that is not a positive integer."""
@@ -64,14 +66,16 @@ class ObservationOptions(BaseModel):
     model_config = _FROZEN
 
     window_s: float = Field(
-        300.0, description="seconds of traffic per observation window (the ADR's week per step, in seconds)"
+        default=300.0,
+        description="seconds of traffic per observation window (the ADR's week per step, in seconds)",
     )
-    rate_per_s: float = Field(200.0, description="replayed calls per second during a window")
+    rate_per_s: float = Field(default=200.0, description="replayed calls per second during a window")
     max_extensions: int = Field(
-        2, description="extra windows when the monitor has too few observations to decide (HOLD)"
+        default=2, description="extra windows when the monitor has too few observations to decide (HOLD)"
     )
     replay: bool = Field(
-        True, description="drive the routers with bundled historical requests (off: production traffic only)"
+        default=True,
+        description="drive the routers with bundled historical requests (off: production traffic only)",
     )
 
     def checked(self) -> ObservationOptions:
@@ -91,14 +95,16 @@ class GateOptions(BaseModel):
     model_config = _FROZEN
 
     timeout_s: float = Field(
-        86_400.0, description="seconds a gate waits for its approvers; then nothing is promoted"
+        default=86_400.0, description="seconds a gate waits for its approvers; then nothing is promoted"
     )
-    poll_interval_s: int = Field(10, description="seconds between the paused run's checks for an answer")
+    poll_interval_s: int = Field(
+        default=10, description="seconds between the paused run's checks for an answer"
+    )
     on_reject: GateFallback = Field(
-        GateFallback.ROLLBACK, description="rollback: back to legacy at once; hold: stay where it is"
+        default=GateFallback.ROLLBACK, description="rollback: back to legacy at once; hold: stay where it is"
     )
     on_timeout: GateFallback = Field(
-        GateFallback.HOLD, description="hold: stay in the last safe state; rollback: back to legacy"
+        default=GateFallback.HOLD, description="hold: stay in the last safe state; rollback: back to legacy"
     )
 
     def checked(self) -> GateOptions:
@@ -116,15 +122,23 @@ class ThresholdOptions(BaseModel):
 
     model_config = _FROZEN
 
-    max_error_rate: float = Field(0.001, description="calculation errors per candidate call (ADR: 0.1%)")
-    max_latency_ratio: float = Field(1.20, description="candidate median latency / legacy p50 (ADR: 1.2)")
-    max_memory_ratio: float = Field(1.50, description="candidate peak memory / legacy peak (ADR: 50% more)")
-    min_hedge_effectiveness_ratio: float = Field(
-        0.95, description="hedge effectiveness new / baseline (ADR: 5% degradation)"
+    max_error_rate: float = Field(
+        default=0.001, description="calculation errors per candidate call (ADR: 0.1%)"
     )
-    max_mismatch_rate: float = Field(0.001, description="shadow comparisons outside tolerance / comparisons")
-    min_observations: int = Field(200, description="calls needed before a rate can pass")
-    confidence: float = Field(0.99, description="one-sided confidence of the count-based tests")
+    max_latency_ratio: float = Field(
+        default=1.20, description="candidate median latency / legacy p50 (ADR: 20% slower)"
+    )
+    max_memory_ratio: float = Field(
+        default=1.50, description="candidate peak memory / legacy peak (ADR: 50% more)"
+    )
+    min_hedge_effectiveness_ratio: float = Field(
+        default=0.95, description="hedge effectiveness new / baseline (ADR: 5% degradation)"
+    )
+    max_mismatch_rate: float = Field(
+        default=0.001, description="shadow comparisons outside tolerance / comparisons"
+    )
+    min_observations: int = Field(default=200, description="calls needed before a rate can pass")
+    confidence: float = Field(default=0.99, description="one-sided confidence of the count-based tests")
 
     def to_domain(self) -> RollbackThresholds:
         """The domain value; BadParameter names a threshold out of range."""

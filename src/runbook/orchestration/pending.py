@@ -49,7 +49,8 @@ def pending_gates(store: Store, *, flow_run_id: str | None = None, limit: int = 
     for run in runs:
         key = run.state.state_details.pause_key if run.state else None
         request = gates.request(key) if key else None
-        waiting = request is not None and request.status is GateStatus.PENDING
-        if waiting and request.flow_run_id == str(run.id):
+        if request is None or request.status is not GateStatus.PENDING:
+            continue
+        if request.flow_run_id == str(run.id):
             found.append(PendingGate(request, run.name))
     return sorted(found, key=lambda gate: gate.request.created_at)
