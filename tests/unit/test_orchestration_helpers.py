@@ -80,3 +80,17 @@ def test_prefect_yaml_entries_need_a_python_entrypoint(tmp_path: Path):
     empty.write_text("name: x\ndeployments: []\n", encoding="utf-8")
     with pytest.raises(BadParameter, match="declares no deployments"):
         read_specs(empty)
+
+
+def test_runbook_log_links_the_run_and_the_report():
+    """The runbook log artifact names the stopping check and links the run and the HTML report."""
+    from runbook.orchestration.markdown import outcome_markdown
+
+    text = outcome_markdown(component="var_engine", phase="shadow", status="held", check="validation",
+                            reason="tolerance failed",
+                            steps=[{"step": "offline validation", "result": "FAILED"}],
+                            links={"flow run": "http://ui/runs/flow-run/1", "report": "/tmp/r/report.html"})
+    assert "Stopped by **validation**: tolerance failed" in text
+    assert "[flow run](http://ui/runs/flow-run/1)" in text
+    assert "[report](file:///tmp/r/report.html)" in text
+    assert "| offline validation | FAILED |" in text

@@ -10,6 +10,11 @@ from runbook.domain.gates import GateRequest
 __all__ = ["evidence_table", "format_value", "gate_description", "outcome_markdown"]
 
 
+def _href(target: str) -> str:
+    """A link target: URLs as they are, local files as file:// URLs."""
+    return target if "://" in target else f"file://{target}"
+
+
 def format_value(value: Any) -> str:
     """A compact, readable rendering of one evidence value."""
     if isinstance(value, bool):
@@ -60,12 +65,16 @@ def gate_description(request: GateRequest, run_url: str) -> str:
 
 
 def outcome_markdown(
-    *, component: str, phase: str, status: str, check: str, reason: str, steps: Iterable[Mapping[str, Any]]
+    *, component: str, phase: str, status: str, check: str, reason: str, steps: Iterable[Mapping[str, Any]],
+    links: Mapping[str, str] | None = None,
 ) -> str:
-    """The phase's runbook log: what ran, what it found, how it ended."""
+    """The phase's runbook log: what ran, what it found, how it ended, with links (run, reports)."""
     lines = [f"# {phase}: {component}", "", f"**Outcome: {status}**"]
     if check:
         lines.append(f"Stopped by **{check}**: {reason}")
+    shown = [f"[{name}]({_href(target)})" for name, target in (links or {}).items() if target]
+    if shown:
+        lines += ["", " | ".join(shown)]
     lines += ["", "| step | result | detail |", "|---|---|---|"]
     for step in steps:
         lines.append(

@@ -157,9 +157,10 @@ class PhaseRun:
     def _finish(self, action: str, outcome: dict[str, Any], *, reason: str) -> None:
         AuditLog(self.store).append(component=self.component.value, action=action, actor=self.actor,
                                     reason=reason, evidence=outcome)
+        links = {"flow run": self.run_url, "report": str(outcome.get("report") or "")}
         markdown = outcome_markdown(component=self.component.value, phase=self.phase.value,
                                     status=outcome["status"], check=str(outcome.get("check", "")),
-                                    reason=str(outcome.get("reason", "")), steps=self.log)
+                                    reason=str(outcome.get("reason", "")), steps=self.log, links=links)
         publish_markdown(artifact_key("runbook-log", self.component.value, self.phase.value), markdown,
                          description=f"{self.phase.value} of {self.component.value}: {outcome['status']}")
 
