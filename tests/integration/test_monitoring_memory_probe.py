@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections.abc import Callable, Collection, Iterator
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from runbook.control import AuditLog, ProductionSafetyManager, Store
@@ -14,6 +20,56 @@ from runbook.monitoring import MemorySample, Verdict, memory_probe, monitor_and_
 ADR = RollbackThresholds()
 HUNGRY = [component for component, fault in list_faults() if fault == "memory_hungry"]
 SHIPPED = [component.value for component in Component]
+BURST_BYTES = 2**20  # another thread's burst: far more than any engine's per-call peak (tens of KiB)
+BURST_CALLS = frozenset({4, 11, 23, 37})  # engine calls (1 = the untraced warm-up) a burst lands in
+
+
+class Burst:
+    """Another thread of the process that allocates (and frees) BURST_BYTES whenever it is triggered."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.done = threading.Event()
+        self.count = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="burst", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.go.wait()
+            self.go.clear()
+            if self.stopping:
+                return
+            block = bytearray(BURST_BYTES)
+            del block
+            self.count += 1
+            self.done.set()
+
+    def during(self, call: Callable[[Any], Any], *, calls: Collection[int]) -> Callable[[Any], Any]:
+        """``call``, wrapped so that its n-th call (n in ``calls``) waits for a burst to happen."""
+        numbers = itertools.count(1)
+
+        def wrapped(request: Any) -> Any:
+            if next(numbers) in calls:
+                self.done.clear()
+                self.go.set()
+                self.done.wait(30)  # a safeguard only: the burst takes microseconds
+            return call(request)
+
+        return wrapped
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.go.set()
+        self.thread.join()
+
+
+@pytest.fixture
+def burst() -> Iterator[Burst]:
+    bursting = Burst()
+    yield bursting
+    bursting.stop()
 
 
 def canary_store(url: str, component: str) -> Store:
@@ -98,3 +154,35 @@ def test_a_failing_memory_probe_holds(sqlite_url: str) -> None:
         assert store.state("var_engine").mode is Mode.CANARY
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("component", SHIPPED)
+def test_another_threads_bursts_do_not_make_a_shipped_candidate_hungry(burst: Burst, component: str) -> None:
+    """A thread allocating 1 MiB during 4 of the candidate's 50 probed calls does not move its ratio:
+    the bursts are traced (the largest call shows them) but the median per-call peak ignores them."""
+    pair = load_pair(component)
+    clean = memory_probe(pair, component=component)
+    noisy_pair = SimpleNamespace(
+        call_legacy=pair.call_legacy, call_candidate=burst.during(pair.call_candidate, calls=BURST_CALLS)
+    )
+    noisy = memory_probe(noisy_pair, component=component)
+    assert burst.count == len(BURST_CALLS)
+    assert noisy.candidate_max_bytes >= BURST_BYTES  # the bursts landed inside traced candidate calls
+    assert noisy.candidate_max_bytes / noisy.legacy_peak_bytes > ADR.max_memory_ratio
+    assert noisy.ratio is not None
+    assert noisy.ratio <= ADR.max_memory_ratio
+    assert noisy.ratio == pytest.approx(clean.ratio, rel=0.05)
+
+
+@pytest.mark.parametrize("component", HUNGRY)
+def test_legacy_side_bursts_do_not_hide_a_memory_hungry_candidate(burst: Burst, component: str) -> None:
+    """Bursts traced inside 4 of legacy's calls leave legacy's median alone: memory_hungry still fails."""
+    pair = load_pair(component, fault="memory_hungry")
+    noisy_pair = SimpleNamespace(
+        call_legacy=burst.during(pair.call_legacy, calls=BURST_CALLS), call_candidate=pair.call_candidate
+    )
+    sample = memory_probe(noisy_pair, component=component)
+    assert burst.count == len(BURST_CALLS)
+    assert sample.legacy_max_bytes >= BURST_BYTES
+    assert sample.ratio is not None
+    assert sample.ratio > ADR.max_memory_ratio

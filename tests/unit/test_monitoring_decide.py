@@ -12,6 +12,7 @@ from scipy import stats
 from runbook.control.baselines import Baseline
 from runbook.domain.observation import ErrorKind, Observation, Route
 from runbook.domain.thresholds import RollbackThresholds
+from runbook.errors import BadParameter
 from runbook.monitoring import (
     AutoRollbackMonitor,
     CriticalComponentMonitor,
@@ -26,6 +27,8 @@ from runbook.monitoring._verdict import CheckStatus
 ADR = RollbackThresholds()
 BASELINE = Baseline(latency_p50_us=100.0, latency_p99_us=400.0, peak_memory_bytes=100 * 2**20)
 ENOUGH = 20_000  # candidate calls: well past the 4,603 a clean 0.1% pass needs at 99%
+# A millisecond engine: 20% of its p50 (200 us) is well over the 50 us floor, so the ratio decides.
+MS_BASELINE = Baseline(latency_p50_us=1_000.0, latency_p99_us=4_000.0, peak_memory_bytes=100 * 2**20)
 
 
 def canary_calls(
@@ -36,9 +39,10 @@ def canary_calls(
     memory_bytes: int = 0,
     component: str = "var_engine",
     seed: int = 0,
+    base_us: float = BASELINE.latency_p50_us,
 ) -> list[Observation]:
     """n candidate-routed canary calls; the first ``errors`` raised; lognormal latencies (sigma 0.3)
-    around ``latency_factor`` x the baseline's 100 us median."""
+    around ``latency_factor`` x ``base_us`` (the baseline's 100 us median by default)."""
     rng = random.Random(seed)
     return [
         Observation(
@@ -48,7 +52,7 @@ def canary_calls(
             routing_key=f"book-{i % 97}",
             at=1_000.0 + i * 1e-3,
             legacy_latency_us=None,
-            candidate_latency_us=100.0 * latency_factor * math.exp(0.3 * rng.gauss(0.0, 1.0)),
+            candidate_latency_us=base_us * latency_factor * math.exp(0.3 * rng.gauss(0.0, 1.0)),
             error_kind=ErrorKind.EXCEPTION if i < errors else ErrorKind.NONE,
             memory_bytes=memory_bytes,
         )
@@ -181,8 +185,9 @@ def test_clean_shadow_window_continues_on_its_own_legacy_latencies() -> None:
 
 
 def test_latency_thirty_percent_slower_rolls_back() -> None:
-    """A candidate median 1.3x the legacy p50 is over the 1.2x limit: ROLLBACK on latency alone."""
-    decision = AutoRollbackMonitor(ADR).evaluate(canary_calls(6_000, latency_factor=1.3), baseline=BASELINE)
+    """A 1 ms engine's candidate median 1.3x the legacy p50 (+300 us) is over the 1.2x limit: ROLLBACK."""
+    calls = canary_calls(6_000, latency_factor=1.3, base_us=MS_BASELINE.latency_p50_us)
+    decision = AutoRollbackMonitor(ADR).evaluate(calls, baseline=MS_BASELINE)
     assert decision.verdict is Verdict.ROLLBACK
     assert decision.failed_checks == ("latency",)
     assert decision.evidence["latency.ratio"] == pytest.approx(1.3, rel=0.03)
@@ -191,15 +196,77 @@ def test_latency_thirty_percent_slower_rolls_back() -> None:
 def test_latency_ten_percent_slower_continues() -> None:
     """A candidate median 1.1x the legacy p50 is within the 1.2x limit: CONTINUE."""
     assert verdict(canary_calls(6_000, latency_factor=1.1)) is Verdict.CONTINUE
+    ms_calls = canary_calls(6_000, latency_factor=1.1, base_us=MS_BASELINE.latency_p50_us)
+    assert verdict(ms_calls, baseline=MS_BASELINE) is Verdict.CONTINUE
 
 
-def test_latency_sign_test_agrees_with_scipy() -> None:
-    """The latency check fails exactly when binomtest says over half the calls exceed 1.2x the p50."""
-    for factor in (1.15, 1.22, 1.25, 1.3):
-        summary = summarize(canary_calls(1_000, latency_factor=factor, seed=7))
-        slower = sum(1 for v in summary.candidate_latencies_us if v > 1.2 * BASELINE.latency_p50_us)
+def test_latency_half_again_slower_by_ten_microseconds_is_not_slow() -> None:
+    """A 20 us engine's candidate at 1.5x (only +10 us) is under the 50 us floor: latency passes."""
+    baseline = Baseline(latency_p50_us=20.0, latency_p99_us=80.0, peak_memory_bytes=100 * 2**20)
+    decision = AutoRollbackMonitor(ADR).evaluate(
+        canary_calls(6_000, latency_factor=1.5, base_us=20.0), baseline=baseline
+    )
+    assert decision.evidence["latency.ratio"] == pytest.approx(1.5, rel=0.03)
+    assert decision.evidence["check.latency"] == "pass"
+    assert decision.verdict is Verdict.CONTINUE
+
+
+def test_latency_thirty_percent_and_two_hundred_microseconds_slower_rolls_back() -> None:
+    """A candidate median 1.3x and +200 us over a 667 us legacy p50 is over both limits: ROLLBACK."""
+    base_us = 2_000.0 / 3.0
+    baseline = Baseline(latency_p50_us=base_us, latency_p99_us=4 * base_us, peak_memory_bytes=100 * 2**20)
+    decision = AutoRollbackMonitor(ADR).evaluate(
+        canary_calls(6_000, latency_factor=1.3, base_us=base_us), baseline=baseline
+    )
+    assert decision.verdict is Verdict.ROLLBACK
+    assert decision.failed_checks == ("latency",)
+    assert decision.evidence["candidate_p50_us"] - base_us == pytest.approx(200.0, rel=0.1)
+
+
+def test_latency_limit_is_the_larger_of_ratio_and_floor_and_evidence_states_both() -> None:
+    """The limit is max(1.2 x p50, p50 + 50 us): the floor binds at 100 us, the ratio at 1 ms."""
+    micro = check_latency(summarize(canary_calls(300)), BASELINE, ADR).evidence
+    assert (micro["latency.ratio_limit_us"], micro["latency.excess_limit_us"]) == (120.0, 150.0)
+    assert micro["latency.limit_us"] == 150.0
+    milli = check_latency(summarize(canary_calls(300, base_us=1_000.0)), MS_BASELINE, ADR)
+    assert (milli.evidence["latency.ratio_limit_us"], milli.evidence["latency.excess_limit_us"]) == (
+        1_200.0,
+        1_050.0,
+    )
+    assert milli.evidence["latency.limit_us"] == 1_200.0
+    assert "1.20x legacy p50 = 1200 us" in milli.reason
+    assert "legacy p50 + 50 us = 1050 us" in milli.reason
+
+
+def test_latency_floor_comes_from_the_thresholds() -> None:
+    """With min_latency_excess_us 0 the ratio alone decides: 1.3x over a 100 us p50 rolls back."""
+    strict = AutoRollbackMonitor(RollbackThresholds(min_latency_excess_us=0.0))
+    calls = canary_calls(6_000, latency_factor=1.3)
+    assert verdict(calls) is Verdict.CONTINUE
+    assert strict.evaluate(calls, baseline=BASELINE).failed_checks == ("latency",)
+
+
+@pytest.mark.parametrize("excess", [-1.0, math.nan, math.inf])
+def test_latency_floor_must_be_a_finite_non_negative_number(excess: float) -> None:
+    """A negative, NaN or infinite min_latency_excess_us is refused, naming the value."""
+    with pytest.raises(BadParameter, match="min_latency_excess_us"):
+        RollbackThresholds(min_latency_excess_us=excess)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "factors"),
+    [(MS_BASELINE, (1.15, 1.22, 1.25, 1.3)), (BASELINE, (1.3, 1.45, 1.52, 1.55, 1.65))],
+)
+def test_latency_sign_test_agrees_with_scipy(baseline: Baseline, factors: tuple[float, ...]) -> None:
+    """The latency check fails exactly when binomtest says over half the calls exceed
+    max(1.2 x p50, p50 + 50 us)."""
+    p50 = baseline.latency_p50_us
+    limit = max(ADR.max_latency_ratio * p50, p50 + ADR.min_latency_excess_us)
+    for factor in factors:
+        summary = summarize(canary_calls(1_000, latency_factor=factor, seed=7, base_us=p50))
+        slower = sum(1 for v in summary.candidate_latencies_us if v > limit)
         over = stats.binomtest(slower, 1_000, 0.5, alternative="greater").pvalue < 1 - ADR.confidence
-        assert (check_latency(summary, BASELINE, ADR).status is CheckStatus.FAIL) == over
+        assert (check_latency(summary, baseline, ADR).status is CheckStatus.FAIL) == over
 
 
 def test_legacy_calls_in_the_window_are_preferred_to_the_stored_baseline() -> None:

@@ -164,6 +164,36 @@ def test_probe_measures_each_engines_peak_allocation() -> None:
     assert sample.ratio == pytest.approx(3.0, rel=0.05)
 
 
+class OccasionallyBig(Allocating):
+    """A candidate holding 1 MiB per call, and 8 MiB on the calls numbered in ``big_calls``."""
+
+    def __init__(self, big_calls: set[int]) -> None:
+        super().__init__(2**20, 2**20)
+        self.big_calls = big_calls
+
+    def call_candidate(self, request: Any) -> int:
+        self.calls["candidate"] += 1
+        size = 8 * 2**20 if self.calls["candidate"] in self.big_calls else self.candidate_bytes
+        return len(bytearray(size))
+
+
+def test_probe_summarises_each_engine_by_its_median_call() -> None:
+    """8 MiB on 3 of 12 calls leaves the candidate's median at 1 MiB; its largest call shows 8 MiB."""
+    sample = memory_probe(OccasionallyBig({3, 7, 10}), count=12, component="var_engine")
+    assert 2**20 <= sample.candidate_peak_bytes < 2**20 + 64 * 1024
+    assert sample.candidate_max_bytes >= 8 * 2**20
+    assert sample.ratio == pytest.approx(1.0, rel=0.05)
+
+
+def test_probe_median_follows_an_allocation_on_most_calls() -> None:
+    """8 MiB on 7 of 12 calls is the candidate's typical call: the median is 8 MiB and it fails."""
+    sample = memory_probe(OccasionallyBig({2, 3, 5, 7, 9, 11, 13}), count=12, component="var_engine")
+    assert sample.candidate_peak_bytes >= 8 * 2**20
+    decision = AutoRollbackMonitor(ADR).evaluate(WINDOW, baseline=BASELINE, memory=sample)
+    assert decision.failed_checks == ("memory",)
+    assert decision.evidence["memory.candidate_max_call_bytes"] == sample.candidate_max_bytes
+
+
 def test_probe_runs_both_engines_on_every_request() -> None:
     """Both engines answer the same requests: one warm-up call each, then ``count`` calls each."""
     pair = Allocating(1024, 1024)

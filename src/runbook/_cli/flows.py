@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -49,10 +50,13 @@ def register(subparsers: Any) -> None:
     run.set_defaults(handler=_run)
 
     demo = subparsers.add_parser("demo", help="the whole runbook on embedded defaults, in a few minutes")
-    demo.add_argument("--component", default="all", choices=("all", *COMPONENTS), help="one component or all")
+    demo.add_argument("--component", default="all", metavar="NAME",
+                      help=f"one component or all (default); one of: {', '.join(COMPONENTS)}")
     demo.add_argument("--auto-approve", action="store_true",
                       help="gates approved by demo approvers (two on critical gates), channel demo")
-    demo.add_argument("--inject-fault", metavar="NAME", help="a defective candidate the runbook must catch")
+    demo.add_argument("--inject-fault", metavar="NAME",
+                      help="a defective candidate the runbook must catch (`runbook validate --list-faults`); "
+                           "with --component all, injected into the components that have it")
     demo.set_defaults(handler=_demo)
 
 
@@ -70,12 +74,27 @@ def _decide(args: argparse.Namespace, settings: Settings) -> int:
     from runbook.domain.gates import Channel
 
     with Store.from_settings(settings) as store:
+        _check_gate(store, run_id=args.run_id, gate=args.gate)
         outcome = submit_decision(
             store, flow_run_id=args.run_id, gate_key=args.gate, decision=args.decision,
             approver=args.approver, channel=Channel.CLI, comment=args.comment,
         )
     print(outcome.message)
     return 0 if outcome.accepted or outcome.already_decided else 1
+
+
+def _check_gate(store: Any, *, run_id: str, gate: str) -> None:
+    """BadParameter (exit 2, nothing written) for a gate key this store does not know, or another run's."""
+    from runbook.control.gates import GateStore
+    from runbook.errors import BadParameter
+
+    request = GateStore(store).request(gate)
+    if request is None:
+        raise BadParameter(f"no gate {gate!r} in {store.display_url}; `runbook gates` lists the waiting "
+                           "ones (a demo keeps its gates in its own store: use the RUNBOOK_DATABASE_URL "
+                           "it printed)")
+    if request.flow_run_id != run_id:
+        raise BadParameter(f"gate {gate!r} belongs to run {request.flow_run_id}, not {run_id!r}")
 
 
 def _gates(args: argparse.Namespace, settings: Settings) -> int:
@@ -133,31 +152,99 @@ def _stop(pid: int) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from runbook.errors import BadParameter
+    from runbook.orchestration.demo_output import hide_stop_tracebacks
     from runbook.orchestration.runs import run_phase
 
-    if args.phase not in WITHOUT_COMPONENT and not args.component:
-        raise BadParameter(f"the {args.phase} phase needs --component (one of: {', '.join(COMPONENTS)})")
-    state = run_phase(args.phase, component=args.component, initiator=args.initiator)
-    print(f"{args.phase}: {state.type.value} {state.message or ''}".rstrip())
-    return 0 if state.is_completed() else 1
+    _check_run_component(args.phase, args.component)
+    with hide_stop_tracebacks():
+        state = run_phase(args.phase, component=args.component, initiator=args.initiator)
+    if state.is_completed():
+        print(f"{args.phase}: {state.type.value}")
+        return 0
+    stop = _recorded_stop(settings, args.component, str(state.state_details.flow_run_id or ""))
+    if stop is not None:  # the runbook stopped the phase on purpose: an outcome, not a crash
+        print(f"{args.phase}: {args.component} {stop['status']} by {stop.get('check')}: {stop.get('reason')}")
+        return 3
+    print(f"{args.phase}: {state.type.value} {state.message or ''}".rstrip(), file=sys.stderr)
+    return 1
+
+
+def _check_run_component(phase: str, component: str | None) -> None:
+    """BadParameter (exit 2, before anything starts) for a component ``phase`` does not take."""
+    from runbook.domain.components import ALL_COMPONENTS_ALIAS, Component
+    from runbook.domain.plans import Phase, check_phase_component
+    from runbook.errors import BadParameter
+
+    if phase in ("nightly_validation", "auto_rollback_monitor"):
+        if component is not None:
+            raise BadParameter(f"the {phase} flow covers every component; it takes no --component")
+        return
+    if component is None:
+        if phase not in WITHOUT_COMPONENT:
+            raise BadParameter(f"the {phase} phase needs --component (one of: {', '.join(COMPONENTS)})")
+        return
+    extra = {"readiness": ("all",), "migrate": ("all",), "emergency_rollback": (ALL_COMPONENTS_ALIAS,)}
+    allowed = (*COMPONENTS, *extra.get(phase, ()))
+    if component not in allowed:
+        raise BadParameter(f"unknown component {component!r} for {phase}; allowed: {', '.join(allowed)}")
+    if phase in ("canary", "critical"):
+        check_phase_component(Phase(phase), Component(component))
+
+
+def _recorded_stop(settings: Settings, component: str | None, flow_run_id: str) -> dict[str, Any] | None:
+    """The phase's recorded outcome when the runbook held or rolled the component back, else None."""
+    if component not in COMPONENTS or not flow_run_id:
+        return None
+    from runbook.control.store import Store
+    from runbook.orchestration.outcomes import phase_outcome
+
+    with Store.from_settings(settings) as store:
+        outcome = phase_outcome(store, component, flow_run_id)
+    return outcome if outcome["status"] in ("held", "rolled_back") else None
 
 
 # ---- demo -------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from runbook.orchestration.demo import DemoOptions, demo_settings, run_demo
-    from runbook.orchestration.demo_output import prepare_console, print_summary
-    from runbook.orchestration.faults import faults_for
+    from runbook.orchestration.demo import DemoOptions, demo_faults, demo_settings, prefect_for_demo
+    from runbook.orchestration.demo_output import prepare_console, print_summary, quiet_prefect_console
 
-    selected = list(COMPONENTS) if args.component == "all" else [args.component]
-    faults_for(selected, args.inject_fault)  # bad input fails here, before anything starts
+    faults = demo_faults(args.component, args.inject_fault)  # bad input fails here, before anything starts
     options = DemoOptions(components=args.component, auto_approve=args.auto_approve,
                           inject_fault=args.inject_fault)
     local = demo_settings(settings)
-    console = prepare_console(local, options)
-    result = run_demo(local, options, chooser=_chooser(args))
-    print_summary(console, result, options)
+    # Before Prefect loads, for this process's whole life: also quiets the temporary server's
+    # "stopping" message, which Prefect logs from an exit hook after the demo has ended.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with quiet_prefect_console(), prefect_for_demo(local.home) as prefect:
+        # Links in gate messages point at a UI that answers, else where `runbook up` will serve one.
+        local = local.model_copy(update={"prefect_ui_url": prefect.ui_url or prefect.up_ui_url})
+        console = prepare_console(local, options, prefect=prefect, faults=faults)
+        result = _run_demo(local, options, args)
+        if result is None:
+            return 1
+        print_summary(console, result, options, prefect=prefect)
     return result.exit_code
+
+
+def _run_demo(local: Settings, options: Any, args: argparse.Namespace) -> Any:
+    """The demo's result; None after an unexpected error, told in one line with where its traceback is."""
+    import traceback
+
+    from runbook.errors import RunbookError
+    from runbook.orchestration.demo import run_demo
+
+    try:
+        return run_demo(local, options, chooser=_chooser(args))
+    except RunbookError:
+        raise  # one line from the dispatcher, exit 1
+    except Exception as exc:
+        local.home.mkdir(parents=True, exist_ok=True)
+        path = local.home / "demo-error.txt"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"runbook demo: unexpected error: {type(exc).__name__}: {exc}; traceback in {path}",
+              file=sys.stderr)
+        return None
 
 
 def _chooser(args: argparse.Namespace) -> Any:
@@ -166,6 +253,6 @@ def _chooser(args: argparse.Namespace) -> Any:
     if args.auto_approve:
         return approve_as_demo()
     if not sys.stdin.isatty():
-        print("runbook demo: stdin is not a terminal; gates wait for `runbook approve` or the UI "
-              "(or use --auto-approve)", file=sys.stderr)
+        print("runbook demo: stdin is not a terminal: gate answers are read from it; once it ends, gates "
+              "wait for `runbook approve` (or use --auto-approve)", file=sys.stderr)
     return ask_on_console(default_approver=_os_user())

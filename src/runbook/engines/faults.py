@@ -20,7 +20,7 @@ from runbook.engines.requests import VaRResult
 from runbook.engines.var import VaRCalculationEngine
 
 SLOW_REPEATS = 6  # the slow variant recomputes everything this many times
-MEMORY_BALLAST = 6  # the memory-hungry variant holds this many extra copies of its largest input
+MEMORY_BALLAST = 8  # the memory-hungry variant holds this many extra copies of its largest input
 
 
 def _rare(values: np.ndarray) -> np.ndarray:

@@ -88,11 +88,14 @@ def _rate_check(name: str, counts: _Counts, limit: float, thresholds: RollbackTh
 def check_latency(
     summary: HealthSummary, baseline: BaselineLike | None, thresholds: RollbackThresholds
 ) -> Check:
-    """Sign test of the candidate's median latency against ``max_latency_ratio`` x the legacy p50.
+    """Sign test of the candidate's median latency against a limit both relative and material.
 
-    The legacy p50 comes from the window's own legacy calls when it holds at least
-    ``min_observations`` of them (same machine, same load, same minute: a like-for-like
-    comparison), else from the stored baseline (full mode has no legacy calls).
+    A candidate call counts as slower when it exceeds max(``max_latency_ratio`` x legacy p50,
+    legacy p50 + ``min_latency_excess_us``): relatively slower alone is not enough for engines
+    of tens of microseconds, whose rarely routed calls (a 5% canary share) run cold. The legacy
+    p50 comes from the window's own legacy calls when it holds at least ``min_observations`` of
+    them (same machine, same load, same minute: a like-for-like comparison), else from the stored
+    baseline (full mode has no legacy calls).
     """
     base_us, source = _latency_baseline(summary, baseline, thresholds)
     if base_us is None:
@@ -102,7 +105,9 @@ def check_latency(
             f"latency: {len(summary.legacy_latencies_us)} legacy calls in the window "
             f"(need {thresholds.min_observations}) and no stored baseline",
         )
-    limit_us = thresholds.max_latency_ratio * base_us
+    ratio_limit_us = thresholds.max_latency_ratio * base_us
+    excess_limit_us = base_us + thresholds.min_latency_excess_us
+    limit_us = max(ratio_limit_us, excess_limit_us)
     latencies = summary.candidate_latencies_us
     n = len(latencies)
     slower = n - bisect.bisect_right(latencies, limit_us)
@@ -110,6 +115,8 @@ def check_latency(
     evidence: Evidence = {
         "latency.baseline_p50_us": base_us,
         "latency.baseline_source": source,
+        "latency.ratio_limit_us": ratio_limit_us,
+        "latency.excess_limit_us": excess_limit_us,
         "latency.limit_us": limit_us,
         "latency.calls": n,
         "latency.slower_than_limit": slower,
@@ -124,8 +131,9 @@ def check_latency(
     evidence.update({"latency.slower_lower": lower, "latency.slower_upper": upper})
     seen = (
         f"latency: candidate p50 {summary.candidate_p50_us:.0f} us = {evidence['latency.ratio']:.2f}x "
-        f"legacy p50 {base_us:.0f} us ({source}); {slower} of {n} calls over the "
-        f"{thresholds.max_latency_ratio:.2f}x limit {limit_us:.0f} us"
+        f"legacy p50 {base_us:.0f} us ({source}); {slower} of {n} calls over the limit {limit_us:.0f} us "
+        f"= max({thresholds.max_latency_ratio:.2f}x legacy p50 = {ratio_limit_us:.0f} us, "
+        f"legacy p50 + {thresholds.min_latency_excess_us:g} us = {excess_limit_us:.0f} us)"
     )
     share = f"{thresholds.confidence:.0%} bounds of that share [{lower:.3f}, {upper:.3f}]"
     if lower > 0.5:

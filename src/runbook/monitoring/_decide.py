@@ -11,10 +11,11 @@ Every rate is decided on counts with exact one-sided Clopper-Pearson bounds at
 So 1 calculation error in 50 calls neither passes nor fails; 0 errors in 200 calls does not pass
 either (at 99% a 0.1% limit needs 4,603 clean calls: the evidence says how many are needed).
 
-Latency is a sign test on the median: k of n candidate calls slower than ``max_latency_ratio`` x the
-baseline p50. The median is above the limit when the lower bound of k/n exceeds 1/2, and shown
-below it when the upper bound is under 1/2. Memory compares peaks (a peak is a fact, not an estimate):
-the probe's (``runbook.monitoring._memory``) when one is given, else the window's memory samples.
+Latency is a sign test on the median: k of n candidate calls slower than the limit, which is both
+relative and material: max(``max_latency_ratio`` x the baseline p50, the baseline p50 +
+``min_latency_excess_us``). The median is above the limit when the lower bound of k/n exceeds 1/2,
+and shown below it when the upper bound is under 1/2. Memory compares peaks: the probe's median per-call peaks
+(``runbook.monitoring._memory``) when one is given, else the window's memory samples.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def combine(
         "max_error_rate": thresholds.max_error_rate,
         "max_mismatch_rate": thresholds.max_mismatch_rate,
         "max_latency_ratio": thresholds.max_latency_ratio,
+        "min_latency_excess_us": thresholds.min_latency_excess_us,
         "max_memory_ratio": thresholds.max_memory_ratio,
         "min_observations": thresholds.min_observations,
         "confidence": thresholds.confidence,

@@ -22,8 +22,9 @@ class AutoRollbackMonitor:
     """The ADR's rollback triggers over a window of observations of one component.
 
     Calculation error rate > ``max_error_rate``, shadow mismatch rate > ``max_mismatch_rate``,
-    median latency > ``max_latency_ratio`` x legacy p50, peak memory > ``max_memory_ratio`` x legacy
-    peak (measured by ``memory_probe``: observations carry no per-engine memory). ``rel_tolerance`` /
+    median latency > max(``max_latency_ratio`` x legacy p50, legacy p50 + ``min_latency_excess_us``),
+    peak memory > ``max_memory_ratio`` x legacy peak (measured by ``memory_probe``: observations
+    carry no per-engine memory). ``rel_tolerance`` /
     ``abs_tolerance`` say when a comparison is a mismatch (DESIGN.md 6).
     """
 

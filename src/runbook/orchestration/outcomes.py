@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook.control.audit import AuditLog
-from runbook.orchestration.phase import PHASE_COMPLETED, PHASE_STOPPED
+from runbook.orchestration.phase import PHASE_COMPLETED, PHASE_STARTED, PHASE_STOPPED
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
@@ -20,12 +20,17 @@ _LOOKBACK = 500
 def phase_outcome(store: Store, component: str, flow_run_id: str, *, message: str = "") -> dict[str, Any]:
     """The recorded outcome of phase run ``flow_run_id`` for ``component``.
 
-    When the run recorded none (it failed before its phase started, e.g. the component was busy
-    or a parameter was refused), a ``failed`` outcome carrying ``message``.
+    When the run recorded none (it failed unexpectedly, or before its phase started, e.g. the
+    component was busy or a parameter was refused), a ``failed`` outcome carrying ``message``,
+    and the phase when the run had recorded its start.
     """
+    phase = ""
     for entry in reversed(AuditLog(store).entries(component=component, limit=_LOOKBACK)):
-        ended = entry.action in (PHASE_COMPLETED, PHASE_STOPPED)
-        if ended and entry.evidence.get("flow_run_id") == flow_run_id:
+        if entry.evidence.get("flow_run_id") != flow_run_id:
+            continue
+        if entry.action in (PHASE_COMPLETED, PHASE_STOPPED):
             return dict(entry.evidence)
-    return {"component": component, "status": "failed", "flow_run_id": flow_run_id, "check": "run",
-            "reason": message or "the phase run ended without recording an outcome"}
+        if entry.action == PHASE_STARTED:
+            phase = entry.actor.removeprefix("runbook/")
+    return {"component": component, "status": "failed", "flow_run_id": flow_run_id, "phase": phase,
+            "check": "run", "reason": message or "the phase run ended without recording an outcome"}

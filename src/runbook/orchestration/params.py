@@ -139,6 +139,11 @@ class ThresholdOptions(BaseModel):
     )
     min_observations: int = Field(default=200, description="calls needed before a rate can pass")
     confidence: float = Field(default=0.99, description="one-sided confidence of the count-based tests")
+    min_latency_excess_us: float = Field(
+        default=50.0,
+        description="microseconds over legacy p50 a call must also exceed to count as slower "
+        "(cold-call noise floor; ADR budget: <10 ms additional latency)",
+    )
 
     def to_domain(self) -> RollbackThresholds:
         """The domain value; BadParameter names a threshold out of range."""

@@ -7,6 +7,7 @@ phase outcome, with links to the validation reports.
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,11 @@ from runbook.orchestration.markdown import format_value
 if TYPE_CHECKING:
     from runbook.control.store import Store
 
-__all__ = ["write_migration_report"]
+__all__ = ["component_story", "display_row", "stop_check", "summary_rows", "write_migration_report"]
+
+# Audit actions that close a gate, and how the summary words them.
+_GATE_ACTIONS = {"gate_approve": "approved", "gate_reject": "rejected", "gate_timeout": "timed out"}
+_OUTCOME_WORDS = {"rolled_back": "rolled back"}
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:1rem 0}
@@ -54,6 +59,65 @@ def write_migration_report(
     return path
 
 
+def component_story(store: Store, component: str) -> dict[str, Any]:
+    """What the audit log tells of ``component``'s migration.
+
+    ``phases_passed`` (in order), ``gates`` (decided gates by their final answer, every attempt and
+    approval slot of a gate counted once), ``seconds`` from its first to its last row (None if none),
+    ``stop_kind`` of its last stopped phase ("" if none), its current ``mode`` and ``traffic_percent``.
+    """
+    from runbook.approvals import gate_base
+    from runbook.control.audit import AuditLog
+    from runbook.orchestration.phase import PHASE_COMPLETED, PHASE_STOPPED
+
+    entries = AuditLog(store).entries(component=component)
+    passed = [str(e.evidence.get("phase", "")) for e in entries if e.action == PHASE_COMPLETED]
+    answers: dict[str, str] = {}
+    for entry in entries:
+        if entry.action in _GATE_ACTIONS:
+            answers[gate_base(str(entry.evidence.get("gate_key", entry.id)))] = _GATE_ACTIONS[entry.action]
+    stops = [e for e in entries if e.action == PHASE_STOPPED]
+    state = store.state(component)
+    return {
+        "phases_passed": passed, "stop_kind": str(stops[-1].evidence.get("kind", "")) if stops else "",
+        "gates": dict(Counter(answers.values())),
+        "seconds": (entries[-1].at - entries[0].at).total_seconds() if entries else None,
+        "mode": state.mode.value, "traffic_percent": state.traffic_percent,
+    }
+
+
+def summary_rows(store: Store, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``migrate``'s rows, each completed with its ``component_story``."""
+    return [{**row, **component_story(store, str(row["component"]))} for row in rows]
+
+
+def display_row(row: Mapping[str, Any]) -> dict[str, str]:
+    """One summary row as people read it (console table and HTML report)."""
+    status = str(row.get("status", ""))
+    stopped = status not in ("completed", "not started")
+    mode = str(row.get("mode", ""))
+    percent = float(row.get("traffic_percent") or 0.0)
+    if mode in ("canary", "shadow") and percent:
+        mode = f"{mode} {percent:g}%"
+    gates = row.get("gates") or {}
+    seconds = row.get("seconds")
+    return {
+        "component": str(row["component"]),
+        "outcome": _OUTCOME_WORDS.get(status, status),
+        "final mode": mode,
+        "phases passed": ", ".join(row.get("phases_passed") or ()) or "-",
+        "stopped at / check": f"{row.get('phase') or '-'} / {stop_check(row)}" if stopped else "-",
+        "gates": ", ".join(f"{n} {answer}" for answer, n in gates.items()) or "-",
+        "duration": f"{seconds:.0f} s" if isinstance(seconds, int | float) else "-",
+    }
+
+
+def stop_check(row: Mapping[str, Any]) -> str:
+    """The check that stopped a row's component, as people read it ("gate canary-25", "validation")."""
+    check = str(row.get("check") or "-")
+    return f"gate {check}" if str(row.get("stop_kind", "")).startswith("gate") else check
+
+
 def _audit_row(entry: Any) -> dict[str, Any]:
     evidence = entry.evidence or {}
     link = evidence.get("report") or evidence.get("report_html")
@@ -76,5 +140,5 @@ def _cell(column: str, value: Any) -> str:
     if column == "report" and text:
         return f"<td><a href='file://{html.escape(text)}'>{html.escape(Path(text).name)}</a></td>"
     css = " class='ok'" if text in ("completed", "full", "retired") else (
-        " class='stop'" if text in ("rolled_back", "held", "failed") else "")
+        " class='stop'" if text in ("rolled_back", "rolled back", "held", "failed") else "")
     return f"<td{css}>{html.escape(text)}</td>"
