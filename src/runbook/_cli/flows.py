@@ -165,7 +165,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if stop is not None:  # the runbook stopped the phase on purpose: an outcome, not a crash
         print(f"{args.phase}: {args.component} {stop['status']} by {stop.get('check')}: {stop.get('reason')}")
         return 3
-    print(f"{args.phase}: {state.type.value} {state.message or ''}".rstrip(), file=sys.stderr)
+    print(f"{args.phase}: {state.type.value} {state.message or ''}".rstrip()
+          + f" (details: the Prefect run log of flow run {state.state_details.flow_run_id})", file=sys.stderr)
     return 1
 
 

@@ -133,7 +133,7 @@ def print_summary(
         console.print(_runs_line(prefect, result.flow_run_id))
     server_log = result.home / "prefect-server.log"
     if server_log.is_file() and server_log.stat().st_size:
-        console.print(f"Prefect's temporary server logged warnings: {server_log}")
+        console.print(f"Prefect's temporary server logged warnings or errors: {server_log}")
 
 
 def _stop_line(row: Mapping[str, Any]) -> Text:
