@@ -66,6 +66,13 @@ def test_gate_request_shows_evidence_and_run_link() -> None:
     assert "http://127.0.0.1:4200/runs/flow-run/abc" in text
 
 
+def test_gate_request_without_a_ui_has_buttons_but_no_link() -> None:
+    """No Prefect UI known: the message keeps its buttons and drops the link instead of a dead one."""
+    _, layout = blocks.gate_request_blocks(_request(), run_url="")
+    assert "Open the run in Prefect" not in _all_text(layout)
+    assert any(block["type"] == "actions" for block in layout)
+
+
 def test_decided_message_has_no_buttons_and_names_who_and_when() -> None:
     """Once decided, the buttons are gone and the approver and UTC time are shown."""
     record = GateDecisionRecord(

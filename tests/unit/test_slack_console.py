@@ -39,6 +39,15 @@ def test_gate_request_prints_evidence_and_how_to_decide() -> None:
     assert "2 approval(s)" in text
 
 
+def test_gate_request_without_a_ui_names_the_cli_command_and_no_dead_link() -> None:
+    """With no Prefect UI to link to, the console names the exact approve command instead."""
+    console, out = _console()
+    ConsoleNotifier(console=console).gate_requested(_request(), run_url="")
+    text = out.getvalue()
+    assert "runbook approve abcdef12-0000 --gate shadow.var_engine.validation.run-abcdef12.a1.s1" in text
+    assert "Prefect UI (" not in text
+
+
 def test_every_notification_prints_a_line() -> None:
     """Decisions, rollbacks, validations, nightly results and run updates all reach stdout."""
     console, out = _console()

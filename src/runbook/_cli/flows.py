@@ -219,7 +219,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with quiet_prefect_console(), prefect_for_demo(local.home) as prefect:
         # Links in gate messages point at a UI that answers, else where `runbook up` will serve one.
-        local = local.model_copy(update={"prefect_ui_url": prefect.ui_url or prefect.up_ui_url})
+        local = local.model_copy(update={"prefect_ui_url": prefect.ui_url or ""})
         console = prepare_console(local, options, prefect=prefect, faults=faults)
         result = _run_demo(local, options, args)
         if result is None:

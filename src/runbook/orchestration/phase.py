@@ -84,6 +84,9 @@ class PhaseRun:
 
     @property
     def run_url(self) -> str:
+        # No UI configured (e.g. Prefect's temporary server): no link rather than a dead one.
+        if not self.settings.prefect_ui_url:
+            return ""
         return f"{self.settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{self.flow_run_id}"
 
     @property

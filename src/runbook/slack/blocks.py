@@ -87,7 +87,7 @@ def gate_request_blocks(request: GateRequest, *, run_url: str) -> tuple[str, Blo
               "style": "danger", "value": value}
     blocks = [
         *_gate_head(request),
-        _section(f"<{run_url}|Open the run in Prefect>"),
+        *([_section(f"<{run_url}|Open the run in Prefect>")] if run_url else []),
         {"type": "actions", "block_id": "runbook_gate", "elements": [approve, reject]},
         _context(f"gate `{request.gate_key}`"),
     ]

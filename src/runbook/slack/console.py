@@ -32,7 +32,7 @@ class ConsoleNotifier:
             f"Gate waiting: {request.title} ({request.component}, {request.phase}, "
             f"{request.policy.required_approvals} approval(s) needed)",
             [*_evidence_lines(request.evidence), f"gate key: {request.gate_key}",
-             f"decide in the Prefect UI ({run_url}) or with the runbook CLI"],
+             _where_to_decide(request, run_url)],
             style="bold",
         )
         return None
@@ -104,3 +104,10 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger] | No
         return get_run_logger()
     except Exception:
         return None
+
+
+def _where_to_decide(request: GateRequest, run_url: str) -> str:
+    cli = f"runbook approve {request.flow_run_id} --gate {request.gate_key}"
+    if run_url:
+        return f"decide in the Prefect UI ({run_url}) or with `{cli}`"
+    return f"decide with `{cli}` (or `runbook reject ...`); `runbook up` starts a Prefect UI"
