@@ -22,10 +22,9 @@ import json
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from _common import temporary_postgres
 
 from runbook.domain.observation import ErrorKind, Observation, Route
 from runbook.runtime import ObservationRecorder, connect
@@ -108,24 +107,6 @@ def measure(url: str, pool: list[Observation], *, seconds: float, runs: int) -> 
     figures.update({f"steady_{k}": statistics.median(r[k] for r in steady) for k in steady[0]})
     figures["steady_dropped_total"] = sum(r["dropped"] for r in steady)
     return figures
-
-
-@contextmanager
-def temporary_postgres(admin_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"runbook_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -30,10 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from _common import temporary_postgres
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 COMPONENT = "var_engine"
@@ -161,24 +160,6 @@ def measure(url: str, *, rounds: int, manager_rounds: int) -> dict[str, float]:
         figures["manager_p50_s"] = statistics.median(p for p, _ in direct)
         figures["manager_p99_s"] = percentile([p for p, _ in direct], 0.99)
     return figures
-
-
-@contextmanager
-def temporary_postgres(admin_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"runbook_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
