@@ -15,6 +15,7 @@ Every error the library raises on purpose derives from ``RunbookError``; the CLI
     ├── ConcurrentModification          another writer changed the component first (epoch check)
     ├── ComponentBusy                   another phase already holds the component (one at a time)
     ├── StoreUnavailable                the state store cannot be reached
+    ├── OrchestratorUnavailable         the Prefect API does not answer
     ├── AuditChainBroken                the audit log's hash chain does not verify
     ├── ValidationFailed                a validation or data-quality check did not pass
     ├── ApprovalRefused                 an approval that the gate's policy does not accept
@@ -39,6 +40,7 @@ __all__ = [
     "GateTimedOut",
     "InvalidTrafficFraction",
     "InvalidTransition",
+    "OrchestratorUnavailable",
     "RunbookError",
     "StoreUnavailable",
     "UnknownComponent",
@@ -93,6 +95,10 @@ class ComponentBusy(RunbookError):
 
 class StoreUnavailable(RunbookError):
     """The state store could not be reached."""
+
+
+class OrchestratorUnavailable(RunbookError):
+    """The Prefect API does not answer (for commands that need it; rollback never does)."""
 
 
 class AuditChainBroken(RunbookError):

@@ -6,10 +6,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.events.filters import EventFilter, EventNameFilter
+from prefect.events.filters import (
+    EventFilter,
+    EventNameFilter,
+    EventOccurredFilter,
+    EventOrder,
+    EventResourceFilter,
+)
 
 from flows.auto_rollback_monitor import auto_rollback_monitor
 from flows.emergency_rollback import emergency_rollback
@@ -59,6 +66,7 @@ def test_nightly_validation_fails_when_a_deployed_candidate_drifts(store, monkey
 
 def test_monitor_rolls_back_a_slow_canary_and_emits_the_event(store):
     """The scheduled monitor rolls a 4x slower canary back, audits it and emits the rollback event."""
+    started = datetime.now(UTC)
     prepare(store, "var_engine")
     ProductionSafetyManager(store, actor="test").enable_canary_deployment("var_engine", 25, reason="setup")
     run_replay(store, "var_engine", load_pair("var_engine", fault="slow"), rate_per_s=1_000, duration_s=1.5)
@@ -69,7 +77,7 @@ def test_monitor_rolls_back_a_slow_canary_and_emits_the_event(store):
     rollback = [e for e in AuditLog(store).entries(component="var_engine") if e.to_mode == "rolled_back"]
     assert rollback
     assert rollback[-1].actor == "auto_rollback_monitor"
-    event = _wait_for_event(ROLLED_BACK, "runbook.component.var_engine")
+    event = _wait_for_event(ROLLED_BACK, "runbook.component.var_engine", since=started)
     assert event.resource["runbook.rollback.source"] == "monitor"
 
 
@@ -110,13 +118,26 @@ def test_deployments_from_prefect_yaml_register_with_schedules_and_trigger(store
     assert automations[0].actions[0].parameters["component"] == "{{ event.resource['runbook.component'] }}"
 
 
-def _wait_for_event(name: str, resource_id: str, timeout_s: float = 30.0):
+def _wait_for_event(name: str, resource_id: str, *, since: datetime, timeout_s: float = 60.0):
+    """The first ``name`` event about ``resource_id`` that occurred at or after ``since``.
+
+    The Prefect server lives for the whole session: earlier tests' events about the same resource
+    (a gate's rollback of var_engine, say) are still there, and events are persisted a little
+    after they are emitted, so only events of this test's own time count.
+    """
     deadline = time.monotonic() + timeout_s
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
-            page = client.read_events(EventFilter(event=EventNameFilter(name=[name])), limit=50)
-            for event in page.events:
-                if event.resource.id == resource_id:
-                    return event
+            page = client.read_events(
+                EventFilter(
+                    event=EventNameFilter(name=[name]),
+                    resource=EventResourceFilter(id=[resource_id]),
+                    occurred=EventOccurredFilter(since=since, until=datetime.now(UTC) + timedelta(minutes=5)),
+                    order=EventOrder.ASC,
+                ),
+                limit=50,
+            )
+            if page.events:
+                return page.events[0]
             time.sleep(0.5)
-    raise AssertionError(f"no {name} event for {resource_id} within {timeout_s:g} s")
+    raise AssertionError(f"no {name} event for {resource_id} since {since:%H:%M:%S} within {timeout_s:g} s")

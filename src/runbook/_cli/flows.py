@@ -123,24 +123,32 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     origin = f"started (pid {server.pid}, log {server.log})" if server.started else "already running"
     print(f"Prefect server {origin}: UI at {server.ui_url}")
     try:
-        _serve()
+        _serve(server.ui_url)
     finally:
         if server.started and server.pid:
             _stop(server.pid)
     return 0
 
 
-def _serve() -> None:
+def _serve(ui_url: str) -> None:
+    import httpx
     from prefect import serve
 
+    from runbook.errors import OrchestratorUnavailable
     from runbook.orchestration.deployments import build_deployments, find_project_file, read_specs
     from runbook.orchestration.locks import ensure_phase_limits
 
-    names = ensure_phase_limits()
-    print(f"concurrency limits: {', '.join(names)} (1 slot each)")
-    deployments = build_deployments(read_specs(find_project_file()))
-    # pause_on_shutdown=False: the nightly and monitor schedules stay on when this process stops.
-    serve(*deployments, pause_on_shutdown=False)
+    try:
+        names = ensure_phase_limits()
+        print(f"concurrency limits: {', '.join(names)} (1 slot each)")
+        deployments = build_deployments(read_specs(find_project_file()))
+        # pause_on_shutdown=False: the nightly and monitor schedules stay on when this process stops.
+        serve(*deployments, pause_on_shutdown=False)
+    except httpx.TransportError as exc:
+        raise OrchestratorUnavailable(
+            f"the Prefect server behind {ui_url} stopped answering ({type(exc).__name__}: {exc}); "
+            "run `runbook up` again"
+        ) from None
 
 
 def _stop(pid: int) -> None:

@@ -124,6 +124,8 @@ def ensure_server(home: Path, *, api_url: str | None = None, wait_s: float = 180
     """
     url = (api_url or os.environ.get("PREFECT_API_URL") or DEFAULT_API_URL).rstrip("/")
     os.environ["PREFECT_API_URL"] = url
+    # A risk platform's server sends nothing home unless asked to (and most such hosts cannot).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if api_healthy(url):
         return ServerInfo(url, started=False)
     host, port = _host_port(url)
