@@ -65,7 +65,11 @@ def write_calls(
 
 
 def just_after_the_calls() -> float:
-    """A window end after every call ``write_calls`` stamped (its stamps run up to 50 ms ahead)."""
+    """A window end after every call ``write_calls`` stamped (its stamps run up to 50 ms ahead).
+
+    Without it the window ends at the monitor's own clock reading, which a fast machine can take
+    before the last stamps: the count of calls in the window would then depend on speed.
+    """
     return time.time() + 1.0
 
 
@@ -84,8 +88,9 @@ def test_canary_with_errors_is_rolled_back_audited_and_alerted(store: Store) -> 
     alerts: list[tuple[str, MonitorDecision]] = []
 
     decision = monitor_and_act(
-        store, COMPONENT, thresholds=ADR, window_s=300, alert=lambda c, d: alerts.append((c, d))
-    )
+        store, COMPONENT, thresholds=ADR, window_s=300, alert=lambda c, d: alerts.append((c, d)),
+        now=just_after_the_calls(),
+    )  # fmt: skip
 
     assert decision.verdict is Verdict.ROLLBACK
     assert store.state(COMPONENT).mode is Mode.ROLLED_BACK
@@ -128,7 +133,7 @@ def test_observations_of_an_earlier_state_are_not_counted(store: Store) -> None:
     record_baseline(store)
     write_calls(store, n=50, errors=0, epoch=epoch)
 
-    decision = monitor_and_act(store, COMPONENT, thresholds=ADR, window_s=300)
+    decision = monitor_and_act(store, COMPONENT, thresholds=ADR, window_s=300, now=just_after_the_calls())
 
     assert decision.verdict is Verdict.HOLD
     assert decision.evidence["candidate_calls"] == 50

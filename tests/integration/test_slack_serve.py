@@ -27,9 +27,19 @@ KEY = "canary.performance_analyzer.step-10.run-5e7e0000.a1.s1"
 
 
 def _free_port() -> int:
+    """A port free just now; another process may take it before ours binds it (see the serve test)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _listening_socket() -> socket.socket:
+    """A socket already bound and listening on a port of the kernel's choice: nobody can take it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
 
 
 class _BlockingPorts:
@@ -69,12 +79,14 @@ def served() -> Iterator[tuple[str, _BlockingPorts]]:
     ports = _BlockingPorts()
     app = create_app(Settings(slack_signing_secret=SECRET), store=object(), replier=ports,
                      submit=ports.submit, audit=ports, gates=ports)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
@@ -83,6 +95,7 @@ def served() -> Iterator[tuple[str, _BlockingPorts]]:
         ports.release.set()
         server.should_exit = True
         thread.join(10)
+        sock.close()
 
 
 def test_click_is_acknowledged_before_the_decision_work_finishes(served: tuple[str, _BlockingPorts]) -> None:
@@ -101,13 +114,9 @@ def test_click_is_acknowledged_before_the_decision_work_finishes(served: tuple[s
 
 def test_runbook_slack_serve_answers_healthz_and_refuses_unsigned(tmp_path: os.PathLike[str]) -> None:
     """`runbook slack serve --port N` serves /healthz and answers an unsigned click with 401."""
-    port = _free_port()
     env = {**os.environ, "RUNBOOK_SLACK_SIGNING_SECRET": SECRET,
            "RUNBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "RUNBOOK_SLACK_BOT_TOKEN": ""}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "runbook.cli", "slack", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    process, port = _serve_on_a_free_port(env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -125,3 +134,32 @@ def test_runbook_slack_serve_answers_healthz_and_refuses_unsigned(tmp_path: os.P
     finally:
         process.terminate()
         process.wait(20)
+
+
+def _serve_on_a_free_port(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `runbook slack serve` on a free port; start it again on another one only when some other
+    process took the port between our choosing it and the server binding it (a shared machine)."""
+    for _ in range(3):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runbook.cli", "slack", "serve", "--port", str(port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        if not _lost_its_port(process, port):
+            return process, port
+    raise AssertionError("three free ports in a row were taken before the server bound them")
+
+
+def _lost_its_port(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Wait until the server listens on ``port`` or exits; True when it exited as the port was in use."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return False
+        time.sleep(0.2)
+    if process.poll() is None:
+        return False  # not up yet: the caller's own wait reports it
+    output = process.stdout.read().decode() if process.stdout else ""
+    return "address already in use" in output.lower()

@@ -9,20 +9,42 @@ from typing import Any
 import pytest
 
 from runbook.errors import BadParameter, UnknownComponent
-from runbook.traffic import BackgroundReplay, StopReason, replay
+from runbook.traffic import BackgroundReplay, StopReason, _replay, replay
+
+
+class FakeClock:
+    """The pacing loop's clock: ``sleep`` moves ``monotonic`` on at once, so no test depends on
+    how punctually a loaded machine wakes a sleeping thread."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fake clock in place of the ``time`` module the replay loop paces itself with."""
+    fake = FakeClock()
+    monkeypatch.setattr(_replay, "time", fake)
+    return fake
 
 
 class FakeRouter:
-    """Records the routing keys it was called with; optionally slow or failing."""
+    """Records the routing keys it was called with; optionally slow (on ``clock``) or failing."""
 
-    def __init__(self, *, delay_s: float = 0.0, fail_every: int = 0) -> None:
+    def __init__(self, *, delay_s: float = 0.0, fail_every: int = 0, clock: FakeClock | None = None) -> None:
         self.keys: list[str] = []
-        self.delay_s, self.fail_every = delay_s, fail_every
+        self.delay_s, self.fail_every, self.clock = delay_s, fail_every, clock
 
     def call(self, request: Any, *, routing_key: str) -> Any:
         self.keys.append(routing_key)
         if self.delay_s:
-            time.sleep(self.delay_s)
+            (self.clock or time).sleep(self.delay_s)
         if self.fail_every and len(self.keys) % self.fail_every == 0:
             raise ValueError(f"legacy failed on {request}")
         return request
@@ -32,21 +54,22 @@ def requests(n: int) -> list[tuple[str, int]]:
     return [(f"book-{i}", i) for i in range(n)]
 
 
-def test_sends_rate_times_duration_requests_then_stops() -> None:
+def test_sends_rate_times_duration_requests_then_stops(clock: FakeClock) -> None:
     """At 20/s for 0.25 s the generator plans and sends 5 requests, in order, and stops by count."""
     router = FakeRouter()
     stats = replay("var_engine", router, rate_per_s=20, duration_s=0.25, requests=requests(100))
     assert (stats.planned, stats.sent, stats.stopped) == (5, 5, StopReason.COUNT)
     assert router.keys == [f"book-{i}" for i in range(5)]
+    assert stats.elapsed_s == pytest.approx(0.2)  # paced: the 5th request left at 4 / 20 s
 
 
-def test_slow_calls_are_cut_off_by_time() -> None:
+def test_slow_calls_are_cut_off_by_time(clock: FakeClock) -> None:
     """Calls of 50 ms at a planned 100/s for 0.3 s cannot all be sent: the time bound stops it."""
-    stats = replay(
-        "var_engine", FakeRouter(delay_s=0.05), rate_per_s=100, duration_s=0.3, requests=requests(100)
-    )
+    router = FakeRouter(delay_s=0.05, clock=clock)
+    stats = replay("var_engine", router, rate_per_s=100, duration_s=0.3, requests=requests(100))
     assert stats.stopped is StopReason.TIME
     assert 0 < stats.sent < stats.planned
+    assert stats.sent == 7  # sent at 0, 0.05, ..., 0.30 s; the next would leave after the 0.31 s bound
 
 
 def test_caller_errors_are_counted_not_raised() -> None:
