@@ -6,10 +6,9 @@ portfolio values, pair-by-pair loops for correlations. Same conventions as the c
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import numpy as np
 
+from runbook.engines._calls import coerce_request
 from runbook.engines.batches import PortfolioWindowBatch, PriceWindowBatch, ReturnWindowBatch
 from runbook.engines.conventions import TRADING_DAYS_PER_YEAR
 from runbook.engines.requests import (
@@ -21,15 +20,6 @@ from runbook.engines.requests import (
     PerformanceResult,
 )
 from runbook.errors import BadInputData
-
-R = TypeVar("R")
-
-
-def _request(request_type: type[R], request: object | None, fields: dict[str, object]) -> R:
-    req = request if request is not None else request_type(**fields)
-    if not isinstance(req, request_type):
-        raise BadInputData(f"expected a {request_type.__name__}, got {type(req).__name__}")
-    return req
 
 
 class LegacyMarketDataMixin:
@@ -43,7 +33,7 @@ class LegacyMarketDataMixin:
     def get_returns_sync(
         self, request: MarketDataRequest | None = None, /, **fields: object
     ) -> MarketDataResult:
-        req = _request(MarketDataRequest, request, fields)
+        req = coerce_request(MarketDataRequest, request, fields)
         out = self.returns_batch(PriceWindowBatch(req.prices[None, :]))
         return MarketDataResult(*(float(out[name][0]) for name in MarketDataResult.__dataclass_fields__))
 
@@ -77,7 +67,7 @@ class LegacyPerformanceMixin:
     def analyze_performance_sync(
         self, request: PerformanceRequest | None = None, /, **fields: object
     ) -> PerformanceResult:
-        req = _request(PerformanceRequest, request, fields)
+        req = coerce_request(PerformanceRequest, request, fields)
         batch = PortfolioWindowBatch(req.prices[None], req.weights[None], req.risk_free_rate)
         out = self.performance_batch(batch)
         return PerformanceResult(*(float(out[name][0]) for name in PerformanceResult.__dataclass_fields__))
@@ -112,7 +102,7 @@ class LegacyCorrelationMixin:
     def calculate_correlations_sync(
         self, request: CorrelationRequest | None = None, /, **fields: object
     ) -> CorrelationResult:
-        req = _request(CorrelationRequest, request, fields)
+        req = coerce_request(CorrelationRequest, request, fields)
         out = self.correlation_batch(ReturnWindowBatch(req.returns[None]))
         return CorrelationResult(tuple(float(values[0]) for values in out.values()))
 
