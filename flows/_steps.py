@@ -27,7 +27,7 @@ from runbook.domain.plans import (
     window_suite,
 )
 from runbook.domain.thresholds import RollbackThresholds
-from runbook.orchestration.faults import check_fault
+from runbook.engines.fault_checks import check_fault
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
 from runbook.orchestration.phase import PhaseRun
 from tasks.artifacts import publish_step_health

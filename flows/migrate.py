@@ -16,12 +16,12 @@ from flows.cleanup import cleanup
 from flows.critical import critical
 from flows.readiness import readiness
 from flows.shadow import shadow
+from runbook.control.outcomes import phase_outcome
 from runbook.domain.components import Component
 from runbook.domain.modes import Mode
 from runbook.domain.plans import Phase, ordered_components, phases_for
+from runbook.engines.fault_checks import faults_for
 from runbook.orchestration.context import open_store
-from runbook.orchestration.faults import faults_for
-from runbook.orchestration.outcomes import phase_outcome
 from runbook.orchestration.params import (
     ComponentOrAll,
     GateOptions,

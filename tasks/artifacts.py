@@ -40,7 +40,7 @@ def write_report(
     from datetime import UTC, datetime
 
     from runbook.orchestration.context import load_settings, open_store
-    from runbook.orchestration.report import write_migration_report
+    from runbook.reports.migration import write_migration_report
 
     settings = load_settings()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

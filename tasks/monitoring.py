@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.domain.thresholds import RollbackThresholds
-from runbook.monitoring import MonitorDecision, effectiveness_probe, monitor_and_act
+from runbook.monitoring import MonitorDecision, effectiveness_probe, memory_probe, monitor_and_act
 from runbook.orchestration.context import load_settings, open_store
 from runbook.orchestration.events import emit_rolled_back
-from runbook.orchestration.probes import robust_memory_probe
 from tasks._base import runbook_task
 
 
@@ -46,7 +45,7 @@ def monitor(
         from runbook.engines.registry import load_pair
 
         pair = load_pair(component, engines_config=settings.engines, fault=fault)
-        return robust_memory_probe(pair, component=component)
+        return memory_probe(pair, component=component)
 
     decision = monitor_and_act(
         open_store(settings), component, thresholds=thresholds, window_s=window_s, actor=actor,
@@ -63,7 +62,7 @@ def record_baseline(component: str, *, calls: int = 300) -> dict[str, Any]:
     """Measure legacy's latency, memory (and hedge effectiveness) and store it as the baseline."""
     from runbook.control.baselines import BaselineStore
     from runbook.engines.registry import load_pair
-    from runbook.orchestration.baseline import measure_legacy_baseline
+    from runbook.monitoring.baseline import measure_legacy_baseline
 
     settings = load_settings()
     baseline = measure_legacy_baseline(component, load_pair(component, engines_config=settings.engines),

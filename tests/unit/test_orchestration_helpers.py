@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from runbook._cli.demo import demo_settings, exit_code
 from runbook.domain.gates import GatePolicy, GateRequest
 from runbook.errors import BadParameter
 from runbook.orchestration.artifacts import artifact_key, stage_progress
-from runbook.orchestration.demo import demo_settings, exit_code
 from runbook.orchestration.deployments import DeploymentSpec, read_specs
-from runbook.orchestration.markdown import gate_description
+from runbook.reports.markdown import gate_description
 from runbook.settings import Settings
 
 
@@ -84,7 +84,7 @@ def test_prefect_yaml_entries_need_a_python_entrypoint(tmp_path: Path):
 
 def test_runbook_log_links_the_run_and_the_report():
     """The runbook log artifact names the stopping check and links the run and the HTML report."""
-    from runbook.orchestration.markdown import outcome_markdown
+    from runbook.reports.markdown import outcome_markdown
 
     text = outcome_markdown(component="var_engine", phase="shadow", status="held", check="validation",
                             reason="tolerance failed",

@@ -117,7 +117,7 @@ def _gates(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---- up / run ---------------------------------------------------------------------------------
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from runbook.orchestration.server import ensure_server
+    from runbook._cli.server import ensure_server
 
     server = ensure_server(settings.home, api_url=args.api_url)
     origin = f"started (pid {server.pid}, log {server.log})" if server.started else "already running"
@@ -160,8 +160,8 @@ def _stop(pid: int) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from runbook.orchestration.demo_output import hide_stop_tracebacks
-    from runbook.orchestration.runs import run_phase
+    from runbook._cli.demo_output import hide_stop_tracebacks
+    from runbook._cli.runs import run_phase
 
     _check_run_component(args.phase, args.component)
     with hide_stop_tracebacks():
@@ -204,8 +204,8 @@ def _recorded_stop(settings: Settings, component: str | None, flow_run_id: str) 
     """The phase's recorded outcome when the runbook held or rolled the component back, else None."""
     if component not in COMPONENTS or not flow_run_id:
         return None
+    from runbook.control.outcomes import phase_outcome
     from runbook.control.store import Store
-    from runbook.orchestration.outcomes import phase_outcome
 
     with Store.from_settings(settings) as store:
         outcome = phase_outcome(store, component, flow_run_id)
@@ -214,8 +214,8 @@ def _recorded_stop(settings: Settings, component: str | None, flow_run_id: str) 
 
 # ---- demo -------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from runbook.orchestration.demo import DemoOptions, demo_faults, demo_settings, prefect_for_demo
-    from runbook.orchestration.demo_output import prepare_console, print_summary, quiet_prefect_console
+    from runbook._cli.demo import DemoOptions, demo_faults, demo_settings, prefect_for_demo
+    from runbook._cli.demo_output import prepare_console, print_summary, quiet_prefect_console
 
     faults = demo_faults(args.component, args.inject_fault)  # bad input fails here, before anything starts
     options = DemoOptions(components=args.component, auto_approve=args.auto_approve,
@@ -240,8 +240,8 @@ def _run_demo(local: Settings, options: Any, args: argparse.Namespace) -> Any:
     """The demo's result; None after an unexpected error, told in one line with where its traceback is."""
     import traceback
 
+    from runbook._cli.demo import run_demo
     from runbook.errors import RunbookError
-    from runbook.orchestration.demo import run_demo
 
     try:
         return run_demo(local, options, chooser=_chooser(args))

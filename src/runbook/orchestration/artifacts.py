@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from runbook.orchestration.markdown import format_value
+from runbook.reports.markdown import format_value
 
 __all__ = ["artifact_key", "progress_reporter", "publish_markdown", "publish_table"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from runbook.errors import BadParameter
 
-__all__ = ["DeploymentSpec", "build_deployments", "find_project_file", "read_specs"]
+__all__ = ["DeploymentSpec", "build_deployments", "find_project_file", "load_flow", "read_specs"]
 
 PROJECT_FILE = "prefect.yaml"
 
@@ -34,12 +34,23 @@ class DeploymentSpec:
     @property
     def module_and_attribute(self) -> tuple[str, str]:
         """``flows/shadow.py:shadow`` as (``flows.shadow``, ``shadow``)."""
-        path, sep, attribute = self.entrypoint.partition(":")
-        if not sep or not path.endswith(".py"):
-            raise BadParameter(
-                f"deployment {self.name!r}: entrypoint {self.entrypoint!r} is not 'path.py:flow'"
-            )
-        return path.removesuffix(".py").replace("/", "."), attribute
+        return _module_and_attribute(self.entrypoint, owner=f"deployment {self.name!r}: ")
+
+
+def load_flow(entrypoint: str) -> Any:
+    """The flow object named by ``entrypoint`` (``flows/shadow.py:shadow``), imported by module path.
+
+    The library names flows by entrypoint, as prefect.yaml does, and never imports them itself.
+    """
+    module, attribute = _module_and_attribute(entrypoint)
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _module_and_attribute(entrypoint: str, *, owner: str = "") -> tuple[str, str]:
+    path, sep, attribute = entrypoint.partition(":")
+    if not sep or not path.endswith(".py"):
+        raise BadParameter(f"{owner}entrypoint {entrypoint!r} is not 'path.py:flow'")
+    return path.removesuffix(".py").replace("/", "."), attribute
 
 
 def find_project_file(start: Path | None = None) -> Path:
@@ -77,8 +88,7 @@ def build_deployments(specs: list[DeploymentSpec]) -> list[Any]:
 
     deployments = []
     for spec in specs:
-        module, attribute = spec.module_and_attribute
-        flow = getattr(importlib.import_module(module), attribute)
+        flow = load_flow(spec.entrypoint)
         deployments.append(flow.to_deployment(
             name=spec.name, description=spec.description, tags=list(spec.tags), parameters=spec.parameters,
             schedules=[_schedule(s) for s in spec.schedules], triggers=[_trigger(t) for t in spec.triggers],

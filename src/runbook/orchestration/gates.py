@@ -36,7 +36,7 @@ from runbook.domain.gates import (
     gate_key,
 )
 from runbook.errors import ApprovalRefused
-from runbook.orchestration.markdown import gate_description
+from runbook.reports.markdown import gate_description
 
 if TYPE_CHECKING:
     from runbook.control.store import Store

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from runbook.control.audit import AuditLog
+from runbook.control.outcomes import PHASE_COMPLETED, PHASE_STARTED, PHASE_STOPPED
 from runbook.domain.components import Component, is_critical
 from runbook.domain.decisions import NextAction, PhaseDecision, StopKind
 from runbook.domain.plans import Phase, gate_policy
@@ -32,7 +33,7 @@ from runbook.orchestration.context import load_settings, open_store
 from runbook.orchestration.events import emit_rolled_back
 from runbook.orchestration.gates import GateAnswer, GateSpec, run_gate
 from runbook.orchestration.locks import phase_lock
-from runbook.orchestration.markdown import outcome_markdown
+from runbook.reports.markdown import outcome_markdown
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
     from runbook.slack.notifier import Notifier
 
 __all__ = ["PHASE_COMPLETED", "PHASE_STARTED", "PHASE_STOPPED", "PhaseRun", "begin_phase", "current_run"]
-
-PHASE_STARTED, PHASE_COMPLETED, PHASE_STOPPED = "phase_started", "phase_completed", "phase_stopped"
 
 _ERRORS: dict[StopKind, type[RunbookError]] = {
     StopKind.CHECK_FAILED: ValidationFailed,

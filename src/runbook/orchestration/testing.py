@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FAST_THRESHOLDS", "fast_options", "prepare", "wait_for_gate"]
 
-# Limits a one-second window at 1,000 calls/s can decide (see runbook.orchestration.demo).
+# Limits a one-second window at 1,000 calls/s can decide (see runbook._cli.demo).
 FAST_THRESHOLDS = ThresholdOptions(
     max_error_rate=0.02, max_mismatch_rate=0.02, confidence=0.90, min_observations=100, max_latency_ratio=6.0,
 )
@@ -57,7 +57,7 @@ def prepare(store: Store, component: str, *, shadow: bool = True) -> None:
     from runbook.control.baselines import BaselineStore
     from runbook.control.safety import ProductionSafetyManager
     from runbook.engines.registry import load_pair
-    from runbook.orchestration.baseline import measure_legacy_baseline
+    from runbook.monitoring.baseline import measure_legacy_baseline
 
     baseline = measure_legacy_baseline(component, load_pair(component), calls=100)
     BaselineStore(store).record(component, baseline)

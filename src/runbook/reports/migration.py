@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.orchestration.markdown import format_value
+from runbook.reports.markdown import format_value
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
@@ -68,7 +68,7 @@ def component_story(store: Store, component: str) -> dict[str, Any]:
     """
     from runbook.approvals import gate_base
     from runbook.control.audit import AuditLog
-    from runbook.orchestration.phase import PHASE_COMPLETED, PHASE_STOPPED
+    from runbook.control.outcomes import PHASE_COMPLETED, PHASE_STOPPED
 
     entries = AuditLog(store).entries(component=component)
     passed = [str(e.evidence.get("phase", "")) for e in entries if e.action == PHASE_COMPLETED]

@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from runbook.errors import AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed
-from runbook.orchestration.demo import DemoOptions, DemoResult
-from runbook.orchestration.demo_output import (
+from runbook._cli.demo import DemoOptions, DemoResult
+from runbook._cli.demo_output import (
     DemoConsoleFilter,
     StopTracebackFilter,
     print_summary,
     quiet_prefect_console,
 )
-from runbook.orchestration.report import display_row
-from runbook.orchestration.server import PrefectTarget, find_prefect, server_log_config
+from runbook._cli.server import PrefectTarget, find_prefect, server_log_config
+from runbook.errors import AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed
+from runbook.reports.migration import display_row
 
 
 def _record(name: str, level: int, error: BaseException | None = None) -> logging.LogRecord:
@@ -62,7 +62,7 @@ def test_the_demo_console_drops_run_messages_the_notifier_printed():
 def test_quiet_console_is_for_the_block_only():
     """Inside the block a stop's traceback is not printed and an unexpected error is; after it,
     Prefect's console is as it was."""
-    from runbook.orchestration.demo_output import _console_handlers
+    from runbook._cli.demo_output import _console_handlers
 
     handler = _console_handlers()[0]
     level = handler.level

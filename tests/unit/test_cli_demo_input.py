@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from runbook._cli.demo import demo_faults
 from runbook.cli import main
 from runbook.engines.registry import list_faults
-from runbook.orchestration.demo import demo_faults
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 __all__ = ["run_phase"]
@@ -13,7 +12,9 @@ _NO_COMPONENT = frozenset({"nightly_validation", "auto_rollback_monitor"})
 
 def run_phase(phase: str, *, component: str | None, initiator: str) -> Any:
     """Run the ``phase`` flow for ``component`` and return its final Prefect state."""
-    flow = getattr(importlib.import_module(f"flows.{phase}"), phase)
+    from runbook.orchestration.deployments import load_flow
+
+    flow = load_flow(f"flows/{phase}.py:{phase}")
     kwargs: dict[str, Any] = {}
     if phase == "emergency_rollback":
         kwargs = {"component": component, "actor": initiator}

@@ -23,8 +23,8 @@ from runbook.domain.plans import ADR_HISTORICAL_SCENARIOS, ADR_MONTE_CARLO_SCENA
 from runbook.errors import AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed
 
 if TYPE_CHECKING:
-    from runbook.orchestration.demo import DemoOptions, DemoResult
-    from runbook.orchestration.server import PrefectTarget
+    from runbook._cli.demo import DemoOptions, DemoResult
+    from runbook._cli.server import PrefectTarget
     from runbook.settings import Settings
 
 __all__ = ["DemoConsoleFilter", "StopTracebackFilter", "hide_stop_tracebacks", "prepare_console",
@@ -109,7 +109,7 @@ def print_summary(
 ) -> None:
     """The summary table, what stopped, the exit code, the total duration, and where to look next:
     the HTML report, the audit log (a command that reads it), the Prefect runs."""
-    from runbook.orchestration.report import display_row
+    from runbook.reports.migration import display_row
 
     table = Table(title="Migration summary", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for column in _COLUMNS:
@@ -137,7 +137,7 @@ def print_summary(
 
 
 def _stop_line(row: Mapping[str, Any]) -> Text:
-    from runbook.orchestration.report import stop_check
+    from runbook.reports.migration import stop_check
 
     status = str(row["status"])
     where = f"in {row.get('phase') or 'migrate'} by {stop_check(row)}"

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook.control.audit import AuditLog
-from runbook.orchestration.phase import PHASE_COMPLETED, PHASE_STARTED, PHASE_STOPPED
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
 
-__all__ = ["phase_outcome"]
+__all__ = ["PHASE_COMPLETED", "PHASE_STARTED", "PHASE_STOPPED", "phase_outcome"]
+
+# Audit actions a phase run writes: its start, and how it ended.
+PHASE_STARTED, PHASE_COMPLETED, PHASE_STOPPED = "phase_started", "phase_completed", "phase_stopped"
 
 # Enough to reach back over one phase's own rows (state changes, gates, verdicts).
 _LOOKBACK = 500

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runbook._cli.server import PrefectTarget
 from runbook.domain.components import Component
 from runbook.errors import BadParameter
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions, ValidationOptions
-from runbook.orchestration.server import PrefectTarget
 from runbook.settings import Settings
 
 __all__ = [
@@ -137,13 +137,14 @@ def exit_code(rows: Sequence[Mapping[str, Any]]) -> int:
 
 def run_demo(settings: Settings, options: DemoOptions, *, chooser: Any) -> DemoResult:
     """Run ``migrate`` in this process with an in-process approver; the result and its exit code."""
-    from flows.migrate import migrate
     from runbook.control.audit import AuditLog
     from runbook.domain.gates import Channel
     from runbook.orchestration.approvers import BackgroundApprover
     from runbook.orchestration.context import close_stores, open_store, settings_scope
-    from runbook.orchestration.report import display_row, summary_rows, write_migration_report
+    from runbook.orchestration.deployments import load_flow
+    from runbook.reports.migration import display_row, summary_rows, write_migration_report
 
+    migrate = load_flow("flows/migrate.py:migrate")
     started = time.monotonic()
     channel = Channel.DEMO if options.auto_approve else Channel.CONSOLE
     connect_prefect()
@@ -193,7 +194,7 @@ def prefect_for_demo(home: Path) -> Iterator[PrefectTarget]:
     """
     from prefect.settings import get_current_settings
 
-    from runbook.orchestration.server import find_prefect
+    from runbook._cli.server import find_prefect
 
     current = get_current_settings()
     target = find_prefect(api_url=current.api.url, ui_url=current.ui_url)
@@ -210,7 +211,7 @@ def prefect_for_demo(home: Path) -> Iterator[PrefectTarget]:
 def _server_logging(home: Path) -> Path:
     import json
 
-    from runbook.orchestration.server import server_log_config
+    from runbook._cli.server import server_log_config
 
     home.mkdir(parents=True, exist_ok=True)
     path = home / "prefect-server-logging.json"
