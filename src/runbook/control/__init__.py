@@ -1,4 +1,5 @@
-"""The control plane: state store, ProductionSafetyManager, audit log, gates, observations, baselines.
+"""The control plane: state store, ProductionSafetyManager, audit log, gates, observations, baselines,
+captured requests.
 
 Never imports Prefect, Great Expectations, Slack or pandas: production routers and the emergency
 rollback path depend on it.
@@ -6,6 +7,7 @@ rollback path depend on it.
 
 from runbook.control.audit import AuditEntry, AuditLog
 from runbook.control.baselines import Baseline, BaselineStore
+from runbook.control.captures import CaptureStore
 from runbook.control.gates import GateStore
 from runbook.control.observations import ObservationStore
 from runbook.control.safety import ProductionSafetyManager
@@ -16,6 +18,7 @@ __all__ = [
     "AuditLog",
     "Baseline",
     "BaselineStore",
+    "CaptureStore",
     "GateStore",
     "ObservationStore",
     "ProductionSafetyManager",

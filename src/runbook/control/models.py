@@ -2,7 +2,8 @@
 
 Tables: component_state, audit_log (append-only hash chain), observations (batched inserts),
 gate_requests (what a paused run is waiting for), gate_decisions (unique per gate key: first writer
-wins), baselines (legacy latency / memory / hedge effectiveness per component).
+wins), baselines (legacy latency / memory / hedge effectiveness per component), captured_requests
+(requests kept for offline replay: canary/full mismatches and shadow samples).
 """
 
 from __future__ import annotations
@@ -127,3 +128,27 @@ class BaselineRow(Base):
     hedge_effectiveness: Mapped[float | None] = mapped_column(Float, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(Text, default="")
+
+
+class CapturedRequestRow(Base):
+    """A request kept for offline replay (``runbook.domain.capture.CapturedRequest``)."""
+
+    __tablename__ = "captured_requests"
+    __table_args__ = (Index("ix_captured_requests_component_at", "component", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    component: Mapped[str] = mapped_column(String(64))
+    routing_key: Mapped[str] = mapped_column(String(128))
+    at: Mapped[float] = mapped_column(Float)  # Unix seconds
+    reason: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes of the serialized request
+    detail: Mapped[str] = mapped_column(Text, default="")
+    legacy_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    candidate_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    abs_difference: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rel_difference: Mapped[float | None] = mapped_column(Float, nullable=True)

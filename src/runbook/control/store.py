@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNEL", "Store", "normalize_url"]
 
 # The newest Alembic revision; checked cheaply so that a store already at head never imports Alembic.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 30.0
 # pg_advisory_xact_lock key shared by every runbook write transaction ("runbook" in ASCII).

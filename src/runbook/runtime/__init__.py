@@ -12,23 +12,29 @@ Importing this package loads neither pandas, Prefect, Great Expectations, Slack 
 ``connect`` imports control's store when called.
 """
 
+from runbook.runtime._capture import RequestCapture
 from runbook.runtime._compare import default_compare, default_validate, structure_mismatch
 from runbook.runtime._connect import connect
 from runbook.runtime._hashing import result_digest, routing_point
-from runbook.runtime._ports import ObservationSink, StateSource
+from runbook.runtime._ports import CaptureSink, ObservationSink, StateSource
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._router import Router
-from runbook.runtime.memory import InMemorySink, InMemoryStateSource
+from runbook.runtime._serialize import default_serializer
+from runbook.runtime.memory import InMemoryCaptureSink, InMemorySink, InMemoryStateSource
 
 __all__ = [
+    "CaptureSink",
+    "InMemoryCaptureSink",
     "InMemorySink",
     "InMemoryStateSource",
     "ObservationRecorder",
     "ObservationSink",
+    "RequestCapture",
     "Router",
     "StateSource",
     "connect",
     "default_compare",
+    "default_serializer",
     "default_validate",
     "result_digest",
     "routing_point",

@@ -1,4 +1,4 @@
-"""The two ports of the runtime: where routing state comes from, and where observations go.
+"""The ports of the runtime: where routing state comes from, where observations and captured requests go.
 
 Control's SQL ``Store`` and ``ObservationStore`` fit them; ``runbook.runtime.memory`` ships
 in-memory fakes for tests and demos.
@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from runbook.domain.capture import CapturedRequest
 from runbook.domain.observation import Observation
 from runbook.domain.state import ComponentState
 
-__all__ = ["ObservationSink", "StateSource"]
+__all__ = ["CaptureSink", "ObservationSink", "StateSource"]
 
 
 @runtime_checkable
@@ -31,3 +32,10 @@ class ObservationSink(Protocol):
     """Anything that stores a batch of observations and returns how many it stored."""
 
     def write_batch(self, observations: Sequence[Observation]) -> int: ...
+
+
+@runtime_checkable
+class CaptureSink(Protocol):
+    """Anything that stores a batch of captured requests and returns how many it stored."""
+
+    def write_captures(self, captures: Sequence[CapturedRequest]) -> int: ...

@@ -1,7 +1,8 @@
 """In-memory ports for tests, demos and services without a database.
 
 ``InMemoryStateSource`` answers component states and can be switched unreachable;
-``InMemorySink`` keeps written observations in a list and can be made to fail.
+``InMemorySink`` keeps written observations in a list and can be made to fail;
+``InMemoryCaptureSink`` does the same for captured requests.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from runbook.domain.capture import CapturedRequest
 from runbook.domain.components import Component, parse_component
 from runbook.domain.modes import Mode
 from runbook.domain.observation import Observation
 from runbook.domain.state import ComponentState
 from runbook.errors import BadParameter, StoreUnavailable
 
-__all__ = ["InMemorySink", "InMemoryStateSource"]
+__all__ = ["InMemoryCaptureSink", "InMemorySink", "InMemoryStateSource"]
 
 # The candidate's share implied by each mode; canary takes its own fraction.
 _FRACTION_OF_MODE = {
@@ -100,3 +102,26 @@ class InMemorySink:
         """A copy of everything written so far, in write order."""
         with self._lock:
             return list(self._observations)
+
+
+class InMemoryCaptureSink:
+    """Keeps every written captured request; ``failing = True`` makes ``write_captures`` raise."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._captures: list[CapturedRequest] = []
+        self.failing = False
+
+    def write_captures(self, captures: Sequence[CapturedRequest]) -> int:
+        """Store a batch; returns its size. Raises StoreUnavailable while ``failing``."""
+        if self.failing:
+            raise StoreUnavailable("in-memory capture sink switched failing")
+        with self._lock:
+            self._captures.extend(captures)
+        return len(captures)
+
+    @property
+    def captures(self) -> list[CapturedRequest]:
+        """A copy of everything written so far, in write order."""
+        with self._lock:
+            return list(self._captures)
