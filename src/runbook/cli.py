@@ -65,9 +65,9 @@ def _settings_factory(args: argparse.Namespace) -> Callable[[], Any]:
     factory: Callable[[], Any] | None = getattr(args, "settings_factory", None)
     if factory is not None:
         return factory
-    from runbook.settings import Settings
+    from runbook.settings import load_settings
 
-    return Settings
+    return load_settings
 
 
 if __name__ == "__main__":

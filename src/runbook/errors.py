@@ -11,10 +11,13 @@ Every error the library raises on purpose derives from ``RunbookError``; the CLI
     │   ├── BadInputData                market data, scenarios or shapes that cannot be used
     │   ├── BadEngine                   an engine import path or signature that does not fit
     │   ├── BadSuite                    a data-quality suite file that cannot be loaded
-    │   └── BadParameter                a flow or command parameter out of range
+    │   ├── BadParameter                a flow or command parameter out of range
+    │   └── BadSetting                  a RUNBOOK_* setting that does not parse
     ├── ConcurrentModification          another writer changed the component first (epoch check)
     ├── ComponentBusy                   another phase already holds the component (one at a time)
-    ├── StoreUnavailable                the state store cannot be reached
+    ├── StoreUnavailable                the state store cannot be reached (or did not answer in time)
+    │   └── StoreMissing                the SQLite store file is gone (deleted or moved)
+    ├── RollbackFailed                  a rollback not done and verified before its deadline
     ├── OrchestratorUnavailable         the Prefect API does not answer
     ├── AuditChainBroken                the audit log's hash chain does not verify
     ├── ValidationFailed                a validation or data-quality check did not pass
@@ -33,6 +36,7 @@ __all__ = [
     "BadEngine",
     "BadInputData",
     "BadParameter",
+    "BadSetting",
     "BadSuite",
     "ComponentBusy",
     "ConcurrentModification",
@@ -41,7 +45,9 @@ __all__ = [
     "InvalidTrafficFraction",
     "InvalidTransition",
     "OrchestratorUnavailable",
+    "RollbackFailed",
     "RunbookError",
+    "StoreMissing",
     "StoreUnavailable",
     "UnknownComponent",
     "UserInputError",
@@ -85,6 +91,10 @@ class BadParameter(UserInputError):
     """A flow or command parameter outside its allowed range."""
 
 
+class BadSetting(UserInputError):
+    """A ``RUNBOOK_*`` setting does not parse; the message names the variable and what is allowed."""
+
+
 class ConcurrentModification(RunbookError):
     """Another writer changed the component between our read and our write."""
 
@@ -95,6 +105,14 @@ class ComponentBusy(RunbookError):
 
 class StoreUnavailable(RunbookError):
     """The state store could not be reached."""
+
+
+class StoreMissing(StoreUnavailable):
+    """The SQLite store file does not exist (deleted or moved); it is never silently re-created."""
+
+
+class RollbackFailed(RunbookError):
+    """A rollback could not be done and verified before its deadline; the message says why."""
 
 
 class OrchestratorUnavailable(RunbookError):

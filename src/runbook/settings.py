@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runbook.errors import BadSetting
+
+__all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -18,6 +22,11 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".runbook"), description="state folder (SQLite file, reports, Data Docs)")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
+
+    # Longest wait on the state store, in seconds: connect, statement, SQLite busy lock.
+    store_timeout_s: float = Field(default=5.0, gt=0)
+    # `runbook rollback` retries until this many seconds after it started, then fails (exit 1).
+    rollback_deadline_s: float = Field(default=25.0, gt=0)
 
     # Runtime router defaults (seconds).
     refresh_interval_s: float = 0.25
@@ -56,3 +65,15 @@ class Settings(BaseSettings):
     @property
     def data_docs_dir(self) -> Path:
         return self.home / "data_docs"
+
+
+def load_settings() -> Settings:
+    """``Settings()`` from the environment; a value that does not parse is one ``BadSetting`` line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "RUNBOOK_" + "_".join(str(part) for part in first["loc"][:1]).upper()
+        raise BadSetting(
+            f"{name}={first.get('input')!r} is not valid: {first['msg']} ({exc.error_count()} problem(s))"
+        ) from None

@@ -24,8 +24,8 @@ def test_rollback_and_status_never_import_pydantic(tmp_path: Path) -> None:
     """runbook rollback and status read the store URL without importing pydantic or pydantic-settings."""
     code = (
         "import sys\nfrom runbook.cli import main\n"
-        "assert main(['rollback', 'var_engine', '--reason', 'x']) == 0\n"
         "assert main(['status', '--json']) == 0\n"
+        "assert main(['rollback', 'var_engine', '--reason', 'x']) == 0\n"
         "print('LOADED', sorted(m for m in ('pydantic', 'pydantic_settings') if m in sys.modules))\n"
     )
     done = subprocess.run(

@@ -29,7 +29,7 @@ def test_migration_creates_exactly_the_models(database_url: str) -> None:
 
 def test_open_without_upgrade_leaves_an_empty_database(database_url: str) -> None:
     """upgrade=False does not touch the schema; upgrade() then brings it to head, twice is harmless."""
-    with Store.from_url(database_url, upgrade=False) as store:
+    with Store.from_url(database_url, upgrade=False, create=True) as store:
         assert store.revision() is None
         assert store.upgrade() == HEAD_REVISION
         assert store.upgrade() == HEAD_REVISION
@@ -81,10 +81,10 @@ def test_concurrent_first_use_upgrades_once(database_url: str) -> None:
 
 
 def test_sqlite_uses_wal_and_a_busy_timeout(sqlite_url: str) -> None:
-    """SQLite connections run in WAL mode with a 30 s busy timeout."""
-    with Store.from_url(sqlite_url) as store, store.engine.connect() as conn:
+    """SQLite connections run in WAL mode with the store timeout as busy timeout."""
+    with Store.from_url(sqlite_url, timeout_s=2.5) as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2_500
 
 
 def test_sqlite_readers_are_not_blocked_by_a_writer(sqlite_url: str) -> None:

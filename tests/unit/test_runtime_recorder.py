@@ -87,18 +87,34 @@ def test_failed_write_is_retried():
         assert recorder.stats()["lost"] == 0
 
 
-def test_batch_failing_every_retry_is_counted_lost():
-    """A sink that keeps failing loses the batch, counted; the recorder keeps running."""
+def test_outage_keeps_observations_while_the_queue_has_room():
+    """A sink that fails for a while loses nothing: the batch is retried until the sink is back."""
     sink = InMemorySink()
     sink.failing = True
-    with ObservationRecorder(sink, flush_interval_s=0.01) as recorder:
-        recorder.record(observation(1))
-        assert recorder.flush()
-        assert recorder.stats()["lost"] == 1
+    with ObservationRecorder(sink, flush_interval_s=0.01, batch_size=10) as recorder:
+        for i in range(25):
+            recorder.record(observation(i))
+        assert wait_until(lambda: recorder.stats()["write_errors"] >= 3)
+        assert recorder.stats()["lost"] == 0
         sink.failing = False
-        recorder.record(observation(2))
         assert recorder.flush()
-        assert [o.routing_key for o in sink.observations] == ["book-2"]
+        assert [o.routing_key for o in sink.observations] == [f"book-{i}" for i in range(25)]
+        assert (recorder.stats()["lost"], recorder.stats()["dropped"]) == (0, 0)
+
+
+def test_every_observation_is_accounted_for_when_the_sink_never_comes_back():
+    """Offered = written + dropped + lost: a full queue drops, close() counts the unwritten as lost."""
+    sink = InMemorySink()
+    sink.failing = True
+    recorder = ObservationRecorder(sink, queue_size=20, batch_size=5, flush_interval_s=0.01)
+    accepted = [recorder.record(observation(i)) for i in range(100)]
+    assert wait_until(lambda: recorder.stats()["write_errors"] >= 1)
+    recorder.close(timeout_s=0.2)
+    stats = recorder.stats()
+    assert sink.observations == []
+    assert stats["dropped"] == accepted.count(False) > 0
+    assert stats["written"] + stats["dropped"] + stats["lost"] == 100
+    assert stats["queued"] + stats["in_flight"] == 0
 
 
 def test_close_writes_the_rest_and_later_records_drop():

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runbook._cli import emergency
+
 if TYPE_CHECKING:
     from runbook.control.store import Store
     from runbook.domain.state import ComponentState
@@ -39,15 +41,19 @@ class StoreSettings:
 
     database_url: str | None
     home: Path
+    store_timeout_s: float = 5.0  # as Settings.store_timeout_s
+    rollback_deadline_s: float = 25.0  # as Settings.rollback_deadline_s
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> StoreSettings:
-        """Read RUNBOOK_DATABASE_URL and RUNBOOK_HOME from ``environ`` (default: this process's)."""
+        """Read the store settings from ``environ`` (default: this process's); BadSetting if one is bad."""
         found = {key.lower(): value for key, value in (os.environ if environ is None else environ).items()
                  if key.lower().startswith(_PREFIX)}  # fmt: skip
         return cls(
             database_url=found.get(f"{_PREFIX}database_url"),
             home=Path(found.get(f"{_PREFIX}home", ".runbook")),
+            store_timeout_s=_seconds(found, "store_timeout_s", 5.0),
+            rollback_deadline_s=_seconds(found, "rollback_deadline_s", 25.0),
         )
 
     @property
@@ -56,6 +62,21 @@ class StoreSettings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'runbook.db').resolve()}"
+
+
+def _seconds(found: Mapping[str, str], name: str, default: float) -> float:
+    raw = found.get(_PREFIX + name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        from runbook.errors import BadSetting
+
+        raise BadSetting(f"RUNBOOK_{name.upper()}={raw!r} is not a number of seconds > 0")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -83,7 +104,8 @@ def register(subparsers: Any) -> None:
     rollback = subparsers.add_parser("rollback", help="send all traffic back to legacy now")
     rollback.add_argument("component", help=f"a component name or {ALL_COMPONENTS}")
     _common(rollback, reason_required=True)
-    rollback.set_defaults(handler=_rollback)
+    rollback.set_defaults(handler=emergency.rollback)
+    emergency.register(subparsers)
 
     audit = subparsers.add_parser("audit", help="show or verify the audit log")
     audit.add_argument("--verify", action="store_true", help="walk the hash chain; exit 1 if broken")
@@ -139,6 +161,9 @@ def _shadow(args: argparse.Namespace, settings: StoreSettings) -> int:
 
 
 def _canary(args: argparse.Namespace, settings: StoreSettings) -> int:
+    from runbook.control.safety import parse_percent
+
+    parse_percent(args.percent)  # refused before the store is opened
     return _move(
         args, settings, lambda m: m.enable_canary_deployment(args.component, args.percent, reason=args.reason)
     )
@@ -153,40 +178,15 @@ def _retire(args: argparse.Namespace, settings: StoreSettings) -> int:
 
 
 def _move(args: argparse.Namespace, settings: StoreSettings, change: Any) -> int:
-    from runbook.control.safety import ProductionSafetyManager
+    from runbook.control.safety import ProductionSafetyManager, check_move_input
     from runbook.domain.components import parse_component
 
     name = parse_component(args.component).value
+    check_move_input(args.actor, args.reason)
     with _open(settings) as store:
         before = store.state(name)
         after = change(ProductionSafetyManager(store, actor=args.actor))
     print(f"{name}: {_describe(before)} -> {_describe(after)} (epoch {after.epoch}) by {after.updated_by}")
-    return 0
-
-
-def _rollback(args: argparse.Namespace, settings: StoreSettings) -> int:
-    from runbook.control.safety import ProductionSafetyManager
-    from runbook.domain.components import parse_component
-
-    with _open(settings) as store:
-        before = store.states()
-        manager = ProductionSafetyManager(store, actor=args.actor)
-        if args.component == ALL_COMPONENTS:
-            changed = {s.component: s for s in manager.rollback_all(reason=args.reason)}
-        else:
-            name = parse_component(args.component).value
-            changed = {name: manager.rollback_component(name, reason=args.reason)}
-    for name, after in changed.items():
-        if after.epoch == before[name].epoch:
-            print(f"{name}: already {after.mode.value}; nothing to roll back (recorded in the audit log)")
-        else:
-            print(
-                f"{name}: {_describe(before[name])} -> {after.mode.value} (epoch {after.epoch}); "
-                "all traffic on legacy"
-            )
-    if args.component == ALL_COMPONENTS:
-        unchanged = [f"{n} ({s.mode.value})" for n, s in before.items() if n not in changed]
-        print(f"rolled back {len(changed)} component(s); unchanged: {', '.join(unchanged) or 'none'}")
     return 0
 
 
@@ -231,7 +231,8 @@ def _audit(args: argparse.Namespace, settings: StoreSettings) -> int:
 def _db_upgrade(args: argparse.Namespace, settings: StoreSettings) -> int:
     from runbook.control.store import Store
 
-    store = Store.from_url(settings.resolved_database_url, upgrade=False)
+    url, timeout_s = settings.resolved_database_url, settings.store_timeout_s
+    store = Store.from_url(url, upgrade=False, timeout_s=timeout_s, create=True)
     try:
         before = store.revision()
         after = store.upgrade()
@@ -253,7 +254,7 @@ def _console() -> Any:
 def _open(settings: StoreSettings) -> Store:
     from runbook.control.store import Store
 
-    return Store.from_url(settings.resolved_database_url)
+    return Store.from_url(settings.resolved_database_url, timeout_s=settings.store_timeout_s)
 
 
 def _describe(state: ComponentState) -> str:

@@ -31,7 +31,21 @@ from runbook.errors import BadParameter, ConcurrentModification, InvalidTrafficF
 if TYPE_CHECKING:
     from runbook.control.store import Store
 
-__all__ = ["ProductionSafetyManager"]
+__all__ = [
+    "ACTOR_MAX_CHARS",
+    "MIN_CANARY_PERCENT",
+    "REASON_MAX_CHARS",
+    "ProductionSafetyManager",
+    "check_move_input",
+    "clip_rollback_input",
+    "parse_percent",
+]
+
+# Column sizes and sane bounds, the same on every backend (SQLite would store anything).
+ACTOR_MAX_CHARS = 128
+REASON_MAX_CHARS = 2_000
+# A canary below one routing key in 10,000 sends (almost) nothing to the candidate.
+MIN_CANARY_PERCENT = 0.01
 
 _TABLE = cast(Table, ComponentStateRow.__table__)
 Evidence = Mapping[str, Any] | None
@@ -48,7 +62,9 @@ class ProductionSafetyManager:
         if not actor or not actor.strip():
             raise BadParameter("actor must be a non-empty user or automation id")
         self._store = store
-        self.actor = actor
+        self._requested_actor = actor
+        # Rollbacks record this (never refused); forward moves refuse an over-long actor.
+        self.actor = actor[:ACTOR_MAX_CHARS]
 
     def enable_shadow_mode(
         self,
@@ -72,7 +88,7 @@ class ProductionSafetyManager:
     ) -> ComponentState:
         """Send ``traffic_percent`` (open interval (0, 100)) of routing keys to the candidate."""
         name = parse_component(str(component)).value
-        split = TrafficSplit.from_percent(_as_percent(traffic_percent))
+        split = TrafficSplit.from_percent(parse_percent(traffic_percent))
         return self._move(
             name, Mode.CANARY, split.fraction, "enable_canary_deployment", reason, evidence, expected_epoch
         )
@@ -105,6 +121,7 @@ class ProductionSafetyManager:
         Raises InvalidTransition only for a ``retired`` component (no legacy code to return to).
         """
         name = parse_component(str(component)).value
+        reason = clip_rollback_input(self.actor, reason)[1]
         with self._store.write() as conn:
             return self._rollback_in(conn, read_state(conn, name), reason, evidence)
 
@@ -115,6 +132,7 @@ class ProductionSafetyManager:
         legacy and rolled-back components are left as they are and listed in a summary audit row.
         """
         changed: list[ComponentState] = []
+        reason = clip_rollback_input(self.actor, reason)[1]
         with self._store.write() as conn:
             states = [read_state(conn, c.value) for c in Component]
             for state in states:
@@ -144,6 +162,7 @@ class ProductionSafetyManager:
         expected_epoch: int | None,
     ) -> ComponentState:
         name = parse_component(str(component)).value
+        check_move_input(self._requested_actor, reason)
         seen = self._store.state(name)
         if expected_epoch is not None and seen.epoch != expected_epoch:
             raise _conflict(name, expected_epoch, seen)
@@ -227,15 +246,40 @@ class ProductionSafetyManager:
         )
 
 
-def _as_percent(value: object) -> float:
+def check_move_input(actor: str, reason: str) -> None:
+    """BadParameter naming the limit when a forward move's actor or reason is too long."""
+    if len(actor) > ACTOR_MAX_CHARS:
+        raise BadParameter(f"actor is {len(actor)} characters long; at most {ACTOR_MAX_CHARS} are allowed")
+    if len(reason or "") > REASON_MAX_CHARS:
+        raise BadParameter(f"reason is {len(reason)} characters long; at most {REASON_MAX_CHARS} are allowed")
+
+
+def clip_rollback_input(actor: str, reason: str) -> tuple[str, str, list[str]]:
+    """(actor, reason, notes): a rollback is never refused, so over-long values are cut, with a note each."""
+    notes = []
+    if len(actor) > ACTOR_MAX_CHARS:
+        notes.append(f"actor truncated from {len(actor)} to {ACTOR_MAX_CHARS} characters")
+    if len(reason or "") > REASON_MAX_CHARS:
+        notes.append(f"reason truncated from {len(reason)} to {REASON_MAX_CHARS} characters")
+    return actor[:ACTOR_MAX_CHARS], (reason or "")[:REASON_MAX_CHARS], notes
+
+
+def parse_percent(value: object) -> float:
+    """A canary percent from a number or text ("5", "5%"); InvalidTrafficFraction names a bad one."""
     if isinstance(value, str):
         value = value.strip().removesuffix("%")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidTrafficFraction(f"traffic percent {value!r} is not a number in (0, 100)")
     try:
-        return float(value)
+        percent = float(value)
     except ValueError:
         raise InvalidTrafficFraction(f"traffic percent {value!r} is not a number in (0, 100)") from None
+    if 0.0 < percent < MIN_CANARY_PERCENT:
+        raise InvalidTrafficFraction(
+            f"traffic percent {value!r} rounds to 0: the smallest canary is {MIN_CANARY_PERCENT:g}% "
+            "(one routing key in 10,000)"
+        )
+    return percent
 
 
 def _conflict(component: str, expected_epoch: int, current: ComponentState) -> ConcurrentModification:

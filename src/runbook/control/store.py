@@ -8,34 +8,34 @@ transaction takes one advisory lock, which gives the audit hash chain the same s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
+from runbook.control._engine import DEFAULT_TIMEOUT_S, WRITE_OPTION, Deadlines, make_engine, sqlite_path
 from runbook.control._time import as_utc
 from runbook.control.models import ComponentStateRow
 from runbook.domain.components import Component
 from runbook.domain.modes import Mode
 from runbook.domain.state import ComponentState
-from runbook.errors import StoreUnavailable
+from runbook.errors import StoreMissing, StoreUnavailable
 
 if TYPE_CHECKING:
     from runbook.settings import Settings
 
-__all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNEL", "Store", "normalize_url"]
+__all__ = ["DEFAULT_TIMEOUT_S", "HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNEL", "Store", "normalize_url"]
 
 # The newest Alembic revision; checked cheaply so that a store already at head never imports Alembic.
 HEAD_REVISION = "0002"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SQLITE_BUSY_TIMEOUT_S = 30.0
 # pg_advisory_xact_lock key shared by every runbook write transaction ("runbook" in ASCII).
 PG_WRITE_LOCK_KEY = 0x72756E626F6F6B
-_WRITE_OPTION = "runbook_write"
 # PostgreSQL NOTIFY channel of component_state changes; payload "<component>:<epoch>".
 STATE_CHANNEL = "runbook_component_state"
 
@@ -52,17 +52,39 @@ class Store:
     """Handle on the state store: the engine, schema upgrades and the component_state reads.
 
     ``ProductionSafetyManager`` is the only writer of ``component_state``; routers only read it.
+    Every access is bounded by ``timeout_s`` (see ``runbook.control._engine``). On SQLite the store
+    is the file at the URL's path, checked on every access: a deleted file is an error (never
+    silently re-created unless ``create``), and a file replaced under the same name drops the
+    pooled connections to the old one, so every process reads the file now at that path.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, timeout_s: float = DEFAULT_TIMEOUT_S, create: bool = True) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.timeout_s = timeout_s
+        self._path = sqlite_path(self.url) if self.is_sqlite else None
+        self._create = create
+        self._identity: tuple[int, int] | None = None
+        self._deadlines = None if self.is_sqlite else Deadlines()
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_url(cls, url: str, *, upgrade: bool = True) -> Store:
-        """Open the store at ``url``; with ``upgrade`` create or upgrade the schema first."""
-        store = cls(_make_engine(normalize_url(url)))
+    def from_url(
+        cls,
+        url: str,
+        *,
+        upgrade: bool = True,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        create: bool | None = None,
+    ) -> Store:
+        """Open the store at ``url``; with ``upgrade`` create or upgrade the schema first.
+
+        ``create`` (default: ``upgrade``) allows creating a missing SQLite file.
+        """
+        create = upgrade if create is None else create
+        store = cls(
+            make_engine(normalize_url(url), timeout_s, create=create), timeout_s=timeout_s, create=create
+        )
         if upgrade:
             store.upgrade()
         return store
@@ -70,7 +92,9 @@ class Store:
     @classmethod
     def from_settings(cls, settings: Settings, *, upgrade: bool = True) -> Store:
         """Open the store configured by ``RUNBOOK_DATABASE_URL`` (default: SQLite under home)."""
-        return cls.from_url(settings.resolved_database_url, upgrade=upgrade)
+        return cls.from_url(
+            settings.resolved_database_url, upgrade=upgrade, timeout_s=settings.store_timeout_s
+        )
 
     @property
     def url(self) -> str:
@@ -81,6 +105,16 @@ class Store:
     def display_url(self) -> str:
         """The URL with the password masked, for messages."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file (None on PostgreSQL)."""
+        return self._path
+
+    @property
+    def file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the SQLite file this store last read or wrote; None before or on PostgreSQL."""
+        return self._identity
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -96,8 +130,10 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot); connection failures become StoreUnavailable."""
-        with self._translate_errors(), self.engine.connect() as conn, conn.begin():
-            yield conn
+        with self._translate_errors():
+            self._check_file()
+            with self.engine.connect() as conn, self._deadline(conn), conn.begin():
+                yield conn
 
     @contextmanager
     def write(self, *, exclusive: bool = True) -> Iterator[Connection]:
@@ -108,18 +144,75 @@ class Store:
         exclusive, so they run one at a time and the chain never forks; bulk observation inserts
         are not, so they never wait on the control plane.
         """
-        with self._translate_errors(), self.engine.connect() as conn:
-            conn.execution_options(**{_WRITE_OPTION: True})
-            with conn.begin():
-                if exclusive and not self.is_sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY})
-                yield conn
+        with self._translate_errors():
+            self._check_file()
+            with self.engine.connect() as conn, self._deadline(conn):
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    if exclusive and not self.is_sqlite:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY})
+                    yield conn
+
+    @contextmanager
+    def bounded(self, fd: int) -> Iterator[None]:
+        """PostgreSQL: shut the socket ``fd`` down if the block outlasts ``timeout_s`` (a timeout error)."""
+        if self._deadlines is None:
+            yield
+            return
+        token = self._deadlines.arm(fd, self.timeout_s)
+        try:
+            yield
+        except Exception as exc:
+            if self._deadlines.disarm(token):
+                raise StoreUnavailable(
+                    f"state store {self.display_url} did not answer within {self.timeout_s:g} s "
+                    "(RUNBOOK_STORE_TIMEOUT_S)"
+                ) from exc
+            raise
+        finally:
+            self._deadlines.disarm(token)
+
+    @contextmanager
+    def _deadline(self, conn: Connection) -> Iterator[None]:
+        if self._deadlines is None:
+            yield
+            return
+        with self.bounded(conn.connection.driver_connection.pgconn.socket):  # type: ignore[union-attr]
+            yield
+
+    def _check_file(self) -> None:
+        if self._path is None:
+            return
+        try:
+            found = os.stat(self._path)
+        except FileNotFoundError:
+            if self._identity is None and self._create:
+                return  # first use: SQLite creates the file
+            self._forget()
+            raise StoreMissing(
+                f"state store file {self._path} does not exist (deleted or moved); "
+                "nothing was read or written"
+            ) from None
+        except OSError as exc:
+            raise StoreUnavailable(f"state store file {self._path} cannot be checked: {exc}") from exc
+        identity = (found.st_dev, found.st_ino)
+        if identity != self._identity:
+            if self._identity is not None:
+                self.engine.dispose()  # pooled connections still read the old, replaced file
+            self._identity = identity
+
+    def _forget(self) -> None:
+        self._identity = None
+        self.engine.dispose()
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:
         try:
             yield
-        except (OperationalError, InterfaceError) as exc:
+        except (OperationalError, InterfaceError, DatabaseError) as exc:
+            if not isinstance(exc, OperationalError | InterfaceError) and type(exc) is not DatabaseError:
+                raise  # integrity and programming errors are bugs or conflicts, not an outage
+            self.engine.dispose()  # a connection that failed once may keep failing (closed, corrupt file)
             detail = " ".join(str(exc.orig).split())
             raise StoreUnavailable(f"state store {self.display_url} is unavailable: {detail}") from exc
 
@@ -195,34 +288,3 @@ def _current_revision(conn: Connection) -> str | None:
     if not exists:
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-        folder = Path(parsed.database).expanduser().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create the SQLite database folder {folder}: {exc}") from exc
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-    event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Take transaction control away from the sqlite3 module so that BEGIN IMMEDIATE is possible.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    write = conn.get_execution_options().get(_WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

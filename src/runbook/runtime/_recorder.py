@@ -3,8 +3,11 @@
 ``record`` never blocks and never raises: it appends to a ``Mailbox`` (no system call), and a
 full queue drops the observation and counts it. The writer collects up to ``batch_size``
 observations, or what arrived within ``flush_interval_s`` of the first one, and hands them to
-``sink.write_batch``; a failed batch is retried a few times with a short back-off, then counted
-as lost (the queue keeps absorbing meanwhile, dropping when full).
+``sink.write_batch``. A failed batch is kept and retried with back-off (capped at 1 s) for as long
+as the sink keeps failing: through a store outage nothing is lost while the queue has room, and
+what arrives once it is full is dropped and counted. Only ``close`` gives up: what is still unwritten
+at its deadline is counted as lost. Every observation offered ends up in exactly one of
+``written``, ``dropped``, ``lost``, or still ``queued``/``in_flight`` (see ``stats``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from runbook.runtime._stats import Counters
 
 __all__ = ["ObservationRecorder"]
 
-_STOP = object()
-_RETRY_DELAYS_S = (0.05, 0.2, 1.0)
+_FIRST_RETRY_S, _MAX_RETRY_S = 0.05, 1.0
+_IDLE_WAIT_S = 0.05  # how soon an idle writer notices close()
 
 
 class _FlushMarker:
@@ -59,6 +62,8 @@ class ObservationRecorder:
         self._counters = Counters(("dropped", "written", "batches", "write_errors", "lost"))
         self._closed = False
         self._closing = threading.Event()
+        self._give_up_at = float("inf")
+        self._in_flight = 0
         self._thread = threading.Thread(target=self._drain, name="runbook-recorder", daemon=True)
         self._thread.start()
 
@@ -94,18 +99,23 @@ class ObservationRecorder:
         return marker.done.wait(max(0.0, deadline - time.monotonic()))
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is queued, then stop the writer thread. Later ``record`` calls drop."""
+        """Write what is queued, then stop the writer thread. Later ``record`` calls drop.
+
+        What cannot be written within ``timeout_s`` (the sink keeps failing) is counted as lost.
+        """
         if self._closed:
             return
         self._closed = True
-        if not self._queue.put(_STOP, timeout_s):
-            self._closing.set()
-        self._thread.join(timeout_s)
+        self._give_up_at = time.monotonic() + timeout_s
+        self._closing.set()
+        self._thread.join(timeout_s + 1.0)
 
     def stats(self) -> dict[str, int]:
-        """Counters: dropped, written, batches, write_errors, lost; plus queued (current depth)."""
+        """Counters: dropped, written, batches, write_errors (failed attempts), lost; plus queued
+        (waiting in the queue) and in_flight (in the batch being written or retried)."""
         counts = self._counters.snapshot()
         counts["queued"] = len(self._queue)
+        counts["in_flight"] = self._in_flight
         return counts
 
     def __enter__(self) -> ObservationRecorder:
@@ -118,12 +128,10 @@ class ObservationRecorder:
         batch: list[Observation] = []
         deadline = 0.0
         while True:
-            wait = None if not batch else max(0.0, deadline - time.monotonic())
+            closing = self._closing.is_set()
+            wait = max(0.0, deadline - time.monotonic()) if batch else (0.0 if closing else _IDLE_WAIT_S)
             item = self._queue.take(wait)
             while item is not EMPTY:  # take everything already there without sleeping
-                if item is _STOP:
-                    self._write(batch)
-                    return
                 if isinstance(item, _FlushMarker):
                     self._write(batch)
                     batch = []
@@ -136,22 +144,28 @@ class ObservationRecorder:
                         self._write(batch)
                         batch = []
                 item = self._queue.poll()
-            if batch and time.monotonic() >= deadline:
+            if batch and (closing or time.monotonic() >= deadline):
                 self._write(batch)
                 batch = []
+            if closing and not batch and len(self._queue) == 0:
+                return
 
     def _write(self, batch: list[Observation]) -> None:
         if not batch:
             return
-        for delay in (*_RETRY_DELAYS_S, None):
+        self._in_flight = len(batch)
+        delay = _FIRST_RETRY_S
+        while time.monotonic() < self._give_up_at:
             try:
                 self._sink.write_batch(batch)
             except Exception:
                 self._counters.incr("write_errors")
-                if delay is None or self._closing.wait(delay):
-                    break
+                time.sleep(min(delay, max(0.0, self._give_up_at - time.monotonic())))  # never past close()
+                delay = min(delay * 2, _MAX_RETRY_S)
                 continue
             self._counters.incr("written", len(batch))
             self._counters.incr("batches")
+            self._in_flight = 0
             return
-        self._counters.incr("lost", len(batch))
+        self._counters.incr("lost", len(batch))  # close() gave up: counted, never silent
+        self._in_flight = 0
