@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from runbook.cli import main
 from runbook.control import AuditLog, ProductionSafetyManager, Store
+from runbook.control.store import HEAD_REVISION
 from runbook.domain.modes import Mode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,9 +167,9 @@ def test_db_upgrade(
     """db upgrade creates the schema on an empty database and reports head afterwards."""
     monkeypatch.setenv("RUNBOOK_DATABASE_URL", database_url)
     assert main(["db", "upgrade"]) == 0
-    assert "upgraded from empty to revision 0001" in capsys.readouterr().out
+    assert f"upgraded from empty to revision {HEAD_REVISION}" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
-    assert "already at revision 0001" in capsys.readouterr().out
+    assert f"already at revision {HEAD_REVISION}" in capsys.readouterr().out
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
