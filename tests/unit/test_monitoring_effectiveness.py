@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from runbook.monitoring import EffectivenessSample, hedge_effectiveness
-from runbook.monitoring._effectiveness import _measure
+from runbook.domain.thresholds import RollbackThresholds
+from runbook.monitoring import CheckStatus, EffectivenessSample, hedge_effectiveness
+from runbook.monitoring._effectiveness import _measure, check_hedge_effectiveness
 
 
 def correlated_returns(rho: float, n: int = 2_000, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -68,17 +69,32 @@ def test_the_monitor_measures_the_ratio_not_the_self_report() -> None:
     spot, futures = correlated_returns(0.8, n=250)
     request = _Request(spot, futures)
     best = minimum_variance_ratio(spot, futures)
-    measured = _measure(lambda _r: _Result(hedge_ratio=0.5 * best), request)
+    measured, error = _measure(lambda _r: _Result(hedge_ratio=0.5 * best), request)
+    assert error == ""
     assert measured is not None
     assert measured < 0.8 * float(np.corrcoef(spot, futures)[0, 1] ** 2)
 
 
-def test_a_failing_engine_is_not_measured() -> None:
-    """An engine that raises gives no measurement (the probe scores the candidate as no hedge)."""
+def test_a_failing_engine_is_not_measured_and_says_why() -> None:
+    """An engine that raises gives no measurement but the error that prevented it."""
 
     def broken(_request: object) -> _Result:
         raise RuntimeError("boom")
 
     spot, futures = correlated_returns(0.8, n=50)
-    assert _measure(broken, _Request(spot, futures)) is None
-    assert EffectivenessSample(candidate=0.0, legacy=0.6).legacy == 0.6
+    assert _measure(broken, _Request(spot, futures)) == (None, "RuntimeError: boom")
+    value, error = _measure(lambda _r: _Result(hedge_ratio=math.nan), _Request(spot, futures))
+    assert value is None
+    assert "non-finite" in error
+
+
+def test_a_candidate_crash_in_the_probe_fails_the_check_as_an_error() -> None:
+    """One candidate crash among good hedges fails the check as an error, not as a slightly worse hedge."""
+    samples = [EffectivenessSample(candidate=0.6, legacy=0.6)] * 199
+    crashed = [*samples, EffectivenessSample(candidate=0.0, legacy=0.6, candidate_error="ValueError: x")]
+    thresholds = RollbackThresholds()
+    assert check_hedge_effectiveness(samples, None, thresholds, min_samples=100).status is CheckStatus.PASS
+    check = check_hedge_effectiveness(crashed, None, thresholds, min_samples=100)
+    assert check.status is CheckStatus.FAIL
+    assert check.evidence["hedge_effectiveness.candidate_errors"] == 1
+    assert "ValueError: x" in check.reason

@@ -31,10 +31,15 @@ __all__ = ["EffectivenessSample", "check_hedge_effectiveness", "effectiveness_pr
 
 @dataclass(frozen=True, slots=True)
 class EffectivenessSample:
-    """Variance reduction (1 = perfect hedge, 0 = none) of each engine's hedge on one request."""
+    """Variance reduction (1 = perfect hedge, 0 = none) of each engine's hedge on one request.
+
+    ``candidate_error`` says why the candidate gave no measure (it raised, or returned no finite
+    hedge ratio); such a sample is a calculation error, not a hedge of effectiveness 0.
+    """
 
     candidate: float
     legacy: float | None = None
+    candidate_error: str = ""
 
 
 def hedge_effectiveness(
@@ -63,22 +68,26 @@ def effectiveness_probe(pair: Any, *, count: int = 200, seed: int = 0) -> list[E
     """Paired HE of ``pair``'s legacy and candidate on ``count`` replayed hedge requests.
 
     ``pair`` has ``call_legacy(request)`` and ``call_candidate(request)`` (an ``EnginePair``);
-    a candidate that raises or returns no finite hedge ratio scores HE = 0 (no hedge at all),
-    a request whose legacy call fails is left out. Takes about ``count`` x two engine calls.
+    a candidate that raises or returns no finite hedge ratio gives a sample carrying that error
+    (``candidate_error``), which the check counts as a calculation error; a request whose legacy
+    call fails is left out. Takes about ``count`` x two engine calls.
     """
     from runbook.scenarios.replay import replay_requests
 
     samples = []
     for _key, request in replay_requests("hedge_calculator", count=count, seed=seed):
-        legacy = _measure(pair.call_legacy, request)
+        legacy, _legacy_error = _measure(pair.call_legacy, request)
         if legacy is None:
             continue
-        candidate = _measure(pair.call_candidate, request)
-        samples.append(EffectivenessSample(candidate=0.0 if candidate is None else candidate, legacy=legacy))
+        candidate, error = _measure(pair.call_candidate, request)
+        samples.append(EffectivenessSample(
+            candidate=0.0 if candidate is None else candidate, legacy=legacy, candidate_error=error,
+        ))
     return samples
 
 
-def _measure(call: Callable[[Any], Any], request: Any) -> float | None:
+def _measure(call: Callable[[Any], Any], request: Any) -> tuple[float | None, str]:
+    """The HE of ``call``'s hedge on ``request``, or None and why there is none."""
     try:
         result = call(request)
         value = hedge_effectiveness(
@@ -86,9 +95,11 @@ def _measure(call: Callable[[Any], Any], request: Any) -> float | None:
             [float(x) for x in request.futures_returns],
             float(result.hedge_ratio),
         )
-    except Exception:  # a failing engine is measured as no hedge by the caller
-        return None
-    return value if math.isfinite(value) else None
+    except Exception as exc:  # noqa: BLE001 - any failure of an engine under probe is that engine's error
+        return None, f"{type(exc).__name__}: {exc}"
+    if not math.isfinite(value):
+        return None, "no finite hedge effectiveness (non-finite hedge ratio or flat spot returns)"
+    return value, ""
 
 
 def check_hedge_effectiveness(
@@ -102,6 +113,14 @@ def check_hedge_effectiveness(
     name, limit = "hedge_effectiveness", thresholds.min_hedge_effectiveness_ratio
     if not samples:
         return Check(name, CheckStatus.UNDECIDED, f"{name}: not measured (no effectiveness samples)")
+    errors = [s.candidate_error for s in samples if s.candidate_error]
+    if errors:
+        return Check(
+            name, CheckStatus.FAIL,
+            f"{name}: the candidate failed on {len(errors)} of {len(samples)} probe requests ({errors[0]})",
+            {f"{name}.samples": len(samples), f"{name}.candidate_errors": len(errors),
+             f"{name}.first_error": errors[0]},
+        )
     n = len(samples)
     candidate = math.fsum(s.candidate for s in samples) / n
     base, source = _baseline(samples, baseline)
