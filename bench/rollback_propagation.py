@@ -89,7 +89,7 @@ class Fleet:
         self.latest: dict[int, tuple[str, float]] = {}
         for process in self.processes:
             process.start()
-        self.wait_all(lambda state, _at: True, timeout_s=120)
+        self.wait_all(lambda _state, _at: True, timeout_s=120)
 
     def wait_all(self, done, *, timeout_s: float) -> dict[int, float]:
         """Drain reports until ``done(state, at)`` holds for every process; their report times."""

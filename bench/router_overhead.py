@@ -72,7 +72,7 @@ def measure(router: Router, calls: int, *, paced: bool) -> dict[str, float]:
     Separate loops, so that added latency includes everything the router costs the caller's
     thread: its own code and the time its background threads hold the GIL.
     """
-    direct = time_calls(lambda key: legacy(RETURNS), calls, paced=paced)
+    direct = time_calls(lambda _key: legacy(RETURNS), calls, paced=paced)
     routed = time_calls(lambda key: router.call(RETURNS, routing_key=key), calls, paced=paced)
     figures = {f"{name}_p{q}_us": percentile(data, q / 100)
                for name, data in (("direct", direct), ("routed", routed)) for q in (50, 99)}  # fmt: skip

@@ -37,7 +37,7 @@ def postgres_server_url() -> Iterator[str]:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("select 1"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any connection failure means PostgreSQL is not reachable
         reason = f"PostgreSQL not reachable at {admin_url.render_as_string(hide_password=True)}: {exc}"
         if REQUIRE_POSTGRES:
             pytest.fail(reason + " (RUNBOOK_REQUIRE_POSTGRES=1)")

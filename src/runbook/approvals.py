@@ -243,7 +243,7 @@ def _resume(flow_run_id: str, record: GateDecisionRecord) -> tuple[bool, str]:
     try:
         with get_client(sync_client=True) as client:
             response = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the decision is recorded; a failed resume is reported, not raised
         return False, f"{record.decision.value} recorded, but resuming run {flow_run_id} failed: {exc}"
     if response.status is not SetStateStatus.ACCEPT:
         reason = getattr(response.details, "reason", "") or response.status.value

@@ -88,7 +88,7 @@ class GatedRun:
         def run() -> None:
             try:
                 self.result.append(gated_flow(database_url, self.fake.base_url, component, critical))
-            except BaseException as exc:  # the test thread asserts on it
+            except BaseException as exc:  # noqa: BLE001 - the test thread asserts on it
                 self.result.append(exc)
 
         self.thread = threading.Thread(target=run, name="gated-flow", daemon=True)

@@ -43,7 +43,7 @@ class ImportGraph:
         return None
 
     def reachable(
-        self, start: str, *, skip: Callable[[str, str], bool] = lambda importer, name: False
+        self, start: str, *, skip: Callable[[str, str], bool] = lambda _importer, _name: False
     ) -> dict[str, list[str]]:
         """Every name ``start`` can import, directly or through project modules, with one path to it.
 

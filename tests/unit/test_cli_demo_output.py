@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from runbook._cli.demo import DemoOptions, DemoResult
+from runbook._cli.demo import DemoResult
 from runbook._cli.demo_output import (
     DemoConsoleFilter,
     StopTracebackFilter,
@@ -105,7 +105,7 @@ def _story(component: str, status: str, **fields) -> dict:
 
 def _printed(result: DemoResult, prefect: PrefectTarget) -> str:
     buffer = io.StringIO()
-    print_summary(Console(file=buffer, width=200, highlight=False), result, DemoOptions(), prefect=prefect)
+    print_summary(Console(file=buffer, width=200, highlight=False), result, prefect=prefect)
     return buffer.getvalue()
 
 

@@ -131,7 +131,7 @@ def _common(parser: argparse.ArgumentParser, *, reason_required: bool = False) -
 def _os_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name in some containers
+    except Exception:  # noqa: BLE001 - no login name in some containers
         return "unknown"
 
 
@@ -228,7 +228,7 @@ def _audit(args: argparse.Namespace, settings: StoreSettings) -> int:
     return 0
 
 
-def _db_upgrade(args: argparse.Namespace, settings: StoreSettings) -> int:
+def _db_upgrade(args: argparse.Namespace, settings: StoreSettings) -> int:  # noqa: ARG001 - every command handler takes (args, settings)
     from runbook.control.store import Store
 
     url, timeout_s = settings.resolved_database_url, settings.store_timeout_s

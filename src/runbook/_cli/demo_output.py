@@ -105,7 +105,7 @@ def _with_store(database_url: str, command: str) -> str:
 
 
 def print_summary(
-    console: Console, result: DemoResult, options: DemoOptions, *, prefect: PrefectTarget | None = None
+    console: Console, result: DemoResult, *, prefect: PrefectTarget | None = None
 ) -> None:
     """The summary table, what stopped, the exit code, the total duration, and where to look next:
     the HTML report, the audit log (a command that reads it), the Prefect runs."""

@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
 def _os_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name in some containers
+    except Exception:  # noqa: BLE001 - no login name in some containers
         return "unknown"
 
 
@@ -232,7 +232,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         result = _run_demo(local, options, args)
         if result is None:
             return 1
-        print_summary(console, result, options, prefect=prefect)
+        print_summary(console, result, prefect=prefect)
     return result.exit_code
 
 
@@ -247,7 +247,7 @@ def _run_demo(local: Settings, options: Any, args: argparse.Namespace) -> Any:
         return run_demo(local, options, chooser=_chooser(args))
     except RunbookError:
         raise  # one line from the dispatcher, exit 1
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one line for any unexpected error, its traceback kept in a file
         local.home.mkdir(parents=True, exist_ok=True)
         path = local.home / "demo-error.txt"
         path.write_text(traceback.format_exc(), encoding="utf-8")

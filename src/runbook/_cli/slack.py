@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace, settings: Settings) -> int:
+def _check(args: argparse.Namespace, settings: Settings) -> int:  # noqa: ARG001 - every command handler takes (args, settings)
     from runbook.errors import BadParameter
     from runbook.slack.client import check_auth, client_from_settings
 

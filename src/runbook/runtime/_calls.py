@@ -125,7 +125,7 @@ class CandidateCalls:
         except TimeoutError as exc:
             error = ErrorKind.TIMEOUT if self._async and scope.expired() else ErrorKind.EXCEPTION
             value = exc
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the caller gets legacy's exception back, as it would without us
             value, error = exc, ErrorKind.EXCEPTION
         return self._judged(value, error, _perf() - start, old=None, has_old=False)
 
@@ -143,7 +143,7 @@ class CandidateCalls:
                     return exc, ErrorKind.EXCEPTION
                 future.cancel()
                 return exc, ErrorKind.TIMEOUT
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the caller gets legacy's exception back, as it would without us
             return exc, ErrorKind.EXCEPTION
 
     def _judged(
@@ -206,7 +206,7 @@ class CandidateCalls:
 
     def record_fallback(
         self, snap: Snapshot, key: str, at: float, attempt: Attempt, legacy_seconds: float, *,
-        legacy_failed: bool,
+        legacy_failed: bool,  # noqa: ARG002 - the router tells which side failed; not yet recorded
     ) -> None:  # fmt: skip
         """New failed (``attempt.error``), or was skipped, and old answered or raised its own exception."""
         self._counters.incr(f"fallback_{attempt.error.value}")
@@ -235,7 +235,7 @@ class CandidateCalls:
             )  # fmt: skip
             if not self._recorder._record_row(row):
                 self._counters.incr("observations_dropped")
-        except Exception:
+        except Exception:  # noqa: BLE001 - recording never raises into the caller; counted
             self._counters.incr("record_errors")
 
     def _observation(
@@ -254,5 +254,5 @@ class CandidateCalls:
 def _digest(value: Any) -> str | None:
     try:
         return result_digest(value)
-    except Exception:  # a result that cannot be hashed is still recorded, without its digest
+    except Exception:  # noqa: BLE001 - a result that cannot be hashed is still recorded, without its digest
         return None

@@ -202,7 +202,7 @@ def _leaf_difference(old: object, new: object) -> tuple[float, float]:
 def _equal(old: object, new: object) -> bool:
     try:
         return bool(old == new)
-    except Exception:  # an __eq__ that cannot answer counts as different
+    except Exception:  # noqa: BLE001 - an __eq__ that cannot answer counts as different
         return False
 
 
@@ -231,7 +231,7 @@ def _equal_arrays(old: Any, new: Any) -> bool:
 
     try:
         return bool(np.array_equal(np.asarray(old), np.asarray(new)))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a comparison that cannot answer counts as different
         return False
 
 

@@ -178,7 +178,7 @@ class CandidateThreads:
             start = _perf()
             try:
                 job.value, job.ok = job.fn(*job.args, **job.kwargs), True
-            except BaseException as exc:  # anything new raises is new's failure, never this thread's end
+            except BaseException as exc:  # noqa: BLE001 - anything new raises is new's failure, never this thread's end
                 job.value = exc
             job.seconds = _perf() - start
             with self._lock:

@@ -158,7 +158,7 @@ class ObservationRecorder:
         while time.monotonic() < self._give_up_at:
             try:
                 self._sink.write_batch(batch)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the writer thread survives any store error; counted
                 self._counters.incr("write_errors")
                 time.sleep(min(delay, max(0.0, self._give_up_at - time.monotonic())))  # never past close()
                 delay = min(delay * 2, _MAX_RETRY_S)

@@ -280,7 +280,7 @@ class Router:
     def _to_candidate(self, key: str, fraction: float) -> bool:
         try:
             return routing_point(self.component, key) < fraction
-        except Exception:  # an unhashable key: legacy answers, counted
+        except Exception:  # noqa: BLE001 - an unhashable key: legacy answers, counted
             self._counters.incr("internal_errors")
             return False
 
@@ -288,7 +288,7 @@ class Router:
         try:
             if not self._shadow.submit(job):
                 self._counters.incr("shadow_skipped_queue_full")
-        except Exception:
+        except Exception:  # noqa: BLE001 - routing never raises into the caller; legacy answers, counted
             self._counters.incr("internal_errors")
 
     # ---- introspection and lifecycle -------------------------------------------------------------

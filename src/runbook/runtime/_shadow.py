@@ -146,7 +146,7 @@ class ShadowPool(Generic[Job, Result]):
                 slot.job, slot.started = job, time.monotonic()
             try:
                 result = self._run(job)
-            except Exception:  # run() handles the candidate's failures; this is our own bug
+            except Exception:  # noqa: BLE001 - run() handles the candidate's failures; this is our own bug
                 self._counters.incr("shadow_internal_errors")
                 result = None
             with self._lock:
@@ -183,5 +183,5 @@ class ShadowPool(Generic[Job, Result]):
     def _emit_safely(self, result: Any) -> None:
         try:
             self._emit(result)
-        except Exception:
+        except Exception:  # noqa: BLE001 - recording never raises into the caller; counted
             self._counters.incr("record_errors")

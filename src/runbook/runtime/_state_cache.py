@@ -79,7 +79,7 @@ class StateCache:
             started = self._clock()
             try:
                 self._read(started)
-            except Exception:
+            except Exception:  # noqa: BLE001 - an unreadable store keeps the last state (fail safe); counted
                 self._counters.incr("state_refresh_errors")
                 return False
             self._counters.incr("state_refreshes")

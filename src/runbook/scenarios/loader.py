@@ -102,7 +102,7 @@ def _read(source: str | Path | pd.DataFrame | None, table: str | None) -> pd.Dat
         engine = sqlalchemy.create_engine(str(source))
         try:
             return pd.read_sql_table(table, engine)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any reader error is one BadInputData naming the table
             raise BadInputData(f"cannot read table {table!r} from {source!r}: {exc}") from None
         finally:
             engine.dispose()

@@ -57,7 +57,7 @@ def signature_problem(
         return "stale timestamp (outside the 5-minute window)"
     try:
         valid = SignatureVerifier(secret, clock=clock).is_valid(body, timestamp, signature)  # type: ignore[arg-type]
-    except Exception:  # odd bytes (non-UTF-8 body, non-ASCII signature) cannot verify
+    except Exception:  # noqa: BLE001 - odd bytes (non-UTF-8 body, non-ASCII signature) cannot verify
         return "bad signature"
     return None if valid else "bad signature"
 

@@ -95,7 +95,7 @@ def _token_from_secret_block(name: str) -> str | None:
 
         block = cast(Secret, Secret.load(name, _sync=True))  # type: ignore[call-arg]  # sync in async flows too
         return str(block.get())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - an unreadable Secret block means no Slack, logged, never a failed flow
         log.warning("could not read the Slack bot token from Secret block %r: %s", name, exc)
         return None
 

@@ -102,7 +102,7 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger] | No
         if FlowRunContext.get() is None and TaskRunContext.get() is None:
             return None
         return get_run_logger()
-    except Exception:
+    except Exception:  # noqa: BLE001 - Prefect's logger is optional; stdout always gets the line
         return None
 
 

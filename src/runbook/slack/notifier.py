@@ -165,7 +165,7 @@ class SlackNotifier:
             self._unreachable_until = time.monotonic() + self.unreachable_cooldown_s
             log.warning("Slack %s failed (%s); skipping Slack for %g s", method, exc,
                         self.unreachable_cooldown_s)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Slack is optional: a failed call is logged, the runbook goes on
             log.warning("Slack %s failed (%s: %s); continuing without it", method, type(exc).__name__, exc)
         return None
 
@@ -180,7 +180,7 @@ class SlackNotifier:
             return
         try:
             self._gate_store.set_slack_message(gate_key, *message)
-        except Exception as exc:  # the message is out; failing to note it must not fail the gate
+        except Exception as exc:  # noqa: BLE001 - the message is out; failing to note it must not fail the gate
             log.warning("could not store the Slack message of gate %s: %s", gate_key, exc)
 
 

@@ -142,7 +142,7 @@ class _Run:
     def _send(self, router: Routable, key: str, request: Any) -> None:
         try:
             router.call(request, routing_key=key)
-        except Exception as exc:  # legacy's own exception reaches the caller by contract; count it
+        except Exception as exc:  # noqa: BLE001 - legacy's own exception reaches the caller by contract; count it
             self.errors += 1
             if self.first_error is None:
                 self.first_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -174,7 +174,7 @@ class BackgroundReplay:
     def _run(self, component: str, routers: Any, options: dict[str, Any]) -> None:
         try:
             self._stats = replay(component, routers, stop_event=self._stop, **options)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - the worker's failure is re-raised in the caller's thread
             self._error = exc
 
     def stop(self) -> None:

@@ -180,7 +180,7 @@ class FakeSlackServer:
     def _next_ts(self) -> str:
         return f"{1_700_000_000 + next(self._ts)}.000100"
 
-    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:  # noqa: ARG002 - every Web API method handler takes its arguments
         return {"ok": True, **_TEAM, "user": "runbook", "user_id": "U0RUNBOOK", "bot_id": "B0RUNBOOK"}
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
