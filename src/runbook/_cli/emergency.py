@@ -61,7 +61,7 @@ def _store_settings() -> StoreSettings:
     return StoreSettings.from_environ()
 
 
-def rollback_alert(args: argparse.Namespace, settings: StoreSettings) -> int:
+def rollback_alert(args: argparse.Namespace, settings: StoreSettings) -> int:  # noqa: ARG001 - every command handler takes (args, settings)
     """Send the rollback alert when a bot token is configured; exit 0 either way unless Slack fails."""
     from runbook.settings import load_settings
 

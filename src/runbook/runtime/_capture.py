@@ -102,7 +102,7 @@ class RequestCapture:
                 legacy_value=legacy_text, candidate_value=candidate_text,
                 abs_difference=differences[0], rel_difference=differences[1],
             )  # fmt: skip
-        except Exception:
+        except Exception:  # noqa: BLE001 - capture never raises into the caller; counted
             self._counters.incr("serializer_errors")
             return False
         return self._enqueue(row)
@@ -140,7 +140,7 @@ class RequestCapture:
         try:
             written = self._serializer(args, kwargs)
             text = written.decode("utf-8", "replace") if isinstance(written, bytes) else str(written)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - capture never raises into the caller; counted
             self._counters.incr("serializer_errors")
             return None, 0, f"request not kept: serializer raised {type(exc).__name__}: {exc}"[:500]
         size = len(text.encode("utf-8"))
@@ -202,7 +202,7 @@ class RequestCapture:
         for delay in (*_RETRY_DELAYS_S, None):
             try:
                 self._sink.write_captures(batch)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the writer thread survives any store error; counted
                 self._counters.incr("write_errors")
                 if delay is None:
                     break

@@ -32,7 +32,7 @@ def value_text(value: object, max_chars: int) -> str:
     """A result as JSON text, cut to ``max_chars`` (with a note saying how long it was)."""
     try:
         text = json.dumps(jsonable(value), separators=(",", ":"))
-    except Exception as exc:  # a value no rule above can write: say so instead of failing
+    except Exception as exc:  # noqa: BLE001 - a value no rule above can write: say so instead of failing
         text = json.dumps({"__unwritable__": f"{type(exc).__name__}: {exc}"})
     if len(text) <= max_chars:
         return text
@@ -55,10 +55,10 @@ def jsonable(value: object, depth: int = 0) -> Any:
         return {str(key): jsonable(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(item, depth + 1) for item in value]
-    return _other(value, depth)
+    return _other(value)
 
 
-def _other(value: object, depth: int) -> Any:
+def _other(value: object) -> Any:
     if hasattr(value, "__array__") and hasattr(value, "dtype") and hasattr(value, "tolist"):
         if getattr(value, "ndim", 1) == 0:
             return value.tolist()  # a numpy scalar: a plain number
@@ -69,5 +69,5 @@ def _other(value: object, depth: int) -> Any:
         return {"__bytes__": base64.b64encode(bytes(value)).decode()}
     try:
         return {"__repr__": repr(value)[:2000]}
-    except Exception:
+    except Exception:  # noqa: BLE001 - a repr that raises still leaves a readable placeholder
         return {"__repr__": f"<{type(value).__name__} without a repr>"}
