@@ -2,6 +2,7 @@
 
     for each component in shadow, canary or full: monitor the recent window
     -> ROLLBACK rolls it back, audits, alerts and emits runbook.component.rolled_back
+    then roll observations up per minute and prune raw rows past the retention window
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from runbook.domain.plans import validate_window
 from runbook.orchestration.params import ThresholdOptions
 from tasks.artifacts import publish_monitor
 from tasks.control import read_state
-from tasks.monitoring import monitor
+from tasks.monitoring import monitor, prune_observations
 
 
 @flow(name="auto_rollback_monitor", description="ADR-0011 rollback triggers on every live component")
@@ -42,4 +43,5 @@ def auto_rollback_monitor(
                          "traffic_percent": state["traffic_percent"], "verdict": verdict["verdict"],
                          "summary": verdict["summary"]})
     publish_monitor(verdicts)
+    prune_observations()
     return verdicts

@@ -57,6 +57,22 @@ def monitor(
     }
 
 
+@runbook_task(name="prune-observations")
+def prune_observations(*, retention_days: float | None = None) -> dict[str, Any]:
+    """Roll whole minutes of observations up, then delete raw rows older than the retention window."""
+    import time
+
+    from runbook.monitoring.retention import prune_observations as prune
+
+    settings = load_settings()
+    days = settings.observation_retention_days if retention_days is None else retention_days
+    outcome = prune(open_store(settings), now=time.time(), retention_days=days)
+    return {
+        "retention_days": days, "deleted": outcome.deleted, "rolled_up_rows": outcome.rollup.raw_rows,
+        "rollups_written": outcome.rollup.rollups, "rolled_until": outcome.rollup.rolled_until,
+    }  # fmt: skip
+
+
 @runbook_task(name="record-baseline")
 def record_baseline(component: str, *, calls: int = 300) -> dict[str, Any]:
     """Measure legacy's latency, memory (and hedge effectiveness) and store it as the baseline."""

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "runbook._cli.flows",
     "runbook._cli.slack",
     "runbook._cli.replay",
+    "runbook._cli.observations",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     refresh_interval_s: float = 0.25
     max_staleness_s: float = 5.0
 
+    # Raw observations are kept this many days (per-minute rollups for good); see `runbook observations`.
+    observation_retention_days: float = 7.0
+
     # Slack; when the bot token is unset, messages go to the console and the run log.
     slack_bot_token: str | None = None
     slack_bot_token_block: str | None = Field(

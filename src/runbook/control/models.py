@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 models of the state store. The schema itself is owned by Alembic migrations.
 
-Tables: component_state, audit_log (append-only hash chain), observations (batched inserts),
+Tables: component_state, audit_log (append-only hash chain), observations (batched inserts; raw rows
+kept for a retention window), observation_rollups (per minute, kept for good) and their watermark,
 gate_requests (what a paused run is waiting for), gate_decisions (unique per gate key: first writer
 wins), baselines (legacy latency / memory / hedge effectiveness per component), captured_requests
 (requests kept for offline replay: canary/full mismatches and shadow samples).
@@ -62,7 +63,10 @@ class AuditRow(Base):
 
 class ObservationRow(Base):
     __tablename__ = "observations"
-    __table_args__ = (Index("ix_observations_component_at", "component", "at"),)
+    __table_args__ = (
+        Index("ix_observations_component_at", "component", "at"),
+        Index("ix_observations_at", "at"),  # prune: DELETE ... WHERE at < cutoff
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -152,3 +156,42 @@ class CapturedRequestRow(Base):
     candidate_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     abs_difference: Mapped[float | None] = mapped_column(Float, nullable=True)
     rel_difference: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ObservationRollupRow(Base):
+    """Per component, mode, epoch, route and minute: what the raw observations of that minute said.
+
+    Kept for good (raw observations only for the retention window). Counts follow
+    ``runbook.monitoring._health``; latencies are ``LatencySketch`` JSON (microseconds).
+    """
+
+    __tablename__ = "observation_rollups"
+
+    component: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix seconds // 60
+    mode: Mapped[str] = mapped_column(String(16), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route: Mapped[str] = mapped_column(String(16), primary_key=True)
+    observations: Mapped[int] = mapped_column(BigInteger)
+    candidate_calls: Mapped[int] = mapped_column(BigInteger)
+    calculation_errors: Mapped[int] = mapped_column(BigInteger)
+    skipped: Mapped[int] = mapped_column(BigInteger)
+    comparisons: Mapped[int] = mapped_column(BigInteger)
+    mismatches: Mapped[int] = mapped_column(BigInteger)
+    errors_by_kind: Mapped[str] = mapped_column(Text, default="{}")  # JSON kind -> count
+    max_rel_difference: Mapped[float | None] = mapped_column(Float, nullable=True)
+    candidate_latency: Mapped[str] = mapped_column(Text, default="{}")  # LatencySketch JSON
+    legacy_latency: Mapped[str] = mapped_column(Text, default="{}")
+    peak_candidate_memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    peak_legacy_memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_at: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[float] = mapped_column(Float)
+
+
+class RollupWatermarkRow(Base):
+    """How far observations are rolled up: every raw row with ``at < rolled_until`` is in a rollup."""
+
+    __tablename__ = "observation_rollup_watermark"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rolled_until: Mapped[float] = mapped_column(Float)  # Unix seconds, on a minute boundary

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TIMEOUT_S", "HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNEL", "Store", "normalize_url"]
 
 # The newest Alembic revision; checked cheaply so that a store already at head never imports Alembic.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key shared by every runbook write transaction ("runbook" in ASCII).
 PG_WRITE_LOCK_KEY = 0x72756E626F6F6B

@@ -4,6 +4,8 @@
 with count-based tests and minimum samples; ``CriticalComponentMonitor`` adds hedge effectiveness
 for ``hedge_calculator``; ``memory_probe`` measures both engines' peak memory on replayed requests
 (observations carry none); ``monitor_and_act`` reads the window from the store and rolls back.
+``runbook.monitoring.retention`` (imported on its own: it needs SQLAlchemy) rolls observations up
+per minute and prunes raw rows after the retention window.
 Importing this package loads neither scipy, pandas nor SQLAlchemy.
 """
 

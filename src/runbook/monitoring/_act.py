@@ -101,15 +101,16 @@ def _evaluate(
     memory: MemorySource | None = None,
 ) -> MonitorDecision:
     from runbook.control.baselines import BaselineStore
-    from runbook.control.observations import ObservationStore
+    from runbook.monitoring.retention import window_summary
 
     name = state.component
-    rows = _guard(
+    window = _guard(
         name,
         "read the observations of",
-        lambda: ObservationStore(store).window(name, since=since, until=until, mode=state.mode.value),
+        lambda: window_summary(
+            store, name, since=since, until=until, mode=state.mode.value, epoch=state.epoch
+        ),
     )
-    window = [o for o in rows if o.epoch == state.epoch]
     baseline = _guard(name, "read the baseline of", lambda: BaselineStore(store).get(name))
     monitor = monitor_for(name, thresholds)
     peaks = _memory(name, memory)

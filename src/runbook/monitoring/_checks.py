@@ -5,7 +5,6 @@ See ``runbook.monitoring._decide`` for how counts become PASS, FAIL or UNDECIDED
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 from runbook.domain.thresholds import RollbackThresholds
@@ -102,15 +101,14 @@ def check_latency(
         return Check(
             "latency",
             CheckStatus.UNDECIDED,
-            f"latency: {len(summary.legacy_latencies_us)} legacy calls in the window "
+            f"latency: {summary.legacy_latency_count} legacy calls in the window "
             f"(need {thresholds.min_observations}) and no stored baseline",
         )
     ratio_limit_us = thresholds.max_latency_ratio * base_us
     excess_limit_us = base_us + thresholds.min_latency_excess_us
     limit_us = max(ratio_limit_us, excess_limit_us)
-    latencies = summary.candidate_latencies_us
-    n = len(latencies)
-    slower = n - bisect.bisect_right(latencies, limit_us)
+    n = summary.candidate_latency_count
+    slower = summary.candidate_calls_over(limit_us)
     p50 = summary.candidate_p50_us
     evidence: Evidence = {
         "latency.baseline_p50_us": base_us,
@@ -146,7 +144,7 @@ def check_latency(
 def _latency_baseline(
     summary: HealthSummary, baseline: BaselineLike | None, thresholds: RollbackThresholds
 ) -> tuple[float | None, str]:
-    if len(summary.legacy_latencies_us) >= thresholds.min_observations and summary.legacy_p50_us:
+    if summary.legacy_latency_count >= thresholds.min_observations and summary.legacy_p50_us:
         return summary.legacy_p50_us, "legacy calls in the window"
     if baseline is not None and baseline.latency_p50_us and baseline.latency_p50_us > 0:
         return float(baseline.latency_p50_us), "stored baseline"

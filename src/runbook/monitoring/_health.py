@@ -11,18 +11,21 @@ Definitions (what every figure in a monitor verdict means):
   mismatch: ``mismatch`` error kind, or |difference| beyond both tolerances
   (rel_difference > rel_tolerance and abs_difference > abs_tolerance).
 - latency quantiles: microseconds, linear interpolation between order statistics (numpy's
-  ``linear`` method, Hyndman-Fan type 7).
+  ``linear`` method, Hyndman-Fan type 7); a summary read from minute rollups carries latency
+  sketches instead (``runbook.domain.sketch``: within 1% of the exact figure).
 - memory: bytes, the largest sample (``memory_bytes`` > 0) per route; 0 when never sampled.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from runbook.domain.observation import ErrorKind, Observation, Route
+from runbook.domain.sketch import LatencySketch
 
 __all__ = ["CALCULATION_ERRORS", "HealthSummary", "quantile", "summarize"]
 
@@ -71,22 +74,44 @@ class HealthSummary:
     first_at: float | None
     last_at: float | None
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    # Set when the window was read from minute rollups: the latencies as sketches (the tuples empty).
+    candidate_latency_sketch: LatencySketch | None = None
+    legacy_latency_sketch: LatencySketch | None = None
 
     @property
     def candidate_p50_us(self) -> float | None:
-        return quantile(self.candidate_latencies_us, 0.50)
+        return _quantile(self.candidate_latencies_us, self.candidate_latency_sketch, 0.50)
 
     @property
     def candidate_p99_us(self) -> float | None:
-        return quantile(self.candidate_latencies_us, 0.99)
+        return _quantile(self.candidate_latencies_us, self.candidate_latency_sketch, 0.99)
 
     @property
     def legacy_p50_us(self) -> float | None:
-        return quantile(self.legacy_latencies_us, 0.50)
+        return _quantile(self.legacy_latencies_us, self.legacy_latency_sketch, 0.50)
 
     @property
     def legacy_p99_us(self) -> float | None:
-        return quantile(self.legacy_latencies_us, 0.99)
+        return _quantile(self.legacy_latencies_us, self.legacy_latency_sketch, 0.99)
+
+    @property
+    def candidate_latency_count(self) -> int:
+        """Candidate calls with a latency in the window."""
+        sketch = self.candidate_latency_sketch
+        return sketch.count if sketch is not None else len(self.candidate_latencies_us)
+
+    @property
+    def legacy_latency_count(self) -> int:
+        """Calls with a legacy latency in the window."""
+        sketch = self.legacy_latency_sketch
+        return sketch.count if sketch is not None else len(self.legacy_latencies_us)
+
+    def candidate_calls_over(self, limit_us: float) -> int:
+        """Candidate latencies above ``limit_us`` (a sketch decides values within 1% of it either way)."""
+        if self.candidate_latency_sketch is not None:
+            return self.candidate_latency_sketch.count_above(limit_us)
+        latencies = self.candidate_latencies_us
+        return len(latencies) - bisect.bisect_right(latencies, limit_us)
 
     @property
     def error_rate(self) -> float | None:
@@ -178,6 +203,10 @@ def _is_mismatch(observation: Observation, rel_tolerance: float, abs_tolerance: 
         return False
     # NaN compares False: a difference that cannot be shown small counts as a mismatch.
     return rel is None or not rel <= rel_tolerance
+
+
+def _quantile(exact: Sequence[float], sketch: LatencySketch | None, q: float) -> float | None:
+    return sketch.quantile(q) if sketch is not None else quantile(exact, q)
 
 
 def _sorted_finite(values: Iterable[float | None]) -> tuple[float, ...]:

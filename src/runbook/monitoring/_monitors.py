@@ -52,9 +52,16 @@ class AutoRollbackMonitor:
             abs_tolerance=self.abs_tolerance,
         )
 
+    def _summary(
+        self, observations: Iterable[Observation] | HealthSummary, component: str | None
+    ) -> HealthSummary:
+        if isinstance(observations, HealthSummary):  # a window already summarized (from rollups)
+            return observations
+        return self.summarize(observations, component=component)
+
     def evaluate(
         self,
-        observations: Iterable[Observation],
+        observations: Iterable[Observation] | HealthSummary,
         *,
         baseline: BaselineLike | None,
         component: str | None = None,
@@ -65,7 +72,7 @@ class AutoRollbackMonitor:
         ``memory``: both engines' peaks from ``memory_probe``; None: not applicable unless the
         window's observations carry memory samples.
         """
-        summary = self.summarize(observations, component=component)
+        summary = self._summary(observations, component)
         return decide(summary, baseline, self.thresholds, memory=memory)
 
 
@@ -91,7 +98,7 @@ class CriticalComponentMonitor(AutoRollbackMonitor):
 
     def evaluate(
         self,
-        observations: Iterable[Observation],
+        observations: Iterable[Observation] | HealthSummary,
         *,
         baseline: BaselineLike | None,
         component: str | None = None,
@@ -99,7 +106,7 @@ class CriticalComponentMonitor(AutoRollbackMonitor):
         memory: MemorySample | None = None,
     ) -> MonitorDecision:
         """As AutoRollbackMonitor; for hedge_calculator (or whenever samples are given) adds HE."""
-        summary = self.summarize(observations, component=component)
+        summary = self._summary(observations, component)
         extra = []
         if effectiveness is not None or summary.component == Component.HEDGE_CALCULATOR.value:
             extra.append(
