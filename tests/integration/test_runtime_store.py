@@ -98,6 +98,7 @@ def test_store_that_stops_answering_fails_safe_to_legacy(wired):
     key = next(k for k in (f"book-{i}" for i in range(100)) if routing_point(COMPONENT, k) < 0.99)
     with Router(COMPONENT, legacy=lambda x: "legacy", candidate=lambda x: "candidate", state_source=store,
                 refresh_interval_s=NEVER, max_staleness_s=5.0, clock=clock) as router:  # fmt: skip
+        assert router.call(1.0, routing_key=key) == "legacy"  # the first call teaches legacy's answer
         with store.engine.begin() as conn:
             conn.execute(text("ALTER TABLE component_state RENAME TO component_state_away"))
         clock.now += 4.0

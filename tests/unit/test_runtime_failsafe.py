@@ -43,6 +43,7 @@ def test_stale_state_serves_legacy_until_the_store_answers_again():
     source, clock = InMemoryStateSource(), FakeClock()
     source.set_mode(COMPONENT, Mode.FULL)
     with make(source, clock) as router:
+        assert router.call(1.0, routing_key="k") == "legacy"  # the first call teaches legacy's answer
         source.available = False
         clock.now += 4.0
         assert not router.refresh()
@@ -101,6 +102,7 @@ def test_hanging_store_never_blocks_the_caller():
     source.set_mode(COMPONENT, Mode.FULL)
     router = make(source, clock, refresh_interval_s=0.005)
     try:
+        assert router.call(1.0, routing_key="k") == "legacy"  # the first call teaches legacy's answer
         source.hang = True
         assert entered.wait(10)  # the poller is stuck in states()
         assert router.call(1.0, routing_key="k") == "candidate"

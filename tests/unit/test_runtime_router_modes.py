@@ -101,13 +101,13 @@ async def test_legacy_modes_call_old_only(router, engines, source, sink, api, mo
 
 @pytest.mark.parametrize("api", APIS)
 async def test_shadow_answers_old_and_records_the_comparison(router, engines, source, sink, api):
-    """shadow answers with old; new runs off the path and its difference (0.5 on 20) is recorded."""
+    """shadow answers with old; new runs off the path and its difference (0.5 on 20) is a mismatch."""
     switch(router, source, Mode.SHADOW)
     assert await route(router, api, 10.0, "book-1") == 20.0
     [observation] = flushed(router, sink)
     assert engines.calls == {"legacy": 1, "candidate": 1}
     assert observation.route is Route.LEGACY
-    assert observation.error_kind is ErrorKind.NONE
+    assert observation.error_kind is ErrorKind.MISMATCH
     assert observation.abs_difference == pytest.approx(0.5)
     assert observation.rel_difference == pytest.approx(0.5 / 20.0)
     assert observation.legacy_digest != observation.candidate_digest
@@ -119,6 +119,7 @@ async def test_canary_routes_by_stable_point(router, engines, source, sink, api)
     """canary(0.5): keys whose point is below 0.5 get new, the others old; each call is recorded."""
     switch(router, source, Mode.CANARY, 0.5)
     keys = [f"book-{i}" for i in range(40)]
+    keys.sort(key=lambda k: routing_point(COMPONENT, k) < 0.5)  # a legacy key first: it teaches legacy's kind
     answers = [await route(router, api, 1.0, key) for key in keys]
     expected = [2.5 if routing_point(COMPONENT, key) < 0.5 else 2.0 for key in keys]
     assert answers == expected
@@ -138,11 +139,15 @@ async def test_canary_is_sticky_per_key(router, engines, source, api):
 
 @pytest.mark.parametrize("api", APIS)
 async def test_full_answers_new(router, engines, source, sink, api):
-    """full answers every key with new and records it as a candidate call."""
+    """full answers with new once the first call taught the router legacy's answer; every served
+    answer is compared with old off the caller's path and its 0.5 difference recorded as a mismatch."""
     switch(router, source, Mode.FULL)
-    assert [await route(router, api, 1.0, f"k{i}") for i in range(5)] == [2.5] * 5
-    assert engines.calls["legacy"] == 0
-    assert {o.route for o in flushed(router, sink)} == {Route.CANDIDATE}
+    assert [await route(router, api, 1.0, f"k{i}") for i in range(5)] == [2.0] + [2.5] * 4
+    observations = flushed(router, sink)
+    assert engines.calls == {"legacy": 5, "candidate": 5}
+    assert [o.route for o in observations] == [Route.LEGACY] + [Route.CANDIDATE] * 4
+    assert {(o.error_kind, o.abs_difference) for o in observations} == {(ErrorKind.MISMATCH, 0.5)}
+    assert (router.stats()["verify_mismatch"], router.stats()["answered_by_legacy_first"]) == (5, 1)
 
 
 @pytest.mark.parametrize("api", APIS)

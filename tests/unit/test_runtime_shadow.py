@@ -250,7 +250,7 @@ def test_full_recorder_counts_dropped_observations(sink):
 
 
 def test_compare_and_validate_crashes_become_counted_reasons(make_router, sink):
-    """A compare that raises leaves the differences empty; a validate that raises marks the result invalid."""
+    """A compare that raises is a mismatch without differences; a validate that raises marks it invalid."""
 
     def broken_compare(old, new):
         raise ZeroDivisionError("compare bug")
@@ -258,7 +258,8 @@ def test_compare_and_validate_crashes_become_counted_reasons(make_router, sink):
     router = make_router(legacy, legacy, compare=broken_compare)
     assert router.call(1.0, routing_key="b") == 2.0
     assert router.flush()
-    assert (sink.observations[0].abs_difference, sink.observations[0].error_kind) == (None, ErrorKind.NONE)
+    first = sink.observations[0]
+    assert (first.abs_difference, first.error_kind) == (None, ErrorKind.MISMATCH)
     assert router.stats()["compare_errors"] == 1
 
     def broken_validate(new):

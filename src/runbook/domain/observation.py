@@ -14,7 +14,14 @@ class Route(StrEnum):
 
 
 class ErrorKind(StrEnum):
-    """Why a candidate call did not count as a clean result. ``none`` when it did."""
+    """Why a candidate call did not count as a clean result. ``none`` when it did.
+
+    exception, timeout, invalid_result: calculation errors (new raised anything, was late, or gave
+    None, a wrong type or shape, NaN/inf, or what the result check rejects); old answered.
+    mismatch: new's answer differed from old's beyond tolerance (or could not be compared).
+    skipped: new was not run (no free worker); circuit_open: new was not run because the circuit
+    breaker took it off the path after repeated failures. legacy_exception: old raised.
+    """
 
     NONE = "none"
     EXCEPTION = "exception"
@@ -22,6 +29,7 @@ class ErrorKind(StrEnum):
     INVALID_RESULT = "invalid_result"
     MISMATCH = "mismatch"
     SKIPPED = "skipped"
+    CIRCUIT_OPEN = "circuit_open"
     LEGACY_EXCEPTION = "legacy_exception"
 
 

@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runbook.domain.observation import ErrorKind
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.monitoring._binomial import lower_bound, trials_needed, upper_bound
 from runbook.monitoring._health import HealthSummary
 from runbook.monitoring._verdict import BaselineLike, Check, CheckStatus, Evidence
 
-__all__ = ["check_error_rate", "check_latency", "check_memory", "check_mismatch_rate"]
+__all__ = [
+    "check_circuit_breaker",
+    "check_error_rate",
+    "check_latency",
+    "check_memory",
+    "check_mismatch_rate",
+]
 
 
 def check_error_rate(summary: HealthSummary, thresholds: RollbackThresholds) -> Check:
@@ -24,10 +31,11 @@ def check_error_rate(summary: HealthSummary, thresholds: RollbackThresholds) -> 
 
 
 def check_mismatch_rate(summary: HealthSummary, thresholds: RollbackThresholds) -> Check:
-    """Comparisons outside tolerance against ``max_mismatch_rate``.
+    """Comparisons outside tolerance against ``max_mismatch_rate``, in every mode.
 
-    Not applicable when a window outside shadow mode holds no comparison (canary and full calls
-    are answered by one engine only).
+    Shadow compares every call; in canary and full the router compares served answers with legacy
+    off the caller's path (verified canary). Not applicable when a window outside shadow mode holds
+    no comparison (a router without verification).
     """
     if summary.comparisons == 0 and "shadow" not in summary.modes:
         return Check(
@@ -35,6 +43,27 @@ def check_mismatch_rate(summary: HealthSummary, thresholds: RollbackThresholds) 
         )
     counts = _Counts("mismatches", summary.mismatches, "comparisons", summary.comparisons)
     return _rate_check("mismatch_rate", counts, thresholds.max_mismatch_rate, thresholds)
+
+
+def check_circuit_breaker(summary: HealthSummary) -> Check:
+    """FAIL when the window holds calls the circuit breaker kept from the candidate.
+
+    A router opens its breaker only after consecutive calculation errors (timeouts, exceptions,
+    invalid answers), and the calls it then answers with legacy never reach the candidate, so they
+    are in no rate: the breaker having opened at all is the evidence.
+    """
+    refused = summary.errors_by_kind.get(ErrorKind.CIRCUIT_OPEN.value, 0)
+    if refused == 0:
+        return Check(
+            "circuit_breaker", CheckStatus.NOT_APPLICABLE, "circuit_breaker: never open in the window"
+        )
+    return Check(
+        "circuit_breaker",
+        CheckStatus.FAIL,
+        f"circuit_breaker: {refused} calls answered by legacy while the router had switched the candidate "
+        "off after repeated failures",
+        {"circuit_breaker.refused_calls": refused},
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from runbook.domain.thresholds import RollbackThresholds
-from runbook.monitoring._checks import check_error_rate, check_latency, check_memory, check_mismatch_rate
+from runbook.monitoring._checks import (
+    check_circuit_breaker,
+    check_error_rate,
+    check_latency,
+    check_memory,
+    check_mismatch_rate,
+)
 from runbook.monitoring._health import HealthSummary
 from runbook.monitoring._memory import MemorySample, check_probed_memory
 from runbook.monitoring._verdict import BaselineLike, Check, CheckStatus, Evidence, MonitorDecision, Verdict
@@ -79,13 +85,14 @@ def decide(
     extra_checks: Sequence[Check] = (),
     memory: MemorySample | None = None,
 ) -> MonitorDecision:
-    """The AutoRollbackMonitor verdict: error rate, shadow mismatch rate, latency, memory.
+    """The AutoRollbackMonitor verdict: error rate, mismatch rate, circuit breaker, latency, memory.
 
     ``memory``: a probe's peaks (decides the memory check); None leaves it to the window's samples.
     """
     checks = [
         check_error_rate(summary, thresholds),
         check_mismatch_rate(summary, thresholds),
+        check_circuit_breaker(summary),
         check_latency(summary, baseline, thresholds),
         check_memory(summary, baseline, thresholds)
         if memory is None

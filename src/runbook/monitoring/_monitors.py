@@ -21,7 +21,9 @@ __all__ = ["AutoRollbackMonitor", "CriticalComponentMonitor", "calls_needed", "m
 class AutoRollbackMonitor:
     """The ADR's rollback triggers over a window of observations of one component.
 
-    Calculation error rate > ``max_error_rate``, shadow mismatch rate > ``max_mismatch_rate``,
+    Calculation error rate > ``max_error_rate``, mismatch rate > ``max_mismatch_rate`` (shadow
+    comparisons, and served answers verified against legacy in canary and full), a circuit breaker
+    that took the candidate off the path,
     median latency > max(``max_latency_ratio`` x legacy p50, legacy p50 + ``min_latency_excess_us``),
     peak memory > ``max_memory_ratio`` x legacy peak (measured by ``memory_probe``: observations
     carry no per-engine memory). ``rel_tolerance`` /

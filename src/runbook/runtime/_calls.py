@@ -1,89 +1,121 @@
 """The candidate side of a router: calling new within its budget, judging it, recording it.
 
-``attempt_*`` never raise: new's exception, lateness or invalid answer becomes an ``Attempt``
-with an error kind, which the router answers with old. A sync new runs on ``threads`` (the
-router's candidate threads, so a hang costs the caller its budget, not its thread) or, with
-``threads=None``, inline on the caller's thread (its late answer is then discarded, but the caller
-waited for it). ``run_shadow`` is what a shadow worker does with one job; ``record_*`` build
-observations and hand them to the recorder (never raising).
+``attempt_*`` never raise (a real interrupt of the process excepted, ``_interrupt``): new's
+exception (any ``BaseException``), lateness, invalid answer or an open circuit breaker becomes an
+``Attempt`` with an error kind, which the router answers with old. New runs on ``pool`` (the
+router's candidate threads, or any pool with the same ``run``/``arun`` -> ``Outcome`` interface,
+so a hang costs the caller its budget, not its thread) or, with ``pool=None``, inline on the
+caller's thread (a late answer is discarded, but the caller waited for it). Async new runs on the
+pool thread's own event loop (``_aio``), cancelled at the budget; inline, on the caller's loop.
+``served`` / ``record_*`` record the caller's path: a served answer is queued for verification
+against old (``_jobs.VerifyJob``) or recorded at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import random
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from runbook.domain.observation import ErrorKind, Observation, Route
-from runbook.runtime._aio import BackgroundLoop, is_async_callable
-from runbook.runtime._hashing import result_digest
-from runbook.runtime._isolation import CandidateThreads
+from runbook.domain.capture import CaptureReason
+from runbook.domain.observation import ErrorKind, Route
+from runbook.runtime._aio import DeadlinePassed, is_async_callable, run_coroutine
+from runbook.runtime._breaker import CircuitBreaker
+from runbook.runtime._capture import RequestCapture
+from runbook.runtime._interrupt import is_process_interrupt
+from runbook.runtime._jobs import VerifyJob
 from runbook.runtime._judge import Judge
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._state_cache import Snapshot
 from runbook.runtime._stats import Counters
 
-__all__ = ["Attempt", "CandidateCalls"]
+__all__ = ["Attempt", "CandidateCalls", "CandidatePool", "is_callers_own"]
 
 _perf = time.perf_counter
 _KEY_CHARS = 128  # the observations.routing_key column width
-# The caller's path hands the recorder a plain tuple in this order (see ObservationRecorder._record_row).
-_ROW_ORDER = (
-    "component", "mode", "route", "routing_key", "at", "legacy_latency_us", "candidate_latency_us",
-    "error_kind", "abs_difference", "rel_difference", "legacy_digest", "candidate_digest", "memory_bytes",
-    "epoch",
-)  # fmt: skip
-if tuple(f.name for f in dataclasses.fields(Observation)) != _ROW_ORDER:  # pragma: no cover
-    raise ImportError("runbook.runtime._calls: Observation's fields changed; update _ROW_ORDER")
+Outcome = tuple[Any, ErrorKind, float]  # (value or exception, error kind, seconds)
+
+
+class CandidatePool(Protocol):
+    """Where a sync call of new runs off the caller's thread (``CandidateThreads``, a process pool)."""
+
+    def run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+            timeout_s: float) -> Outcome: ...  # fmt: skip
+
+    async def arun(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                   timeout_s: float) -> Outcome: ...  # fmt: skip
+
+    def close(self) -> None: ...
 
 
 class Attempt:
-    """One call of new: its value (or exception), error kind, duration in seconds, and why invalid."""
+    """One call of new: value (or exception), error kind, seconds, why invalid; ``unchecked``: no
+    legacy answer was known yet to check its kind against (the router then asks old)."""
 
-    __slots__ = ("error", "reason", "seconds", "value")
+    __slots__ = ("error", "reason", "seconds", "unchecked", "value")
 
     def __init__(self, value: Any, error: ErrorKind, seconds: float, reason: str | None = None) -> None:
         self.value, self.error, self.seconds, self.reason = value, error, seconds, reason
+        self.unchecked = False
+
+
+class AsyncRunner:
+    """A sync callable running ``async def`` new on the current thread's loop, cancelled at a deadline."""
+
+    __slots__ = ("fn", "timeout_s")
+
+    def __init__(self, fn: Callable[..., Any], timeout_s: float | None) -> None:
+        self.fn, self.timeout_s = fn, timeout_s
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return run_coroutine(self.fn, args, kwargs, self.timeout_s)
+
+
+def is_callers_own(exc: BaseException) -> bool:
+    """True for exceptions that belong to the caller, not to new: a process interrupt, or the
+    cancellation of the caller's own task (new raising CancelledError by itself is new's)."""
+    if is_process_interrupt(exc):
+        return True
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop: nobody cancelled the caller
+        return False
+    return task is not None and task.cancelling() > 0
 
 
 class CandidateCalls:
     """Calls ``candidate`` for a router of ``component``; see the module docstring."""
 
     def __init__(
-        self,
-        component: str,
-        *,
-        candidate: Any,
-        timeout_s: float,
-        shadow_timeout_s: float,
-        threads: CandidateThreads | None,
-        loop: BackgroundLoop,
-        judge: Judge,
-        recorder: ObservationRecorder | None,
-        counters: Counters,
-    ) -> None:
-        self._component = component
-        self._fn = candidate
-        self._async = is_async_callable(candidate)
+        self, component: str, *, legacy: Any, candidate: Any, timeout_s: float, shadow_timeout_s: float,
+        pool: CandidatePool | None, judge: Judge, breaker: CircuitBreaker,
+        recorder: ObservationRecorder | None, capture: RequestCapture | None, counters: Counters,
+        verify_share: float, sample_share: float,
+    ) -> None:  # fmt: skip
+        self.component = component
+        self.legacy, self.legacy_async = legacy, is_async_callable(legacy)
+        self._fn, self._async = candidate, is_async_callable(candidate)
         self._timeout = timeout_s  # the caller's budget (canary, full)
-        self._shadow_timeout = shadow_timeout_s
-        self._threads = None if self._async else threads  # async new is cancelled at its budget instead
-        self._loop = loop
-        self._judge = judge
-        self._recorder = recorder
-        self._counters = counters
-
-    @property
-    def recorder(self) -> ObservationRecorder | None:
-        return self._recorder
+        self.shadow_timeout = shadow_timeout_s
+        self._pool = pool
+        self._pooled = AsyncRunner(candidate, timeout_s) if self._async else candidate
+        self.shadow_runner = AsyncRunner(candidate, shadow_timeout_s) if self._async else candidate
+        self.judge, self.breaker, self.recorder, self.capture = judge, breaker, recorder, capture
+        self.counters = counters
+        self.verify_share, self.sample_share = verify_share, sample_share
+        self.submit: Callable[[Any], bool] = lambda _job: False  # set by the router: its shadow pool
+        self.saturated: Callable[[], bool] = lambda: False  # set by the router: too many stuck workers
 
     # ---- calling new ---------------------------------------------------------------------------
 
     def call_unguarded(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """New alone, its exceptions included (retired mode: there is no old to fall back to)."""
         if self._async:
-            return self._loop.submit(self._fn(*args, **kwargs)).result()
+            return run_coroutine(self._fn, args, kwargs)
         return self._fn(*args, **kwargs)
 
     async def acall_unguarded(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -92,167 +124,141 @@ class CandidateCalls:
         return self._fn(*args, **kwargs)
 
     def attempt_sync(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Attempt:
-        """Call new for a sync caller, waiting at most the budget.
-
-        Sync new runs on a candidate thread (``SKIPPED`` when every one is taken) or inline; async
-        new on the private loop.
-        """
-        if self._threads is not None:
-            outcome = self._threads.run(self._fn, args, kwargs, self._timeout)
-            return self._judged(*outcome, old=None, has_old=False)
-        start = _perf()
-        value, error = self._invoke_blocking(args, kwargs, self._timeout)
-        return self._judged(value, error, _perf() - start, old=None, has_old=False)
+        """Call new for a sync caller, waiting at most the budget (see the module docstring)."""
+        if not self.breaker.allow():
+            return Attempt(None, ErrorKind.CIRCUIT_OPEN, 0.0)
+        if self._pool is not None:
+            outcome = self._pool.run(self._pooled, args, kwargs, self._timeout)
+        else:
+            outcome = self._inline(args, kwargs)
+        return self._settled(*outcome)
 
     async def attempt_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Attempt:
-        """Call new for a caller on an event loop, waiting at most the budget.
+        """Call new for a caller on an event loop, waiting at most the budget; the loop runs on."""
+        if not self.breaker.allow():
+            return Attempt(None, ErrorKind.CIRCUIT_OPEN, 0.0)
+        if self._pool is not None:
+            outcome = await self._pool.arun(self._pooled, args, kwargs, self._timeout)
+        else:
+            outcome = await self._inline_async(args, kwargs)
+        return self._settled(*outcome)
 
-        Async new runs on the caller's loop and is cancelled at the budget; sync new runs on a
-        candidate thread (the loop runs on meanwhile) or inline.
-        """
-        if self._threads is not None:
-            outcome = await self._threads.arun(self._fn, args, kwargs, self._timeout)
-            return self._judged(*outcome, old=None, has_old=False)
+    def _inline(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
         start = _perf()
-        value: Any = None
-        error = ErrorKind.NONE
+        try:
+            value = self._pooled(*args, **kwargs)
+        except BaseException as exc:  # new's failure, whatever it raised; a real interrupt goes on
+            if is_callers_own(exc):
+                raise
+            return exc, ErrorKind.EXCEPTION, _perf() - start
+        return value, ErrorKind.NONE, _perf() - start
+
+    async def _inline_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
+        start = _perf()
+        scope = asyncio.timeout(self._timeout)
         try:
             if self._async:
-                async with asyncio.timeout(self._timeout) as scope:
+                async with scope:
                     value = await self._fn(*args, **kwargs)
             else:
                 value = self._fn(*args, **kwargs)
-        except TimeoutError as exc:
-            error = ErrorKind.TIMEOUT if self._async and scope.expired() else ErrorKind.EXCEPTION
-            value = exc
-        except Exception as exc:  # noqa: BLE001 - the caller gets legacy's exception back, as it would without us
-            value, error = exc, ErrorKind.EXCEPTION
-        return self._judged(value, error, _perf() - start, old=None, has_old=False)
+        except BaseException as exc:
+            if is_callers_own(exc):
+                raise
+            late = isinstance(exc, TimeoutError) and self._async and scope.expired()
+            return exc, ErrorKind.TIMEOUT if late else ErrorKind.EXCEPTION, _perf() - start
+        return value, ErrorKind.NONE, _perf() - start
 
-    def _invoke_blocking(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float
-    ) -> tuple[Any, ErrorKind]:
-        try:
-            if not self._async:
-                return self._fn(*args, **kwargs), ErrorKind.NONE
-            future = self._loop.submit(self._fn(*args, **kwargs))
-            try:
-                return future.result(timeout_s), ErrorKind.NONE
-            except TimeoutError as exc:
-                if future.done():  # new raised TimeoutError itself
-                    return exc, ErrorKind.EXCEPTION
-                future.cancel()
-                return exc, ErrorKind.TIMEOUT
-        except Exception as exc:  # noqa: BLE001 - the caller gets legacy's exception back, as it would without us
-            return exc, ErrorKind.EXCEPTION
+    def _settled(self, value: Any, error: ErrorKind, seconds: float) -> Attempt:
+        attempt = self.judged(value, error, seconds, budget_s=self._timeout)
+        self.breaker.record(attempt.error)
+        if attempt.error is ErrorKind.NONE and not self.judge.shape.known:
+            attempt.unchecked = True
+        return attempt
 
-    def _judged(
-        self, value: Any, error: ErrorKind, seconds: float, *, old: Any, has_old: bool, shadow: bool = False
-    ) -> Attempt:
-        if error is ErrorKind.NONE and seconds > (self._shadow_timeout if shadow else self._timeout):
+    def judged(self, value: Any, error: ErrorKind, seconds: float, *, budget_s: float,
+               old: Any = None, has_old: bool = False) -> Attempt:  # fmt: skip
+        """The attempt of one outcome: late, failed, invalid (reason) or clean."""
+        if error is ErrorKind.EXCEPTION and isinstance(value, DeadlinePassed):
+            error = ErrorKind.TIMEOUT
+        if error is ErrorKind.NONE and seconds > budget_s:
             error = ErrorKind.TIMEOUT  # a sync call cannot be interrupted; its late answer is not used
         if error is not ErrorKind.NONE:
             return Attempt(value, error, seconds)
-        reason = self._judge.invalid_reason(value, old=old, has_old=has_old)
+        reason = self.judge.invalid_reason(value, old=old, has_old=has_old)
         if reason is not None:
             return Attempt(value, ErrorKind.INVALID_RESULT, seconds, reason)
         return Attempt(value, ErrorKind.NONE, seconds)
 
-    # ---- shadow jobs (worker threads) ---------------------------------------------------------
+    # ---- the caller's path: what happened, recorded (never raising) -------------------------------
 
-    def run_shadow(self, job: tuple[Any, ...]) -> Observation:
-        """Run new on one shadow job, judge it against old's outcome, and build the observation."""
-        args, kwargs, key, snap, at, legacy_ok, legacy_outcome, legacy_seconds = job
-        start = _perf()
-        value, error = self._invoke_blocking(args, kwargs, self._shadow_timeout)
-        attempt = self._judged(
-            value, error, _perf() - start, old=legacy_outcome, has_old=legacy_ok, shadow=True
-        )
-        abs_difference = rel_difference = None
-        if attempt.error is ErrorKind.NONE and legacy_ok:
-            abs_difference, rel_difference = self._judge.differences(legacy_outcome, attempt.value)
-        kind = attempt.error if legacy_ok else ErrorKind.LEGACY_EXCEPTION
-        self._counters.incr("shadow_ok" if kind is ErrorKind.NONE else f"shadow_{kind.value}")
-        return Observation(
-            component=self._component, mode=snap.mode.value, route=Route.LEGACY,
-            routing_key=str(key)[:_KEY_CHARS], at=at, legacy_latency_us=legacy_seconds * 1e6,
-            candidate_latency_us=attempt.seconds * 1e6, error_kind=kind,
-            abs_difference=abs_difference, rel_difference=rel_difference,
-            legacy_digest=_digest(legacy_outcome),
-            candidate_digest=None if attempt.error is ErrorKind.TIMEOUT else _digest(attempt.value),
-            epoch=snap.epoch,
-        )  # fmt: skip
-
-    def hung(self, job: tuple[Any, ...], elapsed_s: float) -> Observation:
-        """The observation of a shadow job whose candidate is still running past its budget."""
-        _args, _kwargs, key, snap, at, _legacy_ok, legacy_outcome, legacy_seconds = job
-        self._counters.incr("shadow_timeout")
-        return self._observation(
-            snap, key, at, Route.LEGACY, legacy_seconds, elapsed_s, ErrorKind.TIMEOUT,
-            legacy_digest=_digest(legacy_outcome),
-        )  # fmt: skip
-
-    def emit(self, observation: Observation) -> None:
-        """Hand one observation to the recorder; a full recorder is counted, never waited for."""
-        if self._recorder is not None and not self._recorder.record(observation):
-            self._counters.incr("observations_dropped")
-
-    # ---- observations of the caller's path (canary, full) -------------------------------------
-
-    def record_served(self, snap: Snapshot, key: str, at: float, attempt: Attempt) -> None:
-        """New answered the caller."""
-        self._counters.incr("answered_by_candidate")
-        self._record_safely(snap, key, at, Route.CANDIDATE, None, attempt.seconds, ErrorKind.NONE)
+    def served(self, snap: Snapshot, key: str, at: float, attempt: Attempt,
+               args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:  # fmt: skip
+        """New answered the caller: verify it against old off the caller's path, or record it."""
+        self.counters.incr("answered_by_candidate")
+        if self.verify_share < 1.0 and random.random() >= self.verify_share:
+            self.counters.incr("verify_sampled_out")
+        elif self.submit(VerifyJob(args, kwargs, key, snap, at, attempt.value, attempt.seconds)):
+            return
+        else:
+            self.counters.incr("verify_skipped_queue_full")
+        self.record_row(snap, key, at, Route.CANDIDATE, None, attempt.seconds, ErrorKind.NONE)
 
     def record_fallback(
-        self, snap: Snapshot, key: str, at: float, attempt: Attempt, legacy_seconds: float, *,
-        legacy_failed: bool,  # noqa: ARG002 - the router tells which side failed; not yet recorded
-    ) -> None:  # fmt: skip
-        """New failed (``attempt.error``), or was skipped, and old answered or raised its own exception."""
-        self._counters.incr(f"fallback_{attempt.error.value}")
-        candidate_seconds = None if attempt.error is ErrorKind.SKIPPED else attempt.seconds
-        self._record_safely(snap, key, at, Route.LEGACY, legacy_seconds, candidate_seconds, attempt.error)
-
-    def record_legacy(
-        self, snap: Snapshot, key: str, at: float, legacy_seconds: float, *, failed: bool
+        self, snap: Snapshot, key: str, at: float, attempt: Attempt, legacy_seconds: float
     ) -> None:
-        """Old answered a key that canary keeps on old (its latency is the live baseline)."""
-        kind = ErrorKind.LEGACY_EXCEPTION if failed else ErrorKind.NONE
-        self._record_safely(snap, key, at, Route.LEGACY, legacy_seconds, None, kind)
+        """New failed (``attempt.error``), was skipped or switched off, and old answered (or raised)."""
+        self.counters.incr(f"fallback_{attempt.error.value}")
+        ran = attempt.error not in (ErrorKind.SKIPPED, ErrorKind.CIRCUIT_OPEN)
+        self.record_row(snap, key, at, Route.LEGACY, legacy_seconds, attempt.seconds if ran else None,
+                        attempt.error)  # fmt: skip
 
-    def _record_safely(
+    def after_legacy(self, snap: Snapshot, key: str, at: float, attempt: Attempt, args: tuple[Any, ...],
+                     kwargs: dict[str, Any], legacy: tuple[bool, Any, float]) -> None:  # fmt: skip
+        """Old answered (or raised) after new failed, or before new's kind of answer could be checked."""
+        ok, outcome, seconds = legacy
+        if ok:
+            self.judge.shape.learn(outcome)
+        if not attempt.unchecked:
+            self.record_fallback(snap, key, at, attempt, seconds)
+            return
+        self.counters.incr("answered_by_legacy_first")
+        job = VerifyJob(args, kwargs, key, snap, at, attempt.value, attempt.seconds, legacy=legacy)
+        if not self.submit(job):
+            self.counters.incr("verify_skipped_queue_full")
+            self.record_row(snap, key, at, Route.LEGACY, seconds, attempt.seconds, ErrorKind.NONE)
+
+    def record_legacy(self, snap: Snapshot, key: str, at: float, legacy_seconds: float, *, failed: bool,
+                      value: Any = None) -> None:  # fmt: skip
+        """Old answered a key that canary keeps on old (its latency is the live baseline)."""
+        if not failed:
+            self.judge.shape.learn(value)
+        kind = ErrorKind.LEGACY_EXCEPTION if failed else ErrorKind.NONE
+        self.record_row(snap, key, at, Route.LEGACY, legacy_seconds, None, kind)
+
+    def record_row(
         self, snap: Snapshot, key: str, at: float, route: Route, legacy_seconds: float | None,
         candidate_seconds: float | None, kind: ErrorKind,
     ) -> None:  # fmt: skip
-        if self._recorder is None:
+        if self.recorder is None:
             return
         try:
             row = (
-                self._component, snap.mode.value, route, str(key)[:_KEY_CHARS], at,
+                self.component, snap.mode.value, route, str(key)[:_KEY_CHARS], at,
                 None if legacy_seconds is None else legacy_seconds * 1e6,
                 None if candidate_seconds is None else candidate_seconds * 1e6,
                 kind, None, None, None, None, 0, snap.epoch,
             )  # fmt: skip
-            if not self._recorder._record_row(row):
-                self._counters.incr("observations_dropped")
+            if not self.recorder._record_row(row):
+                self.counters.incr("observations_dropped")
         except Exception:  # noqa: BLE001 - recording never raises into the caller; counted
-            self._counters.incr("record_errors")
+            self.counters.incr("record_errors")
 
-    def _observation(
-        self, snap: Snapshot, key: str, at: float, route: Route, legacy_seconds: float | None,
-        candidate_seconds: float | None, kind: ErrorKind, *, legacy_digest: str | None = None,
-    ) -> Observation:  # fmt: skip
-        return Observation(
-            component=self._component, mode=snap.mode.value, route=route,
-            routing_key=str(key)[:_KEY_CHARS], at=at,
-            legacy_latency_us=None if legacy_seconds is None else legacy_seconds * 1e6,
-            candidate_latency_us=None if candidate_seconds is None else candidate_seconds * 1e6,
-            error_kind=kind, legacy_digest=legacy_digest, epoch=snap.epoch,
-        )  # fmt: skip
-
-
-def _digest(value: Any) -> str | None:
-    try:
-        return result_digest(value)
-    except Exception:  # noqa: BLE001 - a result that cannot be hashed is still recorded, without its digest
-        return None
+    def keep_request(self, job: Any, reason: CaptureReason, **details: Any) -> None:
+        """Hand one job's request to the capture (worker threads only: it serializes)."""
+        if self.capture is None:
+            return
+        snap = job.snap
+        self.capture.capture(component=self.component, routing_key=job.key, at=job.at, reason=reason,
+                             args=job.args, kwargs=job.kwargs, mode=snap.mode.value, epoch=snap.epoch,
+                             **details)  # fmt: skip

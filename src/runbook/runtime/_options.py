@@ -2,35 +2,48 @@
 
 from __future__ import annotations
 
+import math
+
 from runbook.errors import BadEngine, BadParameter
 
 ISOLATIONS = ("thread", "inline")  # Router(candidate_isolation=...)
 
-__all__ = ["COUNTERS", "ISOLATIONS", "check_isolation", "check_options"]
+__all__ = ["COUNTERS", "ISOLATIONS", "check_isolation", "check_options", "check_verification"]
 
 # Every counter Router.stats() reports, present at 0 from the start:
 #   calls_<mode>                   calls answered in each mode (failsafe ones excluded)
 #   failsafe_legacy                calls sent to legacy because the state was older than max_staleness_s
 #   answered_by_candidate          canary/full calls answered by the candidate
+#   answered_by_legacy_first       candidate-routed calls answered by legacy because the router had not
+#                                  yet seen a legacy answer to check the candidate's kind against
 #   fallback_<error kind>          canary/full calls where new failed (exception, timeout,
 #                                  invalid_result) and old answered: the calculation errors
 #   fallback_skipped               canary/full calls answered by old because every candidate
 #                                  thread was taken (new not run; not a calculation error)
+#   fallback_circuit_open          canary/full calls answered by old while the breaker is open
+#   breaker_opened, breaker_closed the circuit breaker's transitions
 #   candidate_abandoned_threads    candidate threads left behind by a sync candidate past its budget
-#   shadow_<outcome>               shadow calls judged: ok, exception, timeout, invalid_result,
-#                                  legacy_exception (old raised; new still ran)
+#   shadow_<outcome>               shadow calls judged: ok, mismatch, exception, timeout, invalid_result,
+#                                  legacy_exception (old raised; new still ran), circuit_open, skipped_stuck
 #   shadow_skipped_queue_full      shadow calls not run because the queue was full
-#   shadow_abandoned_threads       workers left behind by a hanging candidate (replaced)
+#   shadow_abandoned_threads       workers left behind by a hanging job (replaced at once)
+#   verify_<outcome>               served answers compared with old off the caller's path: ok, mismatch,
+#                                  legacy_exception, timeout; not compared: sampled_out (verify_share),
+#                                  skipped_queue_full, skipped_stuck
 #   observations_dropped           observations the recorder refused (its queue was full)
 #   record_errors, compare_errors, validate_errors, internal_errors: our own failures, contained
 #   state_refreshes, state_refresh_errors: reads of the state source, good and failed
 COUNTERS = (
     "calls_legacy", "calls_rolled_back", "calls_shadow", "calls_canary", "calls_full", "calls_retired",
-    "failsafe_legacy", "answered_by_candidate",
+    "failsafe_legacy", "answered_by_candidate", "answered_by_legacy_first",
     "fallback_exception", "fallback_timeout", "fallback_invalid_result", "fallback_skipped",
+    "fallback_circuit_open", "breaker_opened", "breaker_closed",
     "candidate_abandoned_threads",
-    "shadow_ok", "shadow_exception", "shadow_timeout", "shadow_invalid_result", "shadow_legacy_exception",
+    "shadow_ok", "shadow_mismatch", "shadow_exception", "shadow_timeout", "shadow_invalid_result",
+    "shadow_legacy_exception", "shadow_circuit_open", "shadow_skipped_stuck",
     "shadow_skipped_queue_full", "shadow_abandoned_threads",
+    "verify_ok", "verify_mismatch", "verify_legacy_exception", "verify_timeout", "verify_sampled_out",
+    "verify_skipped_queue_full", "verify_skipped_stuck",
     "observations_dropped", "record_errors", "compare_errors", "validate_errors",
     "state_refreshes", "state_refresh_errors", "internal_errors",
 )  # fmt: skip
@@ -61,3 +74,21 @@ def check_isolation(isolation: object, timeout_s: float, workers: int) -> None:
         raise BadParameter(f"candidate_timeout_s {timeout_s!r} must be > 0 seconds")
     if workers < 1:
         raise BadParameter(f"candidate_workers {workers!r} must be >= 1")
+
+
+def check_verification(
+    verify_share: float, sample_share: float, rel_tolerance: float, abs_tolerance: float,
+    breaker_failures: int, breaker_cool_down_s: float,
+) -> None:  # fmt: skip
+    """Raise BadParameter naming the value when a verification or breaker option is unusable."""
+    for name, share in (("verify_share", verify_share), ("sample_share", sample_share)):
+        if not 0.0 <= share <= 1.0:
+            raise BadParameter(f"{name} {share!r} must lie in [0, 1]")
+    for name, tolerance in (("rel_tolerance", rel_tolerance), ("abs_tolerance", abs_tolerance)):
+        if not (math.isfinite(tolerance) and tolerance >= 0.0):
+            raise BadParameter(f"{name} {tolerance!r} must be a finite number >= 0")
+    if breaker_failures < 1 or not breaker_cool_down_s > 0:
+        raise BadParameter(
+            f"breaker_failures {breaker_failures!r} must be >= 1 and breaker_cool_down_s "
+            f"{breaker_cool_down_s!r} > 0 seconds"
+        )

@@ -7,25 +7,32 @@ Per call the router reads its cached state (one attribute and one clock read), t
   old's outcome go to a bounded queue; a worker runs new with a timeout, judges and compares it,
   and records an observation. A full queue skips the shadow call (counted).
 - ``canary``: keys whose stable point (blake2b of component and key) is below the fraction go to
-  new; new raising, late (over ``shadow_timeout_s``) or invalid (``validate``) is answered by old
-  and counted as a calculation error.
-- ``full``: new for every key, guarded like canary: new's failure is answered by old (still
-  loaded, since ``full`` is rollback-ready) and counted.
+  new; ``full``: every key goes to new. New raising anything (``BaseException`` included), late
+  (over ``candidate_timeout_s``), invalid (None, NaN/inf, what ``validate`` rejects, or not the
+  kind of answer legacy gives: ``_shape``) or switched off by the circuit breaker is answered by
+  old and counted. **Verified canary**: an answer of new that was served is compared with old's
+  answer to the same request on a worker thread, off the caller's path (every call by default for
+  the critical components, ``verify_share`` of them otherwise), and recorded like a shadow
+  comparison, mismatches flagged and their requests kept (``capture``).
 - ``retired``: new only; old code is gone, so new's own exception reaches the caller.
 - state older than ``max_staleness_s`` (store unreachable): legacy, counted as ``failsafe_legacy``.
 
-In canary and full the caller waits for new at most ``candidate_timeout_s`` (default: the shadow
-budget). Async candidates are cancelled at that deadline. Sync candidates, with
-``candidate_isolation="thread"`` (the default), run on a few candidate threads the router owns:
-at the deadline the caller is answered by old (counted ``fallback_timeout``) while the late
-thread is abandoned and replaced, up to a bound; a call that finds every candidate thread taken
-(busy callers, or threads stuck in a hung candidate) goes straight to old, counted
-``fallback_skipped`` and recorded as ``skipped`` (new not run: no calculation error). The
-hand-off costs two thread wake-ups, tens of microseconds per candidate call (figures in
-bench/router_overhead.py). ``"inline"`` calls a sync candidate on the caller's own thread: no
-hand-off, but a late answer is only discarded after the caller waited for it, and a candidate that
-never returns holds the caller forever. Routing itself never raises into the caller: internal
-failures are counted in ``stats()``.
+Containment: new's exceptions are caught only around the call of new (on a worker thread, or
+inline on the caller's thread); a real interrupt of the process (a signal's KeyboardInterrupt, the
+cancellation of the caller's own task) still reaches the caller (``_interrupt``). Sync new runs on
+a few candidate threads the router owns (``candidate_isolation="thread"``, the default): at the
+deadline the caller is answered by old while the late thread is abandoned and replaced, up to a
+bound; a call that finds every candidate thread taken goes straight to old (``fallback_skipped``).
+Async new runs there too, on the thread's own event loop, cancelled at the budget, so a candidate
+that blocks its loop holds one worker, never the caller's loop. ``"inline"`` calls new on the
+caller's thread (or awaits it on the caller's loop): no hand-off, but a late answer is only
+discarded after the caller waited for it, and a candidate that never returns (or blocks the loop)
+holds the caller. ``Router.call`` runs async engines on the calling thread's own event loop
+(``_aio``): no loop is shared, so none can die under the caller. Routing itself never raises into
+the caller: internal failures are counted in ``stats()``.
+
+Until the router has seen one legacy answer (a fresh process in canary or full), it cannot check
+the kind of new's answers: such a call is answered by old, and new's answer compared with it.
 
 Observations record latencies, differences and digests but ``memory_bytes = 0``: a per-call
 memory sample is either too slow for this path (tracemalloc) or process-wide (RSS), so candidate
@@ -38,15 +45,18 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from runbook.domain.components import parse_component
+from runbook.domain.components import is_critical, parse_component
 from runbook.domain.modes import Mode
 from runbook.domain.observation import ErrorKind, Observation
-from runbook.runtime._aio import BackgroundLoop, is_async_callable
-from runbook.runtime._calls import CandidateCalls
+from runbook.runtime._aio import is_async_callable, run_coroutine
+from runbook.runtime._breaker import CircuitBreaker
+from runbook.runtime._calls import CandidateCalls, CandidatePool
+from runbook.runtime._capture import RequestCapture
 from runbook.runtime._hashing import routing_point
 from runbook.runtime._isolation import CandidateThreads
+from runbook.runtime._jobs import ShadowJob
 from runbook.runtime._judge import Judge
-from runbook.runtime._options import COUNTERS, check_isolation, check_options
+from runbook.runtime._options import COUNTERS, check_isolation, check_options, check_verification
 from runbook.runtime._ports import StateSource
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._shadow import ShadowPool
@@ -59,27 +69,36 @@ _perf = time.perf_counter
 _wall = time.time
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
+# verify_share when not given: every call of the critical components, a tenth of the others.
+_VERIFY_CRITICAL, _VERIFY_OTHER = 1.0, 0.1
 
 
 class Router:
     """Routes calls of one component between ``legacy`` and ``candidate``; see the module docstring.
 
     legacy, candidate: callables, sync or ``async def``; both get the call's arguments unchanged
-        (they must not mutate them: in shadow both see the same objects).
+        (they must not mutate them: in shadow and verification both see the same objects).
     state_source: anything with ``states() -> Mapping[str, ComponentState]``.
     recorder: where observations go (shadow, canary and full calls); None records nothing.
+    capture: a ``RequestCapture`` keeping the requests (and both answers) of mismatching calls,
+        and ``sample_share`` of shadow requests; None keeps none.
     shadow_timeout_s: the candidate's time budget in seconds in shadow (off the caller's path).
-    shadow_workers, shadow_queue: threads running shadow calls, and jobs waiting for them.
+    shadow_workers, shadow_queue: threads running shadow and verification jobs, and jobs waiting.
     candidate_timeout_s: the longest the caller waits for new in canary and full, in seconds
         (None: ``shadow_timeout_s``).
-    candidate_isolation: ``"thread"`` runs a sync candidate on the router's candidate threads,
-        ``"inline"`` on the caller's thread (faster; a hang holds the caller): module docstring.
+    candidate_isolation: ``"thread"`` runs new on the router's candidate threads, ``"inline"`` on
+        the caller's thread (faster; a hang holds the caller): module docstring.
     candidate_workers: the most candidate threads serving at once (started on demand); size it to
         the service's concurrent callers: a call finding them all busy is answered by old.
+    verify_share: share of served answers compared with old in [0, 1] (None: 1 for the critical
+        components var_engine and hedge_calculator, 0.1 for the others).
+    rel_tolerance, abs_tolerance: an answer within either of old's matches (abs in result units).
+    breaker_failures, breaker_cool_down_s: calculation errors in a row that open the circuit
+        breaker, and seconds it stays open before one call probes new again.
     refresh_interval_s, max_staleness_s: state poll period, and the age (seconds) past which
         the router serves legacy because the store did not answer.
     compare(old, new) -> (abs, rel); validate(new) -> reason or None: see ``default_compare``,
-        ``default_validate``. clock: monotonic seconds (a fake one in tests).
+        ``default_validate``. clock: monotonic seconds (a fake one in tests; staleness, breaker).
     """
 
     def __init__(
@@ -90,6 +109,7 @@ class Router:
         candidate: Callable[..., Any],
         state_source: StateSource,
         recorder: ObservationRecorder | None = None,
+        capture: RequestCapture | None = None,
         shadow_timeout_s: float = 1.0,
         shadow_workers: int = 2,
         shadow_queue: int = 1000,
@@ -101,33 +121,49 @@ class Router:
         candidate_timeout_s: float | None = None,
         candidate_isolation: Literal["thread", "inline"] = "thread",
         candidate_workers: int = 8,
+        verify_share: float | None = None,
+        sample_share: float = 0.0,
+        rel_tolerance: float = 1e-5,
+        abs_tolerance: float = 0.0,
+        breaker_failures: int = 5,
+        breaker_cool_down_s: float = 30.0,
     ) -> None:
-        self.component: str = parse_component(str(component)).value
+        parsed = parse_component(str(component))
+        self.component: str = parsed.value
         candidate_timeout_s = shadow_timeout_s if candidate_timeout_s is None else candidate_timeout_s
+        if verify_share is None:
+            verify_share = _VERIFY_CRITICAL if is_critical(parsed) else _VERIFY_OTHER
         check_options(legacy, candidate, shadow_timeout_s, shadow_workers, shadow_queue,
-                       refresh_interval_s, max_staleness_s)  # fmt: skip
+                      refresh_interval_s, max_staleness_s)  # fmt: skip
         check_isolation(candidate_isolation, candidate_timeout_s, candidate_workers)
+        check_verification(verify_share, sample_share, rel_tolerance, abs_tolerance, breaker_failures,
+                           breaker_cool_down_s)  # fmt: skip
         self._legacy, self._legacy_async = legacy, is_async_callable(legacy)
         self._max_staleness = max_staleness_s
         self._clock = clock
         self._counters = Counters(COUNTERS)
-        self._loop = BackgroundLoop(f"runbook-{self.component}-loop")
-        self._threads = (
+        self._pool: CandidatePool | None = (
             CandidateThreads(workers=candidate_workers, counters=self._counters,
                              name=f"runbook-candidate-{self.component}")
             if candidate_isolation == "thread" else None
         )  # fmt: skip
-        self._candidate = CandidateCalls(
-            self.component, candidate=candidate, timeout_s=candidate_timeout_s,
-            shadow_timeout_s=shadow_timeout_s, threads=self._threads, loop=self._loop,
-            judge=Judge(compare=compare, validate=validate, counters=self._counters),
-            recorder=recorder, counters=self._counters,
+        self._breaker = CircuitBreaker(failures=breaker_failures, cool_down_s=breaker_cool_down_s,
+                                       clock=clock, counters=self._counters)  # fmt: skip
+        judge = Judge(compare=compare, validate=validate, counters=self._counters,
+                      rel_tolerance=rel_tolerance, abs_tolerance=abs_tolerance)  # fmt: skip
+        self._candidate = calls = CandidateCalls(
+            self.component, legacy=legacy, candidate=candidate, timeout_s=candidate_timeout_s,
+            shadow_timeout_s=shadow_timeout_s, pool=self._pool, judge=judge, breaker=self._breaker,
+            recorder=recorder, capture=capture, counters=self._counters, verify_share=verify_share,
+            sample_share=sample_share,
         )  # fmt: skip
         self._shadow: ShadowPool[Any, Observation] = ShadowPool(
-            run=self._candidate.run_shadow, emit=self._candidate.emit, on_hung=self._candidate.hung,
+            run=lambda job: job.run(calls), emit=self._emit, on_hung=lambda job, s: job.hung(calls, s),
             workers=shadow_workers, queue_size=shadow_queue, hung_after_s=shadow_timeout_s * 1.5 + 0.05,
             counters=self._counters, name=f"runbook-shadow-{self.component}",
         )  # fmt: skip
+        calls.submit, calls.saturated = self._shadow.submit, self._shadow.saturated
+        self._recorder, self._capture = recorder, capture
         self._cache = StateCache(
             state_source, self.component, refresh_interval_s=refresh_interval_s, clock=clock,
             counters=self._counters,
@@ -167,7 +203,7 @@ class Router:
 
     def _call_legacy(self, args: Args, kwargs: Kwargs) -> Any:
         if self._legacy_async:
-            return self._loop.submit(self._legacy(*args, **kwargs)).result()
+            return run_coroutine(self._legacy, args, kwargs)
         return self._legacy(*args, **kwargs)
 
     def _shadow_sync(self, snap: Snapshot, key: str, args: Args, kwargs: Kwargs) -> Any:
@@ -175,24 +211,24 @@ class Router:
         try:
             value = self._call_legacy(args, kwargs)
         except Exception as exc:
-            self._submit_shadow((args, kwargs, key, snap, at, False, exc, _perf() - start))
+            self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, False, exc, _perf() - start))
             raise
-        self._submit_shadow((args, kwargs, key, snap, at, True, value, _perf() - start))
+        self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, True, value, _perf() - start))
         return value
 
     def _guarded_sync(self, snap: Snapshot, key: str, args: Args, kwargs: Kwargs) -> Any:
         at = _wall()
         attempt = self._candidate.attempt_sync(args, kwargs)
-        if attempt.error is ErrorKind.NONE:
-            self._candidate.record_served(snap, key, at, attempt)
+        if attempt.error is ErrorKind.NONE and not attempt.unchecked:
+            self._candidate.served(snap, key, at, attempt, args, kwargs)
             return attempt.value
         start = _perf()
         try:
             value = self._call_legacy(args, kwargs)
-        except Exception:
-            self._candidate.record_fallback(snap, key, at, attempt, _perf() - start, legacy_failed=True)
+        except Exception as exc:
+            self._candidate.after_legacy(snap, key, at, attempt, args, kwargs, (False, exc, _perf() - start))
             raise
-        self._candidate.record_fallback(snap, key, at, attempt, _perf() - start, legacy_failed=False)
+        self._candidate.after_legacy(snap, key, at, attempt, args, kwargs, (True, value, _perf() - start))
         return value
 
     def _recorded_legacy_sync(self, snap: Snapshot, key: str, args: Args, kwargs: Kwargs) -> Any:
@@ -202,7 +238,7 @@ class Router:
         except Exception:
             self._candidate.record_legacy(snap, key, at, _perf() - start, failed=True)
             raise
-        self._candidate.record_legacy(snap, key, at, _perf() - start, failed=False)
+        self._candidate.record_legacy(snap, key, at, _perf() - start, failed=False, value=value)
         return value
 
     # ---- the caller's path, async ------------------------------------------------------------
@@ -210,8 +246,8 @@ class Router:
     async def acall(self, *args: Any, routing_key: str, **kwargs: Any) -> Any:
         """``call`` for async services: awaits async engines on the caller's loop, calls sync ones.
 
-        Shadow candidates still run off the caller's path (worker threads, and a private event
-        loop for ``async def`` candidates), so they never hold the caller's loop.
+        Shadow and verification run off the caller's path (worker threads with loops of their
+        own), and so does new in canary and full unless ``candidate_isolation="inline"``.
         """
         snap = self._cache.snapshot
         if self._clock() - snap.fetched_at > self._max_staleness:
@@ -245,24 +281,24 @@ class Router:
         try:
             value = await self._acall_legacy(args, kwargs)
         except Exception as exc:
-            self._submit_shadow((args, kwargs, key, snap, at, False, exc, _perf() - start))
+            self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, False, exc, _perf() - start))
             raise
-        self._submit_shadow((args, kwargs, key, snap, at, True, value, _perf() - start))
+        self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, True, value, _perf() - start))
         return value
 
     async def _guarded_async(self, snap: Snapshot, key: str, args: Args, kwargs: Kwargs) -> Any:
         at = _wall()
         attempt = await self._candidate.attempt_async(args, kwargs)
-        if attempt.error is ErrorKind.NONE:
-            self._candidate.record_served(snap, key, at, attempt)
+        if attempt.error is ErrorKind.NONE and not attempt.unchecked:
+            self._candidate.served(snap, key, at, attempt, args, kwargs)
             return attempt.value
         start = _perf()
         try:
             value = await self._acall_legacy(args, kwargs)
-        except Exception:
-            self._candidate.record_fallback(snap, key, at, attempt, _perf() - start, legacy_failed=True)
+        except Exception as exc:
+            self._candidate.after_legacy(snap, key, at, attempt, args, kwargs, (False, exc, _perf() - start))
             raise
-        self._candidate.record_fallback(snap, key, at, attempt, _perf() - start, legacy_failed=False)
+        self._candidate.after_legacy(snap, key, at, attempt, args, kwargs, (True, value, _perf() - start))
         return value
 
     async def _recorded_legacy_async(self, snap: Snapshot, key: str, args: Args, kwargs: Kwargs) -> Any:
@@ -272,7 +308,7 @@ class Router:
         except Exception:
             self._candidate.record_legacy(snap, key, at, _perf() - start, failed=True)
             raise
-        self._candidate.record_legacy(snap, key, at, _perf() - start, failed=False)
+        self._candidate.record_legacy(snap, key, at, _perf() - start, failed=False, value=value)
         return value
 
     # ---- shared helpers ------------------------------------------------------------------------
@@ -284,12 +320,17 @@ class Router:
             self._counters.incr("internal_errors")
             return False
 
-    def _submit_shadow(self, job: tuple[Any, ...]) -> None:
+    def _submit_shadow(self, job: ShadowJob) -> None:
         try:
             if not self._shadow.submit(job):
                 self._counters.incr("shadow_skipped_queue_full")
         except Exception:  # noqa: BLE001 - routing never raises into the caller; legacy answers, counted
             self._counters.incr("internal_errors")
+
+    def _emit(self, observation: Observation) -> None:
+        """Hand one observation to the recorder; a full recorder is counted, never waited for."""
+        if self._recorder is not None and not self._recorder.record(observation):
+            self._counters.incr("observations_dropped")
 
     # ---- introspection and lifecycle -------------------------------------------------------------
 
@@ -306,30 +347,33 @@ class Router:
         """Epoch of the cached state (-1 before the first successful read)."""
         return self._cache.snapshot.epoch
 
+    @property
+    def breaker_state(self) -> str:
+        """The circuit breaker: ``"closed"``, ``"open"`` (new is off the path) or ``"half_open"``."""
+        return self._breaker.state
+
     def refresh(self) -> bool:
         """Read the state source now (besides the background poll); True when it answered."""
         return self._cache.refresh()
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every shadow call queued so far is judged and its observation written.
-
-        For tests, demos and orderly shutdowns; never needed on the caller's path. False on timeout.
-        """
+        """Wait until every shadow and verification job queued so far is done and its observation
+        (and captured request) written. For tests, demos and orderly shutdowns; False on timeout."""
         deadline = time.monotonic() + timeout_s
-        idle = self._shadow.wait_idle(timeout_s)
-        recorder = self._candidate.recorder
-        if recorder is None:
-            return idle
-        return recorder.flush(max(0.0, deadline - time.monotonic())) and idle
+        done = self._shadow.wait_idle(timeout_s)
+        for writer in (self._recorder, self._capture):
+            if writer is not None:
+                done = writer.flush(max(0.0, deadline - time.monotonic())) and done
+        return done
 
     def stats(self) -> dict[str, int]:
-        """Counters of calls per mode, fallbacks, shadow outcomes and internal failures."""
+        """Counters of calls per mode, fallbacks, shadow and verification outcomes, internal failures."""
         return self._counters.snapshot()
 
     def close(self) -> None:
-        """Stop the poller, the shadow and candidate threads and the private loop; later calls serve legacy.
+        """Stop the poller, the shadow and candidate threads; later calls serve legacy.
 
-        The recorder is not closed: it may be shared by several routers (close it after them).
+        The recorder and the capture are not closed: they may be shared by several routers.
         """
         if self._closed:
             return
@@ -337,9 +381,8 @@ class Router:
         self._cache.stop()
         self._cache.snapshot = NEVER_READ
         self._shadow.close()
-        if self._threads is not None:
-            self._threads.close()
-        self._loop.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def __enter__(self) -> Router:
         return self

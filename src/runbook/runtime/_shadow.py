@@ -6,9 +6,11 @@ workers poll with a back-off up to 20 ms: a shadow call may start that late, at 
 the caller.
 
 A thread cannot be killed, so a candidate that hangs keeps its worker: the watchdog then emits
-the job's timeout result, abandons the worker and starts a replacement, up to 4 stuck threads
-per worker. Past that cap the pool shrinks, the queue fills, and shadow calls are skipped and
-counted: bounded threads, bounded memory.
+the job's timeout result, abandons the worker and starts a replacement at once, so ``workers``
+threads always serve the queue. ``stuck`` counts abandoned threads still running; jobs stop
+calling engines while it is at ``max_stuck`` (``saturated``), so at most about ``workers +
+max_stuck`` threads exist at any moment, and a stuck thread whose call finally returns simply ends.
+Whatever ``run`` raises (``BaseException`` included) is counted and the worker goes on.
 """
 
 from __future__ import annotations
@@ -73,13 +75,22 @@ class ShadowPool(Generic[Job, Result]):
         self._lock = threading.Lock()
         self._slots: list[_Slot] = []
         self._abandoned_alive = 0
-        self._max_abandoned = 4 * workers
+        self.max_stuck = 4 * workers
         self._started_count = 0
         self._closed = threading.Event()
         for _ in range(workers):
             self._start_worker()
         self._watchdog = threading.Thread(target=self._watch, name=f"{name}-watchdog", daemon=True)
         self._watchdog.start()
+
+    @property
+    def stuck(self) -> int:
+        """Abandoned workers whose job is still running."""
+        return self._abandoned_alive
+
+    def saturated(self) -> bool:
+        """True while ``max_stuck`` abandoned workers are still running: jobs should not call engines."""
+        return self._abandoned_alive >= self.max_stuck
 
     def submit(self, job: Job) -> bool:
         """Queue ``job``; False (and nothing queued) when the queue is full."""
@@ -120,8 +131,8 @@ class ShadowPool(Generic[Job, Result]):
         slot.thread = threading.Thread(
             target=self._work, args=(slot,), name=f"{self._name}-worker-{self._started_count}", daemon=True
         )
-        self._slots.append(slot)
         slot.thread.start()
+        self._slots.append(slot)
 
     def _next_job(self, slot: _Slot) -> Any:
         """Poll for a job with an idle back-off; EMPTY once the pool is closed."""
@@ -146,8 +157,8 @@ class ShadowPool(Generic[Job, Result]):
                 slot.job, slot.started = job, time.monotonic()
             try:
                 result = self._run(job)
-            except Exception:  # noqa: BLE001 - run() handles the candidate's failures; this is our own bug
-                self._counters.incr("shadow_internal_errors")
+            except BaseException:  # noqa: BLE001 - run() contains the engines' failures; this is our own bug
+                self._counters.incr("internal_errors")
                 result = None
             with self._lock:
                 if slot.abandoned:  # the watchdog already emitted this job's timeout
@@ -162,7 +173,12 @@ class ShadowPool(Generic[Job, Result]):
         interval = max(min(self._hung_after / 4, 0.25), 0.005)
         while not self._closed.wait(interval):
             for job, elapsed in self._collect_hung():
-                self._emit_safely(self._on_hung(job, elapsed))
+                try:
+                    result = self._on_hung(job, elapsed)
+                except BaseException:  # noqa: BLE001 - our own bug: counted, the watchdog goes on
+                    self._counters.incr("internal_errors")
+                    continue
+                self._emit_safely(result)
 
     def _collect_hung(self) -> list[tuple[Any, float]]:
         now = time.monotonic()
@@ -176,12 +192,15 @@ class ShadowPool(Generic[Job, Result]):
                 self._abandoned_alive += 1
                 self._counters.incr("shadow_abandoned_threads")
                 hung.append((slot.job, now - slot.started))
-                if self._abandoned_alive <= self._max_abandoned and not self._closed.is_set():
-                    self._start_worker()
+                if not self._closed.is_set():
+                    try:
+                        self._start_worker()
+                    except RuntimeError:  # no thread to be had now: the next hung job tries again
+                        self._counters.incr("internal_errors")
         return hung
 
     def _emit_safely(self, result: Any) -> None:
         try:
             self._emit(result)
-        except Exception:  # noqa: BLE001 - recording never raises into the caller; counted
+        except BaseException:  # noqa: BLE001 - recording never raises into the caller; counted
             self._counters.incr("record_errors")

@@ -1,0 +1,194 @@
+"""What a router's worker threads do: run new beside old (shadow), and verify served answers.
+
+``ShadowJob``: old already answered the caller; run new within the shadow budget, judge it against
+old's outcome, and build the observation (route ``legacy``). ``VerifyJob``: new's answer was
+served in canary or full (or, before the router knew legacy's kind of answer, old answered and new
+ran beside it); run old now, off the caller's path, and compare (route ``candidate`` when new's
+answer was served). Both record a mismatch (beyond tolerance, a differing structure, or a compare
+that crashed) with its reason, and hand the request to the capture. Neither ever raises: a worker
+thread belongs to the router, whatever new or old raise in it, ``BaseException`` included.
+
+A worker whose job runs past its budget is abandoned and replaced by the pool; while too many
+abandoned workers are still stuck (``saturated``), jobs skip the engine call and say so.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from runbook.domain.capture import CaptureReason
+from runbook.domain.observation import ErrorKind, Observation, Route
+from runbook.runtime._aio import run_coroutine
+from runbook.runtime._hashing import result_digest
+from runbook.runtime._judge import Verdict
+from runbook.runtime._state_cache import Snapshot
+
+if TYPE_CHECKING:
+    from runbook.runtime._calls import CandidateCalls
+
+__all__ = ["ShadowJob", "VerifyJob", "run_job"]
+
+_perf = time.perf_counter
+_KEY_CHARS = 128
+
+
+def run_job(calls: CandidateCalls, job: ShadowJob | VerifyJob) -> Observation:
+    return job.run(calls)
+
+
+class ShadowJob:
+    """Old's outcome on one shadow call, waiting for new to run beside it."""
+
+    __slots__ = ("args", "at", "key", "kwargs", "legacy_ok", "legacy_outcome", "legacy_seconds", "snap")
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], key: str, snap: Snapshot, at: float,
+                 legacy_ok: bool, legacy_outcome: Any, legacy_seconds: float) -> None:  # fmt: skip
+        self.args, self.kwargs, self.key, self.snap, self.at = args, kwargs, key, snap, at
+        self.legacy_ok, self.legacy_outcome, self.legacy_seconds = legacy_ok, legacy_outcome, legacy_seconds
+
+    def run(self, calls: CandidateCalls) -> Observation:
+        if self.legacy_ok:
+            calls.judge.shape.learn(self.legacy_outcome)
+        _maybe_sample(calls, self)
+        if calls.saturated():
+            return self._not_run(calls, ErrorKind.SKIPPED, "shadow_skipped_stuck")
+        if not calls.breaker.allow():
+            return self._not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open")
+        value, error, seconds = _invoke(calls.shadow_runner, self.args, self.kwargs)
+        attempt = calls.judged(value, error, seconds, budget_s=calls.shadow_timeout,
+                               old=self.legacy_outcome, has_old=self.legacy_ok)  # fmt: skip
+        calls.breaker.record(attempt.error)
+        kind = attempt.error
+        verdict: Verdict = (None, None, None)
+        if kind is ErrorKind.NONE and self.legacy_ok:
+            verdict = calls.judge.verdict(self.legacy_outcome, attempt.value)
+            kind = _mismatch_kind(calls, self, verdict, self.legacy_outcome, attempt.value)
+        if not self.legacy_ok:
+            kind = ErrorKind.LEGACY_EXCEPTION
+        calls.counters.incr(f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}")
+        new_value = _NO_VALUE if attempt.error is ErrorKind.TIMEOUT else attempt.value
+        return _observation(calls, self, Route.LEGACY, self.legacy_seconds, attempt.seconds, kind,
+                            verdict[:2], self.legacy_outcome, new_value)  # fmt: skip
+
+    def hung(self, calls: CandidateCalls, elapsed_s: float) -> Observation:
+        """The observation of this job while new is still running past its budget."""
+        calls.counters.incr("shadow_timeout")
+        calls.breaker.record(ErrorKind.TIMEOUT)
+        return _observation(calls, self, Route.LEGACY, self.legacy_seconds, elapsed_s, ErrorKind.TIMEOUT,
+                            (None, None), self.legacy_outcome, _NO_VALUE)  # fmt: skip
+
+    def _not_run(self, calls: CandidateCalls, kind: ErrorKind, counter: str) -> Observation:
+        calls.counters.incr(counter)
+        return _observation(calls, self, Route.LEGACY, self.legacy_seconds, None, kind, (None, None),
+                            self.legacy_outcome, _NO_VALUE)  # fmt: skip
+
+
+class VerifyJob:
+    """New's answer to one call (served unless ``legacy`` is given), waiting for old to check it.
+
+    ``legacy``: (ok, outcome, seconds) when old already answered the caller (the router did not yet
+    know legacy's kind of answer); None: old runs in the worker.
+    """
+
+    __slots__ = ("args", "at", "candidate_seconds", "candidate_value", "key", "kwargs", "legacy", "snap")
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], key: str, snap: Snapshot, at: float,
+                 candidate_value: Any, candidate_seconds: float,
+                 legacy: tuple[bool, Any, float] | None = None) -> None:  # fmt: skip
+        self.args, self.kwargs, self.key, self.snap, self.at = args, kwargs, key, snap, at
+        self.candidate_value, self.candidate_seconds, self.legacy = candidate_value, candidate_seconds, legacy
+
+    def run(self, calls: CandidateCalls) -> Observation:
+        route = Route.CANDIDATE if self.legacy is None else Route.LEGACY
+        if self.legacy is None and calls.saturated():
+            calls.counters.incr("verify_skipped_stuck")
+            return self._unverified(calls, None)
+        legacy = self.legacy or _invoke_legacy(calls, self.args, self.kwargs)
+        ok, outcome, seconds = legacy
+        if not ok:
+            calls.counters.incr("verify_legacy_exception")
+            kind = ErrorKind.LEGACY_EXCEPTION
+            return _observation(calls, self, route, seconds, self.candidate_seconds, kind, (None, None),
+                                outcome, self.candidate_value)  # fmt: skip
+        calls.judge.shape.learn(outcome)
+        verdict = calls.judge.verdict(outcome, self.candidate_value, check_structure=True)
+        kind = _mismatch_kind(calls, self, verdict, outcome, self.candidate_value)
+        calls.counters.incr("verify_ok" if kind is ErrorKind.NONE else "verify_mismatch")
+        return _observation(calls, self, route, seconds, self.candidate_seconds, kind, verdict[:2], outcome,
+                            self.candidate_value)  # fmt: skip
+
+    def hung(self, calls: CandidateCalls, elapsed_s: float) -> Observation:
+        """Old is still running past the budget: the served answer is recorded unverified."""
+        calls.counters.incr("verify_timeout")
+        return self._unverified(calls, elapsed_s)
+
+    def _unverified(self, calls: CandidateCalls, legacy_seconds: float | None) -> Observation:
+        route = Route.CANDIDATE if self.legacy is None else Route.LEGACY
+        return _observation(calls, self, route, legacy_seconds, self.candidate_seconds, ErrorKind.NONE,
+                            (None, None), _NO_VALUE, self.candidate_value)  # fmt: skip
+
+
+_NO_VALUE: Any = object()
+
+
+def _invoke(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ErrorKind, float]:
+    start = _perf()
+    try:
+        value = fn(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - on a worker thread every exception is the engine's (_interrupt)
+        return exc, ErrorKind.EXCEPTION, _perf() - start
+    return value, ErrorKind.NONE, _perf() - start
+
+
+def _invoke_legacy(
+    calls: CandidateCalls, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bool, Any, float]:
+    start = _perf()
+    try:
+        if calls.legacy_async:
+            value = run_coroutine(calls.legacy, args, kwargs)
+        else:
+            value = calls.legacy(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - old's failure here is only a failed verification
+        return False, exc, _perf() - start
+    return True, value, _perf() - start
+
+
+def _mismatch_kind(calls: CandidateCalls, job: ShadowJob | VerifyJob, verdict: tuple[Any, Any, str | None],
+                   old: Any, new: Any) -> ErrorKind:  # fmt: skip
+    abs_difference, rel_difference, why = verdict
+    if why is None:
+        return ErrorKind.NONE
+    calls.keep_request(job, CaptureReason.MISMATCH, detail=why, values=(old, new),
+                       differences=(abs_difference, rel_difference))  # fmt: skip
+    return ErrorKind.MISMATCH
+
+
+def _maybe_sample(calls: CandidateCalls, job: ShadowJob) -> None:
+    if calls.sample_share > 0.0 and random.random() < calls.sample_share:
+        calls.keep_request(job, CaptureReason.SAMPLE)
+
+
+def _observation(calls: CandidateCalls, job: ShadowJob | VerifyJob, route: Route,
+                 legacy_seconds: float | None, candidate_seconds: float | None, kind: ErrorKind,
+                 differences: tuple[Any, Any],
+                 legacy_value: Any, candidate_value: Any) -> Observation:  # fmt: skip
+    return Observation(
+        component=calls.component, mode=job.snap.mode.value, route=route,
+        routing_key=str(job.key)[:_KEY_CHARS], at=job.at,
+        legacy_latency_us=None if legacy_seconds is None else legacy_seconds * 1e6,
+        candidate_latency_us=None if candidate_seconds is None else candidate_seconds * 1e6, error_kind=kind,
+        abs_difference=differences[0], rel_difference=differences[1],
+        legacy_digest=_digest(legacy_value), candidate_digest=_digest(candidate_value), epoch=job.snap.epoch,
+    )  # fmt: skip
+
+
+def _digest(value: Any) -> str | None:
+    if value is _NO_VALUE:
+        return None
+    try:
+        return result_digest(value)
+    except Exception:  # noqa: BLE001 - an unhashable result is still recorded, without its digest
+        return None
