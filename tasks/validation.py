@@ -34,10 +34,12 @@ def validate_offline(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     paths = report.write(settings.reports_dir / component / f"{stamp}-{label}")
     return {
-        "component": component, "passed": report.passed, "historical": historical,
+        "component": component, "passed": report.passed, "verdict": report.verdict,
+        "historical": historical,
         "monte_carlo": monte_carlo, "fault": fault,
         "failed_checks": [f"{check.name}: {check.detail}" for check in report.failed_checks],
-        "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in report.checks],
+        "checks": [{"check": c.name, "passed": c.passed, "outcome": c.outcome, "detail": c.detail}
+                   for c in report.checks],
         "summary": report.to_dict().get("summary", {}),
         "report_html": str(paths["html"]), "report_json": str(paths["json"]),
         "frames": {"scenarios": report.scenarios_frame(), "engine_outputs": report.outputs_frame()},

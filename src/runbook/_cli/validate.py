@@ -1,7 +1,8 @@
 """``runbook validate``: offline validation of a candidate engine against the legacy one (no Prefect).
 
 Exit codes: 0 every gating check passed, 1 a check failed, 2 bad input (unknown component,
-engine path or fault, bad counts).
+engine path or fault, bad counts), 3 inconclusive (no check failed, but a performance gate could not
+decide within its round budget: not a pass, a human decides with the figures).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_INCONCLUSIVE = 0, 1, 3
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +68,7 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
         print(report.to_json())
     else:
         _print_summary(report)
-    return EXIT_OK if report.passed else EXIT_FAILED
+    return {"pass": EXIT_OK, "inconclusive": EXIT_INCONCLUSIVE}.get(report.verdict, EXIT_FAILED)
 
 
 def _run(args: argparse.Namespace, settings: Any) -> Any:
@@ -127,7 +128,8 @@ def _print_summary(report: Any) -> None:
     from rich.table import Table
 
     console = Console()
-    verdict = "[green]PASS[/green]" if report.passed else "[red]FAIL[/red]"
+    colour = {"pass": "green", "inconclusive": "yellow"}.get(report.verdict, "red")
+    verdict = f"[{colour}]{report.verdict.upper()}[/{colour}]"
     summary = report.summary
     console.print(
         f"{report.component}: {verdict}  ({summary['historical_scenarios']} historical + "
@@ -138,7 +140,8 @@ def _print_summary(report: Any) -> None:
     shown = failed[:12] + [c for c in report.checks if c.passed and c not in per_metric]
     table = Table("check", "result", "detail")
     for check in shown:
-        table.add_row(check.name, "pass" if check.passed else "[red]FAIL[/red]", check.detail)
+        result = "pass" if check.passed else f"[red]{check.outcome.upper()}[/red]"
+        table.add_row(check.name, result, check.detail)
     console.print(table)
     passed_metric = sum(c.passed for c in per_metric)
     console.print(f"per-metric tolerance and TOST checks: {passed_metric} of {len(per_metric)} pass")

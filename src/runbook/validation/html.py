@@ -110,14 +110,19 @@ def _fmt(value: Any) -> str:
     return escape(str(value))
 
 
+def _outcome(check: Any) -> str:
+    if check.passed:
+        return '<span class="pass">pass</span>'
+    return f'<span class="fail">{check.outcome.upper()}</span>'
+
 def render_html(report: Any) -> str:
     """The whole page."""
-    verdict = '<span class="pass">PASS</span>' if report.passed else '<span class="fail">FAIL</span>'
+    verdict = f'<span class="{"pass" if report.passed else "fail"}">{report.verdict.upper()}</span>'
     checks = sorted(report.checks, key=lambda c: (c.passed, c.name))
     check_rows = [
         [
             escape(c.name),
-            '<span class="pass">pass</span>' if c.passed else '<span class="fail">FAIL</span>',
+            _outcome(c),
             "gating" if c.gating else "diagnostic",
             escape(c.detail),
         ]

@@ -15,13 +15,23 @@ from runbook.scenarios.sets import ScenarioSet
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One named check; ``gating`` checks decide the verdict, the others are diagnostics."""
+    """One named check; ``gating`` checks decide the verdict, the others are diagnostics.
+
+    ``inconclusive``: the check could not decide within its budget (``passed`` is then False: an
+    undecided check is never a silent pass; a human decides with the figures).
+    """
 
     name: str
     passed: bool
     detail: str
     numbers: dict[str, Any] = field(default_factory=dict)
     gating: bool = True
+    inconclusive: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """``pass``, ``fail`` or ``inconclusive``."""
+        return "pass" if self.passed else "inconclusive" if self.inconclusive else "fail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,13 @@ class ValidationReport:
         """Gating checks that did not pass."""
         return tuple(c for c in self.checks if c.gating and not c.passed)
 
+    @property
+    def verdict(self) -> str:
+        """``pass``; ``fail`` when a gating check failed; else ``inconclusive`` (not a pass either)."""
+        if self.passed:
+            return "pass"
+        return "inconclusive" if all(c.inconclusive for c in self.failed_checks) else "fail"
+
     def check(self, name: str) -> Check:
         """The check called ``name`` (KeyError if absent)."""
         for c in self.checks:
@@ -82,6 +99,7 @@ class ValidationReport:
             {
                 "component": self.component,
                 "passed": self.passed,
+                "verdict": self.verdict,
                 "failed_checks": [c.name for c in self.failed_checks],
                 "summary": self.summary,
                 "checks": [asdict(c) for c in self.checks],

@@ -33,7 +33,7 @@ from runbook.validation.comparison import (
     worst_scenarios,
 )
 from runbook.validation.custom import scenario_set_from_requests
-from runbook.validation.performance import compare_performance, head, performance_checks
+from runbook.validation.performance import PerformanceGate, compare_performance, head, performance_checks
 from runbook.validation.report import Check, Outputs, ValidationReport
 
 Progress = Callable[[str, float, float], None]  # (stage, done, total)
@@ -53,12 +53,13 @@ class FinancialCalculationValidator:
         history: MarketHistory | None = None,
         chunk_size: int = 100_000,
         perf_scenarios: int = 2_000,
-        perf_rounds: int = 7,
+        performance_gate: PerformanceGate | None = None,
         check_performance: bool = True,
     ) -> None:
         self.margins = margins or Margins()
         self._history = history
-        self.chunk_size, self.perf_scenarios, self.perf_rounds = chunk_size, perf_scenarios, perf_rounds
+        self.chunk_size, self.perf_scenarios = chunk_size, perf_scenarios
+        self.performance_gate = performance_gate or PerformanceGate()
         self.check_performance = check_performance
 
     @property
@@ -268,7 +269,7 @@ class FinancialCalculationValidator:
             lambda: adapter.run_historical(pair.legacy, subset),
             lambda: adapter.run_historical(pair.candidate, subset),
             scenarios=rows,
-            rounds=self.perf_rounds,
+            gate=self.performance_gate,
         )
         diagnostics["performance"] = perf.to_dict()
         return performance_checks(perf)
