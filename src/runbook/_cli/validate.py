@@ -39,6 +39,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--seed", type=int, default=0, help="scenario sampling and Monte Carlo seed")
     parser.add_argument(
+        "--window",
+        type=int,
+        action="append",
+        metavar="DAYS",
+        help="estimation window of historical scenarios, repeatable (var_engine default: 250, 201, 501)",
+    )
+    parser.add_argument(
         "--list-faults", action="store_true", help="print COMPONENT FAULT_NAME pairs and exit"
     )
     parser.set_defaults(handler=handle)
@@ -68,7 +75,12 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
         print(report.to_json())
     else:
         _print_summary(report)
-    return {"pass": EXIT_OK, "inconclusive": EXIT_INCONCLUSIVE}.get(report.verdict, EXIT_FAILED)
+    return exit_code(report.verdict)
+
+
+def exit_code(verdict: str) -> int:
+    """0 pass, 3 inconclusive, 1 anything else (a failure, or a verdict this code does not know)."""
+    return {"pass": EXIT_OK, "inconclusive": EXIT_INCONCLUSIVE}.get(verdict, EXIT_FAILED)
 
 
 def _run(args: argparse.Namespace, settings: Any) -> Any:
@@ -81,7 +93,7 @@ def _run(args: argparse.Namespace, settings: Any) -> Any:
     overrides = {k: v for k, v in (("legacy", args.legacy), ("candidate", args.candidate)) if v}
     config[component.value] = config.get(component.value, {}) | overrides
     pair = load_pair(component, engines_config=config, fault=args.inject_fault)
-    validator = FinancialCalculationValidator()
+    validator = FinancialCalculationValidator(windows=tuple(args.window) if args.window else None)
     with _Progress() as progress:
         return validator.validate_component(
             component,

@@ -34,6 +34,29 @@ class QuantileConventionVaR(VaRCalculationEngine):
     quantile_method = "inverted_cdf"
 
 
+class StrictTailES(VaRCalculationEngine):
+    """ES as the mean of losses strictly above VaR instead of at or above it.
+
+    Invisible where VaR falls between two losses; shows where (n - 1) * c is an integer.
+    """
+
+    def _historical(self, losses: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        var, _ = super()._historical(losses, confidence)
+        in_tail = losses > var[:, None]
+        es = np.where(in_tail, losses, 0.0).sum(axis=1) / np.maximum(in_tail.sum(axis=1), 1)
+        return var, es
+
+
+class TailCountPlusOne(VaRCalculationEngine):
+    """ES averages one loss more than the tail holds (the largest loss below VaR joins the mean)."""
+
+    def _historical(self, losses: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        var, _ = super()._historical(losses, confidence)
+        count = np.minimum((losses >= var[:, None]).sum(axis=1) + 1, losses.shape[1])
+        largest_first = np.cumsum(-np.sort(-losses, axis=1), axis=1)
+        return var, largest_first[np.arange(losses.shape[0]), count - 1] / count
+
+
 class SmallBiasVaR(VaRCalculationEngine):
     """Every VaR, ES and loss is 1e-4 (0.01%) too large: ten times the ADR's tolerance."""
 
@@ -72,6 +95,13 @@ class HedgeRatioError(HedgeRequirementsCalculator):
 
     def _adjust_ratio(self, ratio: np.ndarray) -> np.ndarray:
         return ratio * 1.05
+
+
+class HalfHedge(HedgeRequirementsCalculator):
+    """Hedges half the minimum-variance ratio: effectiveness falls well below 95% of legacy's."""
+
+    def _adjust_ratio(self, ratio: np.ndarray) -> np.ndarray:
+        return ratio * 0.5
 
 
 class DayCount360Hedging(HedgeRequirementsCalculator):
@@ -189,6 +219,8 @@ FAULTS: dict[Component, dict[str, Callable[[], object]]] = {
     Component.CORRELATION_ANALYZER: {"pairwise_nan_drop": PairwiseNaNDrop},
     Component.VAR_ENGINE: {
         "quantile_convention": QuantileConventionVaR,
+        "es_strict_tail": StrictTailES,
+        "es_tail_count_plus_one": TailCountPlusOne,
         "small_bias": SmallBiasVaR,
         "rare_sign_error": RareSignErrorVaR,
         "slow": _slow(VaRCalculationEngine, Component.VAR_ENGINE),
@@ -196,6 +228,7 @@ FAULTS: dict[Component, dict[str, Callable[[], object]]] = {
     },
     Component.HEDGE_CALCULATOR: {
         "hedge_ratio_error_5pct": HedgeRatioError,
+        "half_hedge": HalfHedge,
         "day_count_act_360": DayCount360Hedging,
         "slow": _slow(HedgeRequirementsCalculator, Component.HEDGE_CALCULATOR),
         "memory_hungry": _memory_hungry(HedgeRequirementsCalculator, Component.HEDGE_CALCULATOR),

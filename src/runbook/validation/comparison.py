@@ -8,6 +8,7 @@ import numpy as np
 
 from runbook.validation import statistics as st
 from runbook.validation.report import Check, Outputs, WorstScenario
+from runbook.validation.scales import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +29,9 @@ def metric_checks(block: Outputs, margins: Margins) -> list[Check]:
             Check(
                 f"tolerance:{block.kind}:{metric}",
                 tol.passed,
-                f"{tol.failures} of {tol.n} scenarios outside |new-old| <= {margins.rtol:g}*|old| + atol; "
-                f"max rel {tol.max_rel:.3g}, p99 rel {tol.p99_rel:.3g}",
-                tol.to_dict(),
+                f"{tol.failures} of {tol.n} scenarios outside |new-old| <= {margins.rtol:g}*scale + atol "
+                f"(scale: {describe(metric)}); max rel {tol.max_rel:.3g}, p99 rel {tol.p99_rel:.3g}",
+                tol.to_dict() | {"scale": describe(metric)},
             )
         )
         tost = st.tost(d, delta=margins.delta, alpha=margins.alpha)

@@ -115,6 +115,7 @@ def _outcome(check: Any) -> str:
         return '<span class="pass">pass</span>'
     return f'<span class="fail">{check.outcome.upper()}</span>'
 
+
 def render_html(report: Any) -> str:
     """The whole page."""
     verdict = f'<span class="{"pass" if report.passed else "fail"}">{report.verdict.upper()}</span>'

@@ -1,9 +1,10 @@
 """Equivalence statistics for deterministic engines that should agree (DESIGN.md section 6).
 
-Differences are scaled so that the ADR's tolerance is one number: ``d = (new - old) / (|old| +
-atol / rtol)``; a scenario is within tolerance when ``|d| <= rtol``, i.e.
-``|new - old| <= rtol * |old| + atol``. Equivalence is decided by TOST on ``d`` (margin ``delta``,
-``alpha`` per side); Wilcoxon, KS and a bootstrap CI are diagnostics beside it.
+Differences are scaled so that the ADR's tolerance is one number: ``d = (new - old) / (scale +
+atol / rtol)``, scale = |old| unless the metric is a residual (see ``scales``); a scenario is within
+tolerance when ``|d| <= rtol``, i.e. ``|new - old| <= rtol * scale + atol``. Equivalence is decided
+by TOST on ``d`` (margin ``delta``, ``alpha`` per side); Wilcoxon, KS and a bootstrap CI are
+diagnostics beside it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,20 @@ BOOTSTRAP_RESAMPLES = 200
 BOOTSTRAP_MAX_N = 100_000
 
 
-def scaled_differences(old: np.ndarray, new: np.ndarray, *, atol: float, rtol: float = RTOL) -> np.ndarray:
-    """(new - old) / (|old| + atol / rtol); 0 where both are NaN, inf where only one is."""
+def scaled_differences(
+    old: np.ndarray,
+    new: np.ndarray,
+    *,
+    atol: float,
+    rtol: float = RTOL,
+    scale: np.ndarray | None = None,
+) -> np.ndarray:
+    """(new - old) / (scale + atol / rtol), scale = |old| unless given; 0 where both are NaN, inf
+    where only one is."""
     old, new = np.asarray(old, float), np.asarray(new, float)
+    size = np.abs(old) if scale is None else np.abs(np.asarray(scale, float))
     with np.errstate(invalid="ignore", divide="ignore"):
-        d = (new - old) / (np.abs(old) + atol / rtol)
+        d = (new - old) / (size + atol / rtol)
     both_nan = np.isnan(old) & np.isnan(new)
     one_nan = np.isnan(old) ^ np.isnan(new)
     d[both_nan] = 0.0

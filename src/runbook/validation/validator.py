@@ -35,6 +35,8 @@ from runbook.validation.comparison import (
 from runbook.validation.custom import scenario_set_from_requests
 from runbook.validation.performance import PerformanceGate, compare_performance, head, performance_checks
 from runbook.validation.report import Check, Outputs, ValidationReport
+from runbook.validation.scales import scale_of
+from runbook.validation.windows import historical_sets
 
 Progress = Callable[[str, float, float], None]  # (stage, done, total)
 
@@ -55,12 +57,14 @@ class FinancialCalculationValidator:
         perf_scenarios: int = 2_000,
         performance_gate: PerformanceGate | None = None,
         check_performance: bool = True,
+        windows: tuple[int, ...] | None = None,
     ) -> None:
         self.margins = margins or Margins()
         self._history = history
         self.chunk_size, self.perf_scenarios = chunk_size, perf_scenarios
         self.performance_gate = performance_gate or PerformanceGate()
         self.check_performance = check_performance
+        self.windows = windows
 
     @property
     def history(self) -> MarketHistory:
@@ -83,11 +87,11 @@ class FinancialCalculationValidator:
         component = parse_component(str(component))
         adapter = ADAPTERS[component]
         (progress or _no_progress)("historical scenarios", 0, 1)
-        hist_set = adapter.historical(self.history, count=historical, seed=seed) if historical else None
+        sets = historical_sets(adapter, self.history, historical, seed, self.windows) if historical else []
         return self.validate_scenarios(
             component,
             pair or load_pair(component),
-            hist_set,
+            sets,
             monte_carlo=monte_carlo,
             seed=seed,
             progress=progress,
@@ -141,7 +145,7 @@ class FinancialCalculationValidator:
         self,
         component: Component | str,
         pair: EnginePair,
-        hist_set: ScenarioSet | None,
+        hist_set: ScenarioSet | Sequence[ScenarioSet] | None,
         *,
         monte_carlo: int = 100_000,
         seed: int = 0,
@@ -149,20 +153,23 @@ class FinancialCalculationValidator:
     ) -> ValidationReport:
         """Validate ``pair`` on a given historical scenario set plus ``monte_carlo`` draws."""
         component = parse_component(str(component))
-        if hist_set is None and monte_carlo <= 0:
+        sets = [hist_set] if isinstance(hist_set, ScenarioSet) else list(hist_set or [])
+        if not sets and monte_carlo <= 0:
             raise BadParameter("nothing to validate: give historical or Monte Carlo scenarios")
         adapter = ADAPTERS[component]
         report = progress or _no_progress
         started = time.perf_counter()
-        historical = len(hist_set) if hist_set is not None else 0
-        blocks = [self._compare(adapter, pair, [hist_set], "historical")] if hist_set is not None else []
+        historical = sum(len(s) for s in sets)
+        blocks = [self._compare(adapter, pair, sets, "historical")] if sets else []
         report("historical scenarios", 1, 1)
         if monte_carlo > 0:
             blocks.append(self._monte_carlo(adapter, pair, monte_carlo, seed, report))
-        checks, diagnostics = self._decide(component, adapter, pair, blocks, hist_set, seed, report)
+        first = sets[0] if sets else None
+        checks, diagnostics = self._decide(component, adapter, pair, blocks, first, seed, report)
         summary = {
             "engines": pair.describe(),
             "historical_scenarios": historical,
+            "windows": sorted({int(s.window_days[0]) for s in sets if len(s)}),
             "monte_carlo_scenarios": monte_carlo,
             "seed": seed,
             "rtol": self.margins.rtol,
@@ -198,7 +205,13 @@ class FinancialCalculationValidator:
         legacy = {m: np.concatenate([r[m] for r in runs[0]]) for m in runs[0][0]}
         candidate = {m: np.concatenate([r[m] for r in runs[1]]) for m in runs[1][0]}
         scaled = {
-            m: st.scaled_differences(legacy[m], candidate[m], atol=adapter.atol(m), rtol=self.margins.rtol)
+            m: st.scaled_differences(
+                legacy[m],
+                candidate[m],
+                atol=adapter.atol(m),
+                rtol=self.margins.rtol,
+                scale=scale_of(m, legacy),
+            )
             for m in legacy
         }
         sizes = [size for size in (adapter.contract_size(s) for s in sets) if size is not None]
