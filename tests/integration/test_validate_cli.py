@@ -89,6 +89,8 @@ def test_user_engines_by_import_path(capsys):
         (["validate", "var_engine", "--historical", "0"], "--historical"),
         (["validate", "var_engine", "--monte-carlo", "-5"], "--monte-carlo"),
         (["validate"], "COMPONENT"),
+        (["validate", "var_engine", "--window", "250", "--window", "3"], "window 3 is too short"),
+        (["validate", "var_engine", "--window", "9000"], "window of 9000 days"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
