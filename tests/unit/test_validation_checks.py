@@ -1,0 +1,191 @@
+"""Every report check fails when it should, and its threshold is pinned from both sides.
+
+Test doubles: hand-built output blocks and engines written here, each a hair inside or outside a
+threshold, so a weakened (or tightened) limit makes one of these tests fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runbook.engines.requests import VaRResult
+from runbook.scenarios.loader import load_market_history
+from runbook.scenarios.portfolios import PORTFOLIOS
+from runbook.scenarios.sets import HISTORICAL, MONTE_CARLO, ScenarioSet
+from runbook.validation import critical
+from runbook.validation import statistics as st
+from runbook.validation.comparison import Margins, intersection_union, metric_checks
+from runbook.validation.report import Outputs
+
+
+def _set(kind: str, ids: tuple[str, ...], index: np.ndarray) -> ScenarioSet:
+    n = index.size
+    as_of = np.full(n, np.datetime64("2018-01-02"))
+    ones = np.ones(n)
+    return ScenarioSet(kind, ids, index, as_of, ones, ones, ones, ones * 1e6, None)
+
+
+def _block(kind: str, legacy: dict, candidate: dict, index: np.ndarray, ids=("P0", "P1")) -> Outputs:
+    scaled = {m: st.scaled_differences(legacy[m], candidate[m], atol=1e-6) for m in legacy}
+    return Outputs(kind, (_set(kind, ids, index),), legacy, candidate, scaled)
+
+
+def _pair_block(rel: np.ndarray | float, n: int = 2_000, seed: int = 0) -> Outputs:
+    rng = np.random.default_rng(seed)
+    old = rng.uniform(100.0, 200.0, n)
+    new = old * (1.0 + np.broadcast_to(rel, (n,)))
+    index = np.arange(n) % 2
+    return _block(HISTORICAL, {"var": old}, {"var": new}, index)
+
+
+def _checks(block: Outputs) -> dict[str, bool]:
+    return {c.name.split(":")[0]: c.passed for c in metric_checks(block, Margins())}
+
+
+def test_tolerance_holds_at_099_and_fails_at_101_of_rtol():
+    """|new - old| = 0.99 rtol |old| passes the per-scenario tolerance; 1.01 rtol on one scenario fails."""
+    assert _checks(_pair_block(0.99 * st.RTOL))["tolerance"]
+    rel = np.zeros(2_000)
+    rel[17] = 1.01 * st.RTOL
+    assert not _checks(_pair_block(rel))["tolerance"]
+
+
+def test_tost_boundaries_of_margin_and_alpha():
+    """A mean well inside the margin passes, one at 1.2 delta fails; p just under alpha passes.
+
+    The data put TOST's p between alpha / 100 and alpha: a 100-fold smaller alpha would fail it.
+    """
+    z = np.random.default_rng(1).normal(0.0, 1.0, 2_000)
+    z = (z - z.mean()) / z.std(ddof=1)
+    d = 0.5 * st.DELTA + z * (0.5 * st.DELTA / 3.9) * np.sqrt(2_000)  # t = 3.9 against the upper margin
+    result = st.tost(d)
+    assert st.ALPHA / 100 < result.p_value < st.ALPHA
+    assert result.passed
+    assert not st.tost(d, alpha=st.ALPHA / 100).passed
+    assert not st.tost(d + 0.7 * st.DELTA).passed
+    assert result.ci_high < st.DELTA
+    assert st.tost(np.full(10, 0.99 * st.DELTA)).passed
+    assert not st.tost(np.full(10, 1.01 * st.DELTA)).passed
+
+
+def test_intersection_union_fails_when_one_portfolio_fails():
+    """One portfolio outside tolerance fails the whole gate even though the other passes."""
+    rel = np.zeros(2_000)
+    rel[1::2] = 2 * st.RTOL  # every scenario of portfolio P1
+    check, table = intersection_union([_pair_block(rel)], Margins())
+    assert not check.passed
+    assert "P1/var" in check.detail
+    rows = {r["portfolio_id"]: r["passed"] for r in table["per_portfolio"]}
+    assert rows == {"P0": True, "P1": False}
+    passing, _ = intersection_union([_pair_block(0.0)], Margins())
+    assert passing.passed
+
+
+class ScaledVaR:
+    """An engine double whose VaR / ES of a loss sample is a fixed multiple of the sample's quantile."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def var_from_losses(self, losses: np.ndarray, *, confidence: float, horizon_days: int = 1) -> VaRResult:
+        var = float(np.quantile(losses, confidence)) * np.sqrt(horizon_days)
+        return VaRResult(var * self.factor, 1.1 * var * self.factor)
+
+
+def _mc_block(n: int = 4_000) -> Outputs:
+    rng = np.random.default_rng(2)
+    losses = rng.normal(0.0, 1e4, n)
+    ids = tuple(p.portfolio_id for p in PORTFOLIOS[:2])
+    return _block(MONTE_CARLO, {"loss": losses}, {"loss": losses.copy()}, np.arange(n) % 2, ids)
+
+
+@pytest.mark.parametrize(
+    ("factor", "passed"), [(1.0, True), (1 + 0.9 * st.RTOL, True), (1 + 1.1 * st.RTOL, False)]
+)
+def test_monte_carlo_var_es_tolerance(factor, passed):
+    """Per-portfolio VaR / ES from common random numbers: within rtol passes, 1.1 rtol fails."""
+    check = critical.mc_var_check(_mc_block(), ScaledVaR(1.0), ScaledVaR(factor), st.RTOL)
+    assert check.passed is passed
+    assert len(check.numbers["rows"]) == 4
+
+
+def test_monte_carlo_check_without_enough_draws_does_not_pass():
+    """Fewer than 100 draws per portfolio gives no rows, and no rows is not a pass."""
+    check = critical.mc_var_check(_mc_block(n=150), ScaledVaR(1.0), ScaledVaR(1.0), st.RTOL)
+    assert not check.passed
+
+
+def _hedge_block(drift: np.ndarray) -> Outputs:
+    rng = np.random.default_rng(3)
+    old = rng.uniform(0.5, 1.5, drift.size)
+    new = old * (1 + drift)
+    return _block(HISTORICAL, {"hedge_ratio": old}, {"hedge_ratio": new}, np.zeros(drift.size, int))
+
+
+def test_hedge_ratio_drift_limit_is_pinned():
+    """p99 drift 0.99% passes, 1.01% fails; a NaN ratio counts as infinite drift."""
+    limit = critical.MAX_HEDGE_RATIO_DRIFT
+    assert critical.hedge_ratio_drift_check(_hedge_block(np.full(1_000, 0.99 * limit))).passed
+    assert not critical.hedge_ratio_drift_check(_hedge_block(np.full(1_000, 1.01 * limit))).passed
+    drift = np.zeros(1_000)
+    drift[:20] = np.nan  # 2% of ratios NaN: the p99 is infinite
+    check = critical.hedge_ratio_drift_check(_hedge_block(drift))
+    assert not check.passed
+    assert check.numbers["p99_drift"] == float("inf")
+
+
+def _he_block(hedge_scale: float, n: int = 20_000) -> Outputs:
+    """Legacy hedges fully (HE ~ 0.9); the candidate hedges ``hedge_scale`` of it."""
+    rng = np.random.default_rng(4)
+    futures = rng.normal(0.0, 1.0, n)
+    unhedged = futures + rng.normal(0.0, np.sqrt(1 / 9), n)
+    legacy = {"hedged_pnl": unhedged - futures, "unhedged_pnl": unhedged}
+    candidate = {"hedged_pnl": unhedged - hedge_scale * futures, "unhedged_pnl": unhedged}
+    return _block(MONTE_CARLO, legacy, candidate, np.zeros(n, int), ("B0",))
+
+
+def _he_ratio(hedge_scale: float) -> float:
+    """HE_new / HE_old of _he_block in closed form (population variances)."""
+    var_u, var_e = 1 + 1 / 9, 1 / 9
+    he_old = 1 - var_e / var_u
+    he_new = 1 - ((1 - hedge_scale) ** 2 + var_e) / var_u
+    return he_new / he_old
+
+
+def test_hedge_effectiveness_non_inferiority_limit_is_pinned():
+    """HE ratio ~0.93 fails, ~0.985 passes; a limit moved to 0.9 or to 0.99 would flip one of them."""
+    assert _he_ratio(0.73) == pytest.approx(0.93, abs=0.01)
+    assert _he_ratio(0.88) == pytest.approx(0.985, abs=0.005)
+    low = critical.hedge_effectiveness_check(_he_block(0.73), seed=0)
+    high = critical.hedge_effectiveness_check(_he_block(0.88), seed=0)
+    assert not low.passed
+    assert high.passed
+    bound = high.numbers["books"][0]["ratio_lower_95"]
+    assert 0.95 < bound < 0.99
+    assert 0.9 < low.numbers["books"][0]["ratio_lower_95"] < 0.95
+
+
+class FixedVaR:
+    """An engine double that answers every scenario with a VaR proportional to legacy's."""
+
+    def __init__(self, legacy: object, factor: float) -> None:
+        self.legacy, self.factor = legacy, factor
+
+    def var_batch(self, batch: object) -> dict[str, np.ndarray]:
+        return {"var": self.legacy.var_batch(batch)["var"] * self.factor}  # type: ignore[attr-defined]
+
+
+def test_backtest_zone_may_not_get_worse():
+    """A candidate whose VaR is 40% lower lands in a worse zone and fails; the same VaR passes."""
+    from runbook.engines.registry import load_pair
+
+    history = load_market_history()
+    legacy = load_pair("var_engine").legacy
+    same, _, _ = critical.backtest_check(history, legacy, FixedVaR(legacy, 1.0))
+    assert same.passed
+    worse, _, _ = critical.backtest_check(history, legacy, FixedVaR(legacy, 0.6))
+    assert not worse.passed
+    assert worse.numbers["exceptions_candidate"] > worse.numbers["exceptions_legacy"]
+    better, _, _ = critical.backtest_check(history, legacy, FixedVaR(legacy, 2.0))
+    assert better.passed
