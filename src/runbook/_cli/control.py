@@ -11,7 +11,6 @@ and a malformed, unrelated ``RUNBOOK_*`` variable cannot stop an emergency rollb
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook._cli import emergency
+from runbook._cli import os_user as _os_user
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
@@ -127,12 +127,6 @@ def _common(parser: argparse.ArgumentParser, *, reason_required: bool = False) -
     parser.add_argument("--reason", required=reason_required, default="", help="why (kept in the audit log)")
     parser.add_argument("--actor", default=_os_user(), help="who (default: the OS user)")
 
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "unknown"
 
 
 # ---- handlers ---------------------------------------------------------------------------------

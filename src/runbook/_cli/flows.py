@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from runbook._cli import os_user as _os_user
 
 if TYPE_CHECKING:
     from runbook.settings import Settings
@@ -59,12 +60,6 @@ def register(subparsers: Any) -> None:
                            "with --component all, injected into the components that have it")
     demo.set_defaults(handler=_demo)
 
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "unknown"
 
 
 # ---- approve / reject / gates -----------------------------------------------------------------
