@@ -19,17 +19,22 @@ from runbook.domain.decisions import (
     decide_monitor,
 )
 from runbook.domain.plans import (
+    Phase,
     TrafficPlan,
+    check_phase_component,
     check_phase_entry,
     check_readiness,
+    default_steps,
     monitor_window_s,
     step_label,
+    steps_from,
+    validate_steps,
     window_suite,
 )
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.engines.fault_checks import check_fault
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
-from runbook.orchestration.phase import PhaseRun
+from runbook.orchestration.phase import PhaseRun, begin_phase
 from tasks.artifacts import publish_step_health
 from tasks.control import read_state, set_traffic
 from tasks.monitoring import has_baseline, monitor
@@ -160,3 +165,23 @@ def shift_traffic(
                 title=f"{component}: {step:g}% -> {nxt:g}% of traffic?",
             )
     return health
+
+
+def traffic_phase(
+    phase: Phase, component: Component, *, initiator: str, steps: list[float] | None,
+    observation: ObservationOptions, gate: GateOptions, thresholds: ThresholdOptions,
+    inject_fault: str | None, lock_wait_s: float,
+) -> dict[str, Any]:
+    """The body of both traffic phases (canary, critical): check, enter, shift traffic step by step.
+
+    The phase decides which components it takes and the gate policy (two approvers when critical).
+    """
+    check_phase_component(phase, component)
+    planned = validate_steps(steps if steps is not None else default_steps(component))
+    limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
+                             inject_fault=inject_fault)
+    with begin_phase(phase, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+        state = enter(run)
+        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]),
+                               observation=observation, gate=gate, thresholds=limits, fault=inject_fault)
+        return run.complete(result=f"{component.value} at {health[-1]['step']}", steps=health)

@@ -10,11 +10,10 @@ from typing import Any
 
 from prefect import flow
 
-from flows._steps import checked_options, enter, shift_traffic
+from flows._steps import traffic_phase
 from runbook.domain.components import Component
-from runbook.domain.plans import Phase, check_phase_component, default_steps, steps_from, validate_steps
+from runbook.domain.plans import Phase
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
-from runbook.orchestration.phase import begin_phase
 
 
 @flow(name="canary", description="ADR-0011 phase 2: canary steps for a non-critical component")
@@ -40,12 +39,7 @@ def canary(
         inject_fault: demos and drills only: a named candidate defect
         lock_wait_s: seconds to wait when another phase holds the component (0: refuse at once)
     """
-    check_phase_component(Phase.CANARY, component)
-    planned = validate_steps(steps if steps is not None else default_steps(component))
-    limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
-                             inject_fault=inject_fault)
-    with begin_phase(Phase.CANARY, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
-        state = enter(run)
-        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]),
-                               observation=observation, gate=gate, thresholds=limits, fault=inject_fault)
-        return run.complete(result=f"{component.value} at {health[-1]['step']}", steps=health)
+    return traffic_phase(
+        Phase.CANARY, component, initiator=initiator, steps=steps, observation=observation, gate=gate,
+        thresholds=thresholds, inject_fault=inject_fault, lock_wait_s=lock_wait_s,
+    )
