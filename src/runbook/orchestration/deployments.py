@@ -1,22 +1,36 @@
 """Deployments from ``prefect.yaml``: what ``runbook up`` serves and what ``prefect deploy`` registers.
 
 One file declares every deployment (entrypoints, parameters, schedules, triggers); ``runbook up``
-reads it and builds runner deployments from the installed ``flows`` package, so a served
+reads it and builds runner deployments from the project's ``flows`` folder, so a served
 deployment and a deployed one are the same thing.
+
+Where the flows are: the repository's ``flows/`` and ``tasks/`` folders, found in the working
+directory (a checkout: where Prefect resolves ``flows/shadow.py:shadow`` too), else the copy
+installed with the package as ``runbook._project.flows`` / ``runbook._project.tasks`` (never as
+top-level ``flows`` / ``tasks``, names other distributions use). That folder is put on the import
+path of this process and its children (a served run's subprocess), so the flows import each other
+and their tasks as ``flows.*`` and ``tasks.*`` either way.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runbook.errors import BadParameter
 
-__all__ = ["DeploymentSpec", "build_deployments", "find_project_file", "load_flow", "read_specs"]
+__all__ = [
+    "DeploymentSpec", "build_deployments", "find_project_file", "load_flow", "project_root", "read_specs",
+]
 
 PROJECT_FILE = "prefect.yaml"
+# The installed copy of the repository's flows/ folder (see pyproject.toml / setup.py).
+INSTALLED_FLOWS = "runbook._project.flows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +57,33 @@ def load_flow(entrypoint: str) -> Any:
     The library names flows by entrypoint, as prefect.yaml does, and never imports them itself.
     """
     module, attribute = _module_and_attribute(entrypoint)
+    _on_import_path(project_root())
     return getattr(importlib.import_module(module), attribute)
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding ``flows/`` and ``tasks/``: ``start`` (default: the working directory) when
+    it holds them, else the copy installed with the package. BadParameter when there is neither."""
+    here = start or Path.cwd()
+    if (here / "flows").is_dir() and (here / "tasks").is_dir():
+        return here
+    try:
+        spec = importlib.util.find_spec(INSTALLED_FLOWS)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise BadParameter(f"no flows/ and tasks/ folders in {here} and none installed with runbook")
+    return Path(next(iter(spec.submodule_search_locations))).resolve().parent
+
+
+def _on_import_path(root: Path) -> None:
+    """``root`` first on this process's import path and on its children's (PYTHONPATH)."""
+    entry = str(root)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if entry not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([entry, *paths])
 
 
 def _module_and_attribute(entrypoint: str, *, owner: str = "") -> tuple[str, str]:
@@ -54,10 +94,9 @@ def _module_and_attribute(entrypoint: str, *, owner: str = "") -> tuple[str, str
 
 
 def find_project_file(start: Path | None = None) -> Path:
-    """prefect.yaml in ``start`` (default: the working directory), else beside the ``flows`` package."""
+    """prefect.yaml in ``start`` (default: the working directory), else beside the flows folder."""
     candidates = [(start or Path.cwd()) / PROJECT_FILE]
-    flows = importlib.import_module("flows")
-    candidates.append(Path(str(flows.__file__)).resolve().parent.parent / PROJECT_FILE)
+    candidates.append(project_root(start) / PROJECT_FILE)
     for candidate in candidates:
         if candidate.is_file():
             return candidate
