@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from runbook.errors import StoreUnavailable
 
-__all__ = ["DEFAULT_TIMEOUT_S", "WRITE_OPTION", "Deadlines", "make_engine", "sqlite_path"]
+__all__ = ["DEFAULT_TIMEOUT_S", "WRITE_OPTION", "Deadlines", "current_revision", "make_engine", "sqlite_path"]
 
 DEFAULT_TIMEOUT_S = 5.0
 WRITE_OPTION = "runbook_write"
@@ -70,6 +70,19 @@ def make_engine(url: str, timeout_s: float, *, create: bool = True) -> Engine:
     event.listen(engine, "connect", lambda dbapi, _record: _sqlite_on_connect(dbapi, busy_ms))
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The schema's Alembic revision read on ``conn``, or None for an empty database."""
+    if conn.dialect.name == "sqlite":
+        exists = conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        ).first()
+    else:
+        exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+    if not exists:
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, busy_ms: int) -> None:

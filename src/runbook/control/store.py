@@ -9,7 +9,7 @@ transaction takes one advisory lock, which gives the audit hash chain the same s
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,15 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
-from runbook.control._engine import DEFAULT_TIMEOUT_S, WRITE_OPTION, Deadlines, make_engine, sqlite_path
+from runbook.control._changes import ChangeSignal
+from runbook.control._engine import (
+    DEFAULT_TIMEOUT_S,
+    WRITE_OPTION,
+    Deadlines,
+    current_revision,
+    make_engine,
+    sqlite_path,
+)
 from runbook.control._time import as_utc
 from runbook.control.models import ComponentStateRow
 from runbook.domain.components import Component
@@ -52,10 +60,9 @@ class Store:
     """Handle on the state store: the engine, schema upgrades and the component_state reads.
 
     ``ProductionSafetyManager`` is the only writer of ``component_state``; routers only read it.
-    Every access is bounded by ``timeout_s`` (see ``runbook.control._engine``). On SQLite the store
-    is the file at the URL's path, checked on every access: a deleted file is an error (never
-    silently re-created unless ``create``), and a file replaced under the same name drops the
-    pooled connections to the old one, so every process reads the file now at that path.
+    Every access is bounded by ``timeout_s`` (see ``_engine``). On SQLite the store is the file at
+    the URL's path, checked on every access: a deleted file is an error (re-created only when
+    ``create``); a file replaced under that name drops the pooled connections to the old one.
     """
 
     def __init__(self, engine: Engine, *, timeout_s: float = DEFAULT_TIMEOUT_S, create: bool = True) -> None:
@@ -66,6 +73,7 @@ class Store:
         self._create = create
         self._identity: tuple[int, int] | None = None
         self._deadlines = None if self.is_sqlite else Deadlines()
+        self._changes: ChangeSignal | None = None
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -102,13 +110,11 @@ class Store:
         return self.engine.url.render_as_string(hide_password=False)
 
     @property
-    def display_url(self) -> str:
-        """The URL with the password masked, for messages."""
+    def display_url(self) -> str:  # for messages
         return self.engine.url.render_as_string(hide_password=True)
 
     @property
-    def sqlite_file(self) -> Path | None:
-        """The SQLite database file (None on PostgreSQL)."""
+    def sqlite_file(self) -> Path | None:  # None on PostgreSQL
         return self._path
 
     @property
@@ -117,8 +123,25 @@ class Store:
         return self._identity
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and stop the change signal."""
+        if self._changes is not None:
+            self._changes.close()
+            self._changes = None
         self.engine.dispose()
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` (from a background thread) whenever the state may have changed.
+
+        Routers use it to refresh at once (see ``runbook.control._changes``); returns the
+        function that unsubscribes. An in-memory SQLite database never signals.
+        """
+        if self.is_sqlite and self._path is None:
+            return lambda: None
+        if self._changes is None:
+            self._changes = ChangeSignal(
+                self.url, channel=STATE_CHANNEL, sqlite_file=self._path, timeout_s=self.timeout_s
+            )
+        return self._changes.subscribe(callback)
 
     def __enter__(self) -> Store:
         return self
@@ -220,7 +243,7 @@ class Store:
     def revision(self) -> str | None:
         """The schema's Alembic revision, or None for an empty database."""
         with self.read() as conn:
-            return _current_revision(conn)
+            return current_revision(conn)
 
     def upgrade(self) -> str:
         """Create or upgrade the schema to the newest revision; safe to run from many processes."""
@@ -230,7 +253,7 @@ class Store:
         from alembic.config import Config
 
         with self.write() as conn:
-            if _current_revision(conn) != HEAD_REVISION:
+            if current_revision(conn) != HEAD_REVISION:
                 config = Config()
                 config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
                 config.attributes["connection"] = conn
@@ -276,15 +299,3 @@ def state_from_row(row: Any) -> ComponentState:
         updated_by=row["updated_by"],
         reason=row["reason"] or "",
     )
-
-
-def _current_revision(conn: Connection) -> str | None:
-    if conn.dialect.name == "sqlite":
-        exists = conn.execute(
-            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
-        ).first()
-    else:
-        exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
-    if not exists:
-        return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

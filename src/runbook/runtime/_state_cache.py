@@ -3,6 +3,10 @@
 A background thread polls the state source every ``refresh_interval_s``; the caller's path only
 reads ``snapshot`` (one attribute) and compares its age with the clock. When the source stops
 answering the snapshot ages, and past ``max_staleness_s`` the router serves legacy (fail safe).
+
+A source may also push: ``subscribe(callback) -> unsubscribe`` (control's store LISTENs on
+PostgreSQL and watches the file on SQLite). A signal wakes the thread to refresh at once; many
+signals between two reads make one read, and the poll stays as the fallback.
 """
 
 from __future__ import annotations
@@ -58,11 +62,19 @@ class StateCache:
         self._signature_fn = getattr(source, "epoch_signature", None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Read once now (so a fresh router routes at once), then keep polling in the background."""
         self.refresh()
+        subscribe = getattr(self._source, "subscribe", None)
+        if callable(subscribe):
+            try:
+                self._unsubscribe = subscribe(self._wake.set)
+            except Exception:  # no push then: the poll alone keeps the state fresh
+                self._counters.incr("state_refresh_errors")
         self._thread = threading.Thread(
             target=self._run, name=f"runbook-state-{self._component}", daemon=True
         )
@@ -70,6 +82,9 @@ class StateCache:
 
     def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
+        self._wake.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
 
@@ -97,5 +112,9 @@ class StateCache:
         self._signature = signature
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()  # before reading: a signal during the read makes one more read
+            if self._stop.is_set():
+                return
             self.refresh()

@@ -1,0 +1,114 @@
+"""Change signals for routers: a push when the store's state may have changed.
+
+PostgreSQL: one thread per store LISTENs on ``STATE_CHANNEL`` (every state write sends a NOTIFY
+at commit). SQLite has no push, so one thread per store stats the database file and its WAL every
+``SQLITE_WATCH_S`` (a commit changes the WAL's size or time; a deleted or replaced file changes the
+inode). Either way subscribers are only told "look now": they read the state through the store
+as usual, and keep polling as the fallback when the signal is lost (reconnects fire a signal too,
+since notifications sent while disconnected are gone).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+__all__ = ["SQLITE_WATCH_S", "ChangeSignal"]
+
+SQLITE_WATCH_S = 0.02
+_RECONNECT_MAX_S = 5.0
+
+
+class ChangeSignal:
+    """Calls every subscribed callback (from its own daemon thread) when the state may have changed."""
+
+    def __init__(self, url: str, *, channel: str, sqlite_file: Path | None, timeout_s: float) -> None:
+        self._url = url
+        self._channel = channel
+        self._file = sqlite_file
+        self._timeout_s = timeout_s
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` on every change signal; returns the function that unsubscribes."""
+        with self._lock:
+            self._callbacks.append(callback)
+            if self._thread is None:
+                target = self._watch_file if self._file is not None else self._listen
+                self._thread = threading.Thread(target=target, name="runbook-store-changes", daemon=True)
+                self._thread.start()
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _fire(self) -> None:
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # a subscriber's bug must not stop the signal
+                continue
+
+    # ---- SQLite -------------------------------------------------------------------------------
+    def _watch_file(self) -> None:
+        assert self._file is not None
+        wal = Path(f"{self._file}-wal")
+        seen = _signature(self._file, wal)
+        while not self._stop.wait(SQLITE_WATCH_S):
+            now = _signature(self._file, wal)
+            if now != seen:
+                seen = now
+                self._fire()
+
+    # ---- PostgreSQL ---------------------------------------------------------------------------
+    def _listen(self) -> None:
+        import psycopg
+
+        conninfo = make_url(self._url).set(drivername="postgresql").render_as_string(hide_password=False)
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(
+                    conninfo, autocommit=True, connect_timeout=max(2, int(self._timeout_s + 0.999))
+                ) as conn:
+                    conn.execute(f'LISTEN "{self._channel}"')
+                    self._fire()  # anything sent while we were not listening is lost: look once
+                    delay = 0.1
+                    while not self._stop.is_set():
+                        got = False
+                        for _note in conn.notifies(timeout=1.0, stop_after=1):
+                            got = True
+                        if got:
+                            self._fire()
+            except psycopg.Error:
+                pass  # the poll keeps routers correct meanwhile; reconnect with back-off
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, _RECONNECT_MAX_S)
+
+
+def _signature(path: Path, wal: Path) -> tuple[object, ...]:
+    return (_stat(path), _stat(wal))
+
+
+def _stat(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
