@@ -1,9 +1,10 @@
 """Change signals for routers: a push when the store's state may have changed.
 
 PostgreSQL: one thread per store LISTENs on ``STATE_CHANNEL`` (every state write sends a NOTIFY
-at commit). SQLite has no push, so one thread per store stats the database file and its WAL every
-``SQLITE_WATCH_S`` (a commit changes the WAL's size or time; a deleted or replaced file changes the
-inode). Either way subscribers are only told "look now": they read the state through the store
+at commit). SQLite has no push, so one thread per store looks every ``SQLITE_WATCH_S``: a ``stat``
+of the file (deleted or replaced: the inode changes) and ``PRAGMA data_version`` on its own
+connection (it changes when any other connection commits; file times are too coarse for that).
+Either way subscribers are only told "look now": they read the state through the store
 as usual, and keep polling as the fallback when the signal is lost (reconnects fire a signal too,
 since notifications sent while disconnected are gone).
 """
@@ -11,6 +12,7 @@ since notifications sent while disconnected are gone).
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -67,13 +69,29 @@ class ChangeSignal:
     # ---- SQLite -------------------------------------------------------------------------------
     def _watch_file(self) -> None:
         assert self._file is not None
-        wal = Path(f"{self._file}-wal")
-        seen = _signature(self._file, wal)
+        seen: tuple[object, object] = (_identity(self._file), None)
+        conn: sqlite3.Connection | None = None
         while not self._stop.wait(SQLITE_WATCH_S):
-            now = _signature(self._file, wal)
+            identity = _identity(self._file)
+            if identity != seen[0] and conn is not None:
+                conn.close()  # it reads the old file
+                conn = None
+            version: object = None
+            if identity is not None:
+                try:
+                    conn = conn or _open_existing(self._file)
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error:
+                    version = "error"
+                    if conn is not None:
+                        conn.close()  # corrupt or half-written: open afresh next time
+                    conn = None
+            now = (identity, version)
             if now != seen:
                 seen = now
                 self._fire()
+        if conn is not None:
+            conn.close()
 
     # ---- PostgreSQL ---------------------------------------------------------------------------
     def _listen(self) -> None:
@@ -102,13 +120,14 @@ class ChangeSignal:
             delay = min(delay * 2, _RECONNECT_MAX_S)
 
 
-def _signature(path: Path, wal: Path) -> tuple[object, ...]:
-    return (_stat(path), _stat(wal))
+def _open_existing(path: Path) -> sqlite3.Connection:
+    # mode=rw never creates the file (it only ever runs PRAGMA data_version)
+    return sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, isolation_level=None)
 
 
-def _stat(path: Path) -> tuple[int, int, int, int] | None:
+def _identity(path: Path) -> tuple[int, int] | None:
     try:
         found = os.stat(path)
     except OSError:
         return None
-    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+    return (found.st_dev, found.st_ino)

@@ -21,6 +21,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,21 @@ class Deadlines:
                 self._thread.start()
             self._cond.notify()
         return token
+
+    @contextmanager
+    def guard(self, fd: int, seconds: float, store: str) -> Iterator[None]:
+        """Arm around the block; a cut socket's error becomes "did not answer within" (StoreUnavailable)."""
+        token = self.arm(fd, seconds)
+        try:
+            yield
+        except Exception as exc:
+            if self.disarm(token):
+                raise StoreUnavailable(
+                    f"state store {store} did not answer within {seconds:g} s (RUNBOOK_STORE_TIMEOUT_S)"
+                ) from exc
+            raise
+        finally:
+            self.disarm(token)
 
     def disarm(self, token: int) -> bool:
         with self._cond:

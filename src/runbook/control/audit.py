@@ -157,13 +157,13 @@ class AuditLog:
             query = query.where(_TABLE.c.component == component)
         if limit is not None:
             query = query.limit(limit)
-        with self._store.read() as conn:
+        with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
             rows = conn.execute(query).mappings().all()
         return [_entry(row) for row in reversed(rows)]
 
     def head(self) -> str:
         """The newest row's hash (GENESIS_HASH when empty): keep a copy to detect truncation."""
-        with self._store.read() as conn:
+        with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
             prev = conn.execute(select(_TABLE.c.row_hash).order_by(_TABLE.c.id.desc()).limit(1)).scalar()
         return prev or GENESIS_HASH
 
@@ -174,7 +174,7 @@ class AuditLog:
         edited row) or whose ``prev_hash`` does not match the row before it (a deleted row).
         """
         count, prev_hash, prev_id = 0, GENESIS_HASH, None
-        with self._store.read() as conn:
+        with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
             result = conn.execution_options(yield_per=2000).execute(select(_TABLE).order_by(_TABLE.c.id))
             for row in result.mappings():
                 _check_row(row, prev_hash, prev_id)

@@ -91,7 +91,7 @@ class ObservationStore:
         )
         if limit is not None:
             query = query.limit(limit)
-        with self._store.read() as conn:
+        with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
             rows = conn.execute(query).all()
         return [_observation(row) for row in rows]
 
@@ -108,7 +108,7 @@ class ObservationStore:
         conditions = _filters(component, since, until, mode)
         if error_kind is not None:
             conditions.append(_TABLE.c.error_kind == str(error_kind))
-        with self._store.read() as conn:
+        with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
             return int(conn.execute(select(func.count()).select_from(_TABLE).where(*conditions)).scalar_one())
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ __all__ = ["DEFAULT_TIMEOUT_S", "HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNE
 # The newest Alembic revision; checked cheaply so that a store already at head never imports Alembic.
 HEAD_REVISION = "0003"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Bound of bulk transactions (migrations, observation windows, the audit walk), in seconds.
+_BULK_TIMEOUT_S = 120.0
 # pg_advisory_xact_lock key shared by every runbook write transaction ("runbook" in ASCII).
 PG_WRITE_LOCK_KEY = 0x72756E626F6F6B
 # PostgreSQL NOTIFY channel of component_state changes; payload "<component>:<epoch>".
@@ -114,6 +116,10 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     @property
+    def bulk_timeout_s(self) -> float:  # for migrations, observation windows, the audit walk
+        return max(_BULK_TIMEOUT_S, self.timeout_s)
+
+    @property
     def sqlite_file(self) -> Path | None:  # None on PostgreSQL
         return self._path
 
@@ -151,57 +157,51 @@ class Store:
 
     # ---- transactions -------------------------------------------------------------------------
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read transaction (a consistent snapshot); connection failures become StoreUnavailable."""
+    def read(self, *, timeout_s: float | None = None) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot); connection failures become StoreUnavailable.
+
+        ``timeout_s`` replaces the store's bound for this transaction (bulk reads of windows).
+        """
         with self._translate_errors():
             self._check_file()
-            with self.engine.connect() as conn, self._deadline(conn), conn.begin():
+            with self.engine.connect() as conn, self._deadline(conn, timeout_s), conn.begin():
+                if timeout_s is not None and not self.is_sqlite:
+                    conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
                 yield conn
 
     @contextmanager
-    def write(self, *, exclusive: bool = True) -> Iterator[Connection]:
+    def write(self, *, exclusive: bool = True, timeout_s: float | None = None) -> Iterator[Connection]:
         """A write transaction; ``exclusive`` holds the store's single writer lock until it commits.
 
         SQLite: always ``BEGIN IMMEDIATE`` (waits up to the busy timeout). PostgreSQL: an advisory
         transaction lock when ``exclusive``. Every writer of component_state or the audit chain is
         exclusive, so they run one at a time and the chain never forks; bulk observation inserts
-        are not, so they never wait on the control plane.
+        are not, so they never wait on the control plane. ``timeout_s`` as for ``read``.
         """
         with self._translate_errors():
             self._check_file()
-            with self.engine.connect() as conn, self._deadline(conn):
+            with self.engine.connect() as conn, self._deadline(conn, timeout_s):
                 conn.execution_options(**{WRITE_OPTION: True})
                 with conn.begin():
+                    if timeout_s is not None and not self.is_sqlite:
+                        conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
                     if exclusive and not self.is_sqlite:
                         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY})
                     yield conn
 
     @contextmanager
-    def bounded(self, fd: int) -> Iterator[None]:
-        """PostgreSQL: shut the socket ``fd`` down if the block outlasts ``timeout_s`` (a timeout error)."""
+    def bounded(self, fd: int, timeout_s: float | None = None) -> Iterator[None]:
+        """PostgreSQL: shut the socket ``fd`` down if the block outlasts the bound (a timeout error)."""
         if self._deadlines is None:
             yield
             return
-        token = self._deadlines.arm(fd, self.timeout_s)
-        try:
+        with self._deadlines.guard(fd, self.timeout_s if timeout_s is None else timeout_s, self.display_url):
             yield
-        except Exception as exc:
-            if self._deadlines.disarm(token):
-                raise StoreUnavailable(
-                    f"state store {self.display_url} did not answer within {self.timeout_s:g} s "
-                    "(RUNBOOK_STORE_TIMEOUT_S)"
-                ) from exc
-            raise
-        finally:
-            self._deadlines.disarm(token)
 
-    @contextmanager
-    def _deadline(self, conn: Connection) -> Iterator[None]:
+    def _deadline(self, conn: Connection, timeout_s: float | None) -> AbstractContextManager[None]:
         if self._deadlines is None:
-            yield
-            return
-        with self.bounded(conn.connection.driver_connection.pgconn.socket):  # type: ignore[union-attr]
-            yield
+            return nullcontext()
+        return self.bounded(conn.connection.driver_connection.pgconn.socket, timeout_s)  # type: ignore[union-attr]
 
     def _check_file(self) -> None:
         if self._path is None:
@@ -252,7 +252,7 @@ class Store:
         from alembic import command
         from alembic.config import Config
 
-        with self.write() as conn:
+        with self.write(timeout_s=self.bulk_timeout_s) as conn:
             if current_revision(conn) != HEAD_REVISION:
                 config = Config()
                 config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
