@@ -63,7 +63,7 @@ class ChangeSignal:
         for callback in callbacks:
             try:
                 callback()
-            except Exception:  # a subscriber's bug must not stop the signal
+            except Exception:  # noqa: BLE001 - a subscriber's bug must not stop the signal
                 continue
 
     # ---- SQLite -------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ class StateCache:
         if callable(subscribe):
             try:
                 self._unsubscribe = subscribe(self._wake.set)
-            except Exception:  # no push then: the poll alone keeps the state fresh
+            except Exception:  # noqa: BLE001 - no push then: the poll alone keeps the state fresh
                 self._counters.incr("state_refresh_errors")
         self._thread = threading.Thread(
             target=self._run, name=f"runbook-state-{self._component}", daemon=True
