@@ -187,7 +187,7 @@ def test_isolation_option_decides_which_thread_runs_new(make_router, gate, isola
 
 @pytest.mark.parametrize(
     "options",
-    [{"candidate_isolation": "process"}, {"candidate_workers": 0}, {"candidate_timeout_s": 0.0}],
+    [{"candidate_isolation": "forked"}, {"candidate_workers": 0}, {"candidate_timeout_s": 0.0}],
 )
 def test_bad_isolation_options_are_refused(options):
     """An unknown isolation, no workers or a non-positive budget raise BadParameter naming the value."""

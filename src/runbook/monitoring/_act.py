@@ -21,6 +21,7 @@ from runbook.domain.state import ComponentState
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.errors import BadParameter, StoreUnavailable
 from runbook.monitoring._effectiveness import EffectivenessSample
+from runbook.monitoring._health import HealthSummary
 from runbook.monitoring._memory import MemorySample
 from runbook.monitoring._monitors import CriticalComponentMonitor, monitor_for
 from runbook.monitoring._verdict import MonitorDecision, Verdict
@@ -59,8 +60,9 @@ def monitor_and_act(
     ``effectiveness``: hedge effectiveness samples, or a callable producing them (called only for
     hedge_calculator), e.g. ``lambda: effectiveness_probe(pair)``.
     ``memory``: both engines' peak memory, or a callable producing it (called once the component is
-    known to be live), e.g. ``lambda: memory_probe(pair, component=name)``; a probe that raises
-    leaves the memory check undecided (HOLD). None: memory is not applicable (observations carry none).
+    known to be live and only when the window's observations carry no memory sample), e.g.
+    ``lambda: memory_probe(pair, component=name)``; a probe that raises leaves the memory check
+    undecided (HOLD). None: memory is decided from the observations' samples, when they carry any.
 
     Raises StoreUnavailable (naming the component and what was not done) when the store cannot be
     read or written; BadParameter / UnknownComponent for bad arguments.
@@ -113,7 +115,9 @@ def _evaluate(
     )
     baseline = _guard(name, "read the baseline of", lambda: BaselineStore(store).get(name))
     monitor = monitor_for(name, thresholds)
-    peaks = _memory(name, memory)
+    # Observations of process-isolated calls carry the candidate's own per-call memory: the probe
+    # is only the fallback for windows without it (thread and inline isolation).
+    peaks = None if _carries_memory(window) else _memory(name, memory)
     if isinstance(monitor, CriticalComponentMonitor):
         samples = _samples(name, effectiveness) if name == "hedge_calculator" else None
         return monitor.evaluate(
@@ -130,6 +134,10 @@ def _samples(name: str, source: EffectivenessSource | None) -> Sequence[Effectiv
     except Exception:  # a failing probe leaves the check undecided (HOLD), it does not stop the monitor
         log.exception("hedge effectiveness probe of %s failed", name)
         return None
+
+
+def _carries_memory(window: HealthSummary) -> bool:
+    return window.peak_candidate_memory_bytes > 0
 
 
 def _memory(name: str, source: MemorySource | None) -> MemorySample | None:

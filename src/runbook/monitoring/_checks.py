@@ -183,9 +183,12 @@ def _latency_baseline(
 def check_memory(
     summary: HealthSummary, baseline: BaselineLike | None, thresholds: RollbackThresholds
 ) -> Check:
-    """Peak candidate memory against ``max_memory_ratio`` x the legacy peak (stored, else the window's).
+    """Candidate memory per call against ``max_memory_ratio`` x the legacy peak (stored, else the window's).
 
-    Not applicable when the window holds no memory sample of the candidate or no legacy peak is known.
+    The candidate's figure is the median of its per-call peaks in the window (one call that finds
+    caches cold, or lazily imports a module, cannot move it; a candidate needing more on every call
+    moves it by exactly that), else its largest sample. Not applicable when the window holds no
+    memory sample of the candidate or no legacy peak is known.
     """
     stored = baseline.peak_memory_bytes if baseline is not None and baseline.peak_memory_bytes else 0
     base, source = (
@@ -193,7 +196,7 @@ def check_memory(
         if stored > 0
         else (summary.peak_legacy_memory_bytes, "legacy calls in the window")
     )
-    peak = summary.peak_candidate_memory_bytes
+    peak = summary.candidate_memory_p50_bytes or summary.peak_candidate_memory_bytes
     if peak <= 0 or base <= 0:
         return Check(
             "memory",
@@ -203,13 +206,15 @@ def check_memory(
     ratio = peak / base
     evidence: Evidence = {
         "memory.peak_bytes": peak,
+        "memory.candidate_max_call_bytes": summary.peak_candidate_memory_bytes,
+        "memory.source": "observations: median of the candidate's per-call peaks in the window",
         "memory.baseline_bytes": base,
         "memory.baseline_source": source,
         "memory.ratio": ratio,
     }
     seen = (
-        f"memory: candidate peak {peak / 2**20:.1f} MiB = {ratio:.2f}x legacy peak "
-        f"{base / 2**20:.1f} MiB ({source}), limit {thresholds.max_memory_ratio:.2f}x"
+        f"memory: candidate peak {peak / 2**20:.2f} MiB per call (median) = {ratio:.2f}x legacy peak "
+        f"{base / 2**20:.2f} MiB ({source}), limit {thresholds.max_memory_ratio:.2f}x"
     )
     status = CheckStatus.FAIL if ratio > thresholds.max_memory_ratio else CheckStatus.PASS
     return Check("memory", status, seen, evidence)

@@ -13,7 +13,10 @@ Definitions (what every figure in a monitor verdict means):
 - latency quantiles: microseconds, linear interpolation between order statistics (numpy's
   ``linear`` method, Hyndman-Fan type 7); a summary read from minute rollups carries latency
   sketches instead (``runbook.domain.sketch``: within 1% of the exact figure).
-- memory: bytes, the largest sample (``memory_bytes`` > 0) per route; 0 when never sampled.
+- memory: bytes. ``memory_bytes`` is the candidate's peak allocation during the call, measured
+  inside its worker process (process isolation); 0 when not sampled. Candidate memory is the median
+  and the largest sample over candidate calls (whatever route answered); legacy memory the largest
+  sample over calls the candidate did not run. 0 when never sampled.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class HealthSummary:
     # Set when the window was read from minute rollups: the latencies as sketches (the tuples empty).
     candidate_latency_sketch: LatencySketch | None = None
     legacy_latency_sketch: LatencySketch | None = None
+    candidate_memory_p50_bytes: int = 0
 
     @property
     def candidate_p50_us(self) -> float | None:
@@ -141,6 +145,7 @@ class HealthSummary:
             "legacy_p99_us": self.legacy_p99_us,
             "peak_candidate_memory_bytes": self.peak_candidate_memory_bytes,
             "peak_legacy_memory_bytes": self.peak_legacy_memory_bytes,
+            "candidate_memory_p50_bytes": self.candidate_memory_p50_bytes,
         }
 
 
@@ -161,6 +166,7 @@ def summarize(
     candidate_calls = [o for o in rows if _candidate_ran(o)]
     comparisons = [o for o in rows if o.rel_difference is not None or o.error_kind == ErrorKind.MISMATCH]
     rel_values = [o.rel_difference for o in comparisons if o.rel_difference is not None]
+    memory = sorted(o.memory_bytes for o in candidate_calls if o.memory_bytes > 0)
     return HealthSummary(
         component=component if component is not None else (rows[0].component if rows else ""),
         modes=tuple(sorted({o.mode for o in rows})),
@@ -175,13 +181,14 @@ def summarize(
         max_rel_difference=max(rel_values, default=None, key=_nan_last),
         candidate_latencies_us=_sorted_finite(o.candidate_latency_us for o in candidate_calls),
         legacy_latencies_us=_sorted_finite(o.legacy_latency_us for o in rows),
-        peak_candidate_memory_bytes=max(
-            (o.memory_bytes for o in rows if o.route == Route.CANDIDATE), default=0
+        peak_candidate_memory_bytes=memory[-1] if memory else 0,
+        peak_legacy_memory_bytes=max(
+            (o.memory_bytes for o in rows if not _candidate_ran(o)), default=0
         ),
-        peak_legacy_memory_bytes=max((o.memory_bytes for o in rows if o.route == Route.LEGACY), default=0),
         first_at=min((o.at for o in rows), default=None),
         last_at=max((o.at for o in rows), default=None),
         errors_by_kind={kind: count for kind, count in sorted(kinds.items()) if kind != ErrorKind.NONE.value},
+        candidate_memory_p50_bytes=round(quantile(memory, 0.5) or 0),
     )
 
 

@@ -25,8 +25,8 @@ class AutoRollbackMonitor:
     comparisons, and served answers verified against legacy in canary and full), a circuit breaker
     that took the candidate off the path,
     median latency > max(``max_latency_ratio`` x legacy p50, legacy p50 + ``min_latency_excess_us``),
-    peak memory > ``max_memory_ratio`` x legacy peak (measured by ``memory_probe``: observations
-    carry no per-engine memory). ``rel_tolerance`` /
+    peak memory > ``max_memory_ratio`` x legacy peak (from the observations' per-call samples
+    under process isolation, else measured by ``memory_probe``). ``rel_tolerance`` /
     ``abs_tolerance`` say when a comparison is a mismatch (DESIGN.md 6).
     """
 

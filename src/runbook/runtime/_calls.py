@@ -8,7 +8,9 @@ so a hang costs the caller its budget, not its thread) or, with ``pool=None``, i
 caller's thread (a late answer is discarded, but the caller waited for it). Async new runs on the
 pool thread's own event loop (``_aio``), cancelled at the budget; inline, on the caller's loop.
 ``served`` / ``record_*`` record the caller's path: a served answer is queued for verification
-against old (``_jobs.VerifyJob``) or recorded at once.
+against old (``_jobs.VerifyJob``) or recorded at once. With ``processes`` (process isolation)
+every call of new, shadow included, goes to the router's candidate processes, and the
+observations carry the memory samples they report (``memory_bytes``).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from runbook.runtime._capture import RequestCapture
 from runbook.runtime._interrupt import is_process_interrupt
 from runbook.runtime._jobs import VerifyJob
 from runbook.runtime._judge import Judge
+from runbook.runtime._process import CandidateProcesses
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._state_cache import Snapshot
 from runbook.runtime._stats import Counters
+from runbook.runtime._worker import resolve_target
 
 __all__ = ["Attempt", "CandidateCalls", "CandidatePool", "is_callers_own"]
 
@@ -52,13 +56,15 @@ class CandidatePool(Protocol):
 
 class Attempt:
     """One call of new: value (or exception), error kind, seconds, why invalid; ``unchecked``: no
-    legacy answer was known yet to check its kind against (the router then asks old)."""
+    legacy answer was known yet to check its kind against (the router then asks old);
+    ``memory_bytes``: a sample of new's peak memory per call when its worker reported one, else 0."""
 
-    __slots__ = ("error", "reason", "seconds", "unchecked", "value")
+    __slots__ = ("error", "memory_bytes", "reason", "seconds", "unchecked", "value")
 
     def __init__(self, value: Any, error: ErrorKind, seconds: float, reason: str | None = None) -> None:
         self.value, self.error, self.seconds, self.reason = value, error, seconds, reason
         self.unchecked = False
+        self.memory_bytes = 0
 
 
 class AsyncRunner:
@@ -94,11 +100,13 @@ class CandidateCalls:
         self, component: str, *, legacy: Any, candidate: Any, timeout_s: float, shadow_timeout_s: float,
         pool: CandidatePool | None, judge: Judge, breaker: CircuitBreaker,
         recorder: ObservationRecorder | None, capture: RequestCapture | None, counters: Counters,
-        verify_share: float, sample_share: float,
+        verify_share: float, sample_share: float, processes: CandidateProcesses | None = None,
     ) -> None:  # fmt: skip
         self.component = component
         self.legacy, self.legacy_async = legacy, is_async_callable(legacy)
-        self._fn, self._async = candidate, is_async_callable(candidate)
+        self._fn = candidate
+        self._async = not isinstance(candidate, str) and is_async_callable(candidate)
+        self._processes = processes
         self._timeout = timeout_s  # the caller's budget (canary, full)
         self.shadow_timeout = shadow_timeout_s
         self._pool = pool
@@ -114,11 +122,13 @@ class CandidateCalls:
 
     def call_unguarded(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """New alone, its exceptions included (retired mode: there is no old to fall back to)."""
+        self._import_here()
         if self._async:
             return run_coroutine(self._fn, args, kwargs)
         return self._fn(*args, **kwargs)
 
     async def acall_unguarded(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self._import_here()
         if self._async:
             return await self._fn(*args, **kwargs)
         return self._fn(*args, **kwargs)
@@ -127,6 +137,8 @@ class CandidateCalls:
         """Call new for a sync caller, waiting at most the budget (see the module docstring)."""
         if not self.breaker.allow():
             return Attempt(None, ErrorKind.CIRCUIT_OPEN, 0.0)
+        if self._processes is not None:
+            return self._measured(*self._processes.run_measured(args, kwargs, self._timeout))
         if self._pool is not None:
             outcome = self._pool.run(self._pooled, args, kwargs, self._timeout)
         else:
@@ -137,11 +149,38 @@ class CandidateCalls:
         """Call new for a caller on an event loop, waiting at most the budget; the loop runs on."""
         if not self.breaker.allow():
             return Attempt(None, ErrorKind.CIRCUIT_OPEN, 0.0)
+        if self._processes is not None:
+            return self._measured(*await self._processes.arun_measured(args, kwargs, self._timeout))
         if self._pool is not None:
             outcome = await self._pool.arun(self._pooled, args, kwargs, self._timeout)
         else:
             outcome = await self._inline_async(args, kwargs)
         return self._settled(*outcome)
+
+    def run_shadow_candidate(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any, ErrorKind, float, int]:
+        """New on a shadow job (a worker thread): (value or exception, kind, seconds, memory bytes)."""
+        if self._processes is not None:  # off the caller's path: wait for a free worker process
+            budget = self.shadow_timeout
+            return self._processes.run_measured(args, kwargs, budget, wait_for_worker_s=budget)
+        start = _perf()
+        try:
+            value = self.shadow_runner(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - on a worker thread every exception is the engine's (_interrupt)
+            return exc, ErrorKind.EXCEPTION, _perf() - start, 0
+        return value, ErrorKind.NONE, _perf() - start, 0
+
+    def _measured(self, value: Any, error: ErrorKind, seconds: float, memory_bytes: int) -> Attempt:
+        attempt = self._settled(value, error, seconds)
+        attempt.memory_bytes = memory_bytes
+        return attempt
+
+    def _import_here(self) -> None:
+        """Retired mode with an import path: new answers alone, from this process."""
+        if isinstance(self._fn, str):
+            self._fn = resolve_target(self._fn)
+            self._async = is_async_callable(self._fn)
 
     def _inline(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
         start = _perf()
@@ -198,11 +237,13 @@ class CandidateCalls:
         self.counters.incr("answered_by_candidate")
         if self.verify_share < 1.0 and random.random() >= self.verify_share:
             self.counters.incr("verify_sampled_out")
-        elif self.submit(VerifyJob(args, kwargs, key, snap, at, attempt.value, attempt.seconds)):
+        elif self.submit(VerifyJob(args, kwargs, key, snap, at, attempt.value, attempt.seconds,
+                                   memory_bytes=attempt.memory_bytes)):  # fmt: skip
             return
         else:
             self.counters.incr("verify_skipped_queue_full")
-        self.record_row(snap, key, at, Route.CANDIDATE, None, attempt.seconds, ErrorKind.NONE)
+        self.record_row(snap, key, at, Route.CANDIDATE, None, attempt.seconds, ErrorKind.NONE,
+                        attempt.memory_bytes)  # fmt: skip
 
     def record_fallback(
         self, snap: Snapshot, key: str, at: float, attempt: Attempt, legacy_seconds: float
@@ -211,7 +252,7 @@ class CandidateCalls:
         self.counters.incr(f"fallback_{attempt.error.value}")
         ran = attempt.error not in (ErrorKind.SKIPPED, ErrorKind.CIRCUIT_OPEN)
         self.record_row(snap, key, at, Route.LEGACY, legacy_seconds, attempt.seconds if ran else None,
-                        attempt.error)  # fmt: skip
+                        attempt.error, attempt.memory_bytes)  # fmt: skip
 
     def after_legacy(self, snap: Snapshot, key: str, at: float, attempt: Attempt, args: tuple[Any, ...],
                      kwargs: dict[str, Any], legacy: tuple[bool, Any, float]) -> None:  # fmt: skip
@@ -223,10 +264,12 @@ class CandidateCalls:
             self.record_fallback(snap, key, at, attempt, seconds)
             return
         self.counters.incr("answered_by_legacy_first")
-        job = VerifyJob(args, kwargs, key, snap, at, attempt.value, attempt.seconds, legacy=legacy)
+        job = VerifyJob(args, kwargs, key, snap, at, attempt.value, attempt.seconds, legacy=legacy,
+                        memory_bytes=attempt.memory_bytes)  # fmt: skip
         if not self.submit(job):
             self.counters.incr("verify_skipped_queue_full")
-            self.record_row(snap, key, at, Route.LEGACY, seconds, attempt.seconds, ErrorKind.NONE)
+            self.record_row(snap, key, at, Route.LEGACY, seconds, attempt.seconds, ErrorKind.NONE,
+                            attempt.memory_bytes)  # fmt: skip
 
     def record_legacy(self, snap: Snapshot, key: str, at: float, legacy_seconds: float, *, failed: bool,
                       value: Any = None) -> None:  # fmt: skip
@@ -238,7 +281,7 @@ class CandidateCalls:
 
     def record_row(
         self, snap: Snapshot, key: str, at: float, route: Route, legacy_seconds: float | None,
-        candidate_seconds: float | None, kind: ErrorKind,
+        candidate_seconds: float | None, kind: ErrorKind, memory_bytes: int = 0,
     ) -> None:  # fmt: skip
         if self.recorder is None:
             return
@@ -247,7 +290,7 @@ class CandidateCalls:
                 self.component, snap.mode.value, route, str(key)[:_KEY_CHARS], at,
                 None if legacy_seconds is None else legacy_seconds * 1e6,
                 None if candidate_seconds is None else candidate_seconds * 1e6,
-                kind, None, None, None, None, 0, snap.epoch,
+                kind, None, None, None, None, memory_bytes, snap.epoch,
             )  # fmt: skip
             if not self.recorder._record_row(row):
                 self.counters.incr("observations_dropped")

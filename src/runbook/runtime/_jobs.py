@@ -56,7 +56,7 @@ class ShadowJob:
             return self._not_run(calls, ErrorKind.SKIPPED, "shadow_skipped_stuck")
         if not calls.breaker.allow():
             return self._not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open")
-        value, error, seconds = _invoke(calls.shadow_runner, self.args, self.kwargs)
+        value, error, seconds, memory_bytes = calls.run_shadow_candidate(self.args, self.kwargs)
         attempt = calls.judged(value, error, seconds, budget_s=calls.shadow_timeout,
                                old=self.legacy_outcome, has_old=self.legacy_ok)  # fmt: skip
         calls.breaker.record(attempt.error)
@@ -70,7 +70,7 @@ class ShadowJob:
         calls.counters.incr(f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}")
         new_value = _NO_VALUE if attempt.error is ErrorKind.TIMEOUT else attempt.value
         return _observation(calls, self, Route.LEGACY, self.legacy_seconds, attempt.seconds, kind,
-                            verdict[:2], self.legacy_outcome, new_value)  # fmt: skip
+                            verdict[:2], self.legacy_outcome, new_value, memory_bytes)  # fmt: skip
 
     def hung(self, calls: CandidateCalls, elapsed_s: float) -> Observation:
         """The observation of this job while new is still running past its budget."""
@@ -92,13 +92,15 @@ class VerifyJob:
     know legacy's kind of answer); None: old runs in the worker.
     """
 
-    __slots__ = ("args", "at", "candidate_seconds", "candidate_value", "key", "kwargs", "legacy", "snap")
+    __slots__ = ("args", "at", "candidate_seconds", "candidate_value", "key", "kwargs", "legacy",
+                 "memory_bytes", "snap")  # fmt: skip
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], key: str, snap: Snapshot, at: float,
                  candidate_value: Any, candidate_seconds: float,
-                 legacy: tuple[bool, Any, float] | None = None) -> None:  # fmt: skip
+                 legacy: tuple[bool, Any, float] | None = None, memory_bytes: int = 0) -> None:  # fmt: skip
         self.args, self.kwargs, self.key, self.snap, self.at = args, kwargs, key, snap, at
         self.candidate_value, self.candidate_seconds, self.legacy = candidate_value, candidate_seconds, legacy
+        self.memory_bytes = memory_bytes  # new's memory sample on this call (process isolation), else 0
 
     def run(self, calls: CandidateCalls) -> Observation:
         route = Route.CANDIDATE if self.legacy is None else Route.LEGACY
@@ -111,13 +113,13 @@ class VerifyJob:
             calls.counters.incr("verify_legacy_exception")
             kind = ErrorKind.LEGACY_EXCEPTION
             return _observation(calls, self, route, seconds, self.candidate_seconds, kind, (None, None),
-                                outcome, self.candidate_value)  # fmt: skip
+                                outcome, self.candidate_value, self.memory_bytes)  # fmt: skip
         calls.judge.shape.learn(outcome)
         verdict = calls.judge.verdict(outcome, self.candidate_value, check_structure=True)
         kind = _mismatch_kind(calls, self, verdict, outcome, self.candidate_value)
         calls.counters.incr("verify_ok" if kind is ErrorKind.NONE else "verify_mismatch")
         return _observation(calls, self, route, seconds, self.candidate_seconds, kind, verdict[:2], outcome,
-                            self.candidate_value)  # fmt: skip
+                            self.candidate_value, self.memory_bytes)  # fmt: skip
 
     def hung(self, calls: CandidateCalls, elapsed_s: float) -> Observation:
         """Old is still running past the budget: the served answer is recorded unverified."""
@@ -127,19 +129,10 @@ class VerifyJob:
     def _unverified(self, calls: CandidateCalls, legacy_seconds: float | None) -> Observation:
         route = Route.CANDIDATE if self.legacy is None else Route.LEGACY
         return _observation(calls, self, route, legacy_seconds, self.candidate_seconds, ErrorKind.NONE,
-                            (None, None), _NO_VALUE, self.candidate_value)  # fmt: skip
+                            (None, None), _NO_VALUE, self.candidate_value, self.memory_bytes)  # fmt: skip
 
 
 _NO_VALUE: Any = object()
-
-
-def _invoke(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ErrorKind, float]:
-    start = _perf()
-    try:
-        value = fn(*args, **kwargs)
-    except BaseException as exc:  # noqa: BLE001 - on a worker thread every exception is the engine's (_interrupt)
-        return exc, ErrorKind.EXCEPTION, _perf() - start
-    return value, ErrorKind.NONE, _perf() - start
 
 
 def _invoke_legacy(
@@ -173,15 +166,16 @@ def _maybe_sample(calls: CandidateCalls, job: ShadowJob) -> None:
 
 def _observation(calls: CandidateCalls, job: ShadowJob | VerifyJob, route: Route,
                  legacy_seconds: float | None, candidate_seconds: float | None, kind: ErrorKind,
-                 differences: tuple[Any, Any],
-                 legacy_value: Any, candidate_value: Any) -> Observation:  # fmt: skip
+                 differences: tuple[Any, Any], legacy_value: Any, candidate_value: Any,
+                 memory_bytes: int = 0) -> Observation:  # fmt: skip
     return Observation(
         component=calls.component, mode=job.snap.mode.value, route=route,
         routing_key=str(job.key)[:_KEY_CHARS], at=job.at,
         legacy_latency_us=None if legacy_seconds is None else legacy_seconds * 1e6,
         candidate_latency_us=None if candidate_seconds is None else candidate_seconds * 1e6, error_kind=kind,
         abs_difference=differences[0], rel_difference=differences[1],
-        legacy_digest=_digest(legacy_value), candidate_digest=_digest(candidate_value), epoch=job.snap.epoch,
+        legacy_digest=_digest(legacy_value), candidate_digest=_digest(candidate_value),
+        memory_bytes=memory_bytes, epoch=job.snap.epoch,
     )  # fmt: skip
 
 

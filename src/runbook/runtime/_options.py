@@ -6,9 +6,12 @@ import math
 
 from runbook.errors import BadEngine, BadParameter
 
-ISOLATIONS = ("thread", "inline")  # Router(candidate_isolation=...)
+ISOLATIONS = ("thread", "inline", "process")  # Router(candidate_isolation=...)
 
-__all__ = ["COUNTERS", "ISOLATIONS", "check_isolation", "check_options", "check_verification"]
+__all__ = [
+    "COUNTERS", "ISOLATIONS", "check_isolation", "check_options", "check_process_candidate",
+    "check_processes", "check_verification",
+]  # fmt: skip
 
 # Every counter Router.stats() reports, present at 0 from the start:
 #   calls_<mode>                   calls answered in each mode (failsafe ones excluded)
@@ -23,6 +26,10 @@ __all__ = ["COUNTERS", "ISOLATIONS", "check_isolation", "check_options", "check_
 #   fallback_circuit_open          canary/full calls answered by old while the breaker is open
 #   breaker_opened, breaker_closed the circuit breaker's transitions
 #   candidate_abandoned_threads    candidate threads left behind by a sync candidate past its budget
+#   candidate_worker_<event>       process isolation: workers started (starts, start_failures), lost
+#                                  (deaths: crashed or exited; killed: past the deadline; recycled:
+#                                  past the memory cap), each replaced
+#   candidate_serialize_errors     requests or answers that could not cross to or from a worker
 #   shadow_<outcome>               shadow calls judged: ok, mismatch, exception, timeout, invalid_result,
 #                                  legacy_exception (old raised; new still ran), circuit_open, skipped_stuck
 #   shadow_skipped_queue_full      shadow calls not run because the queue was full
@@ -38,6 +45,8 @@ COUNTERS = (
     "failsafe_legacy", "answered_by_candidate", "answered_by_legacy_first",
     "fallback_exception", "fallback_timeout", "fallback_invalid_result", "fallback_skipped",
     "fallback_circuit_open", "breaker_opened", "breaker_closed",
+    "candidate_worker_starts", "candidate_worker_start_failures", "candidate_worker_deaths",
+    "candidate_worker_killed", "candidate_worker_recycled", "candidate_serialize_errors",
     "candidate_abandoned_threads",
     "shadow_ok", "shadow_mismatch", "shadow_exception", "shadow_timeout", "shadow_invalid_result",
     "shadow_legacy_exception", "shadow_circuit_open", "shadow_skipped_stuck",
@@ -51,11 +60,13 @@ COUNTERS = (
 
 def check_options(
     legacy: object, candidate: object, timeout_s: float, workers: int, queue_size: int,
-    refresh_interval_s: float, max_staleness_s: float,
+    refresh_interval_s: float, max_staleness_s: float, *, isolation: object = "thread",
 ) -> None:  # fmt: skip
     """Raise BadEngine or BadParameter naming the value when a Router option is unusable."""
+    if isolation == "process":
+        check_process_candidate(candidate)
     for name, fn in (("legacy", legacy), ("candidate", candidate)):
-        if not callable(fn):
+        if not callable(fn) and not (name == "candidate" and isolation == "process"):
             raise BadEngine(f"{name} must be callable (sync or async); got {type(fn).__name__}")
     if not timeout_s > 0 or not refresh_interval_s > 0 or not max_staleness_s > 0:
         raise BadParameter(
@@ -92,3 +103,33 @@ def check_verification(
             f"breaker_failures {breaker_failures!r} must be >= 1 and breaker_cool_down_s "
             f"{breaker_cool_down_s!r} > 0 seconds"
         )
+
+
+def check_process_candidate(candidate: object) -> None:
+    """Process isolation: the candidate is ``"module:attribute"`` or a callable the workers can unpickle."""
+    if isinstance(candidate, str):
+        module, colon, attribute = candidate.partition(":")
+        if not (colon and module.strip() and attribute.strip()):
+            raise BadEngine(f"candidate {candidate!r} must be an import path 'package.module:attribute'")
+        return
+    if not callable(candidate):
+        raise BadEngine(f"candidate must be callable or 'module:attribute'; got {type(candidate).__name__}")
+    import pickle
+
+    try:
+        pickle.dumps(candidate, protocol=5)
+    except Exception as exc:  # whatever pickling raises, the candidate cannot travel
+        raise BadEngine(
+            f"candidate {candidate!r} cannot be sent to a worker process ({type(exc).__name__}); with "
+            "candidate_isolation='process' give a module-level callable or 'module:attribute'"
+        ) from exc
+
+
+def check_processes(processes: int, memory_cap_bytes: int | None, memory_every: int) -> None:
+    """Raise BadParameter naming the value when a process-isolation option is unusable."""
+    if processes < 1:
+        raise BadParameter(f"candidate_processes {processes!r} must be >= 1")
+    if memory_every < 1:
+        raise BadParameter(f"candidate_memory_every {memory_every!r} must be >= 1")
+    if memory_cap_bytes is not None and memory_cap_bytes < 1 << 20:
+        raise BadParameter(f"candidate_memory_cap_bytes {memory_cap_bytes!r} must be None or >= 1 MiB")

@@ -34,9 +34,17 @@ the caller: internal failures are counted in ``stats()``.
 Until the router has seen one legacy answer (a fresh process in canary or full), it cannot check
 the kind of new's answers: such a call is answered by old, and new's answer compared with it.
 
-Observations record latencies, differences and digests but ``memory_bytes = 0``: a per-call
-memory sample is either too slow for this path (tracemalloc) or process-wide (RSS), so candidate
-memory is measured by offline validation and the benches instead.
+``candidate_isolation="process"`` runs new in a few worker processes the router owns
+(``_process``), in every mode that calls it (shadow and verification jobs included), sync or
+async: new's CPU time, memory and crashes stay out of the service. New is an import path
+(``"package.module:attribute"``) or a module-level callable the workers can import; requests and
+results cross by ``serializer`` (pickle protocol 5 by default, numpy arrays out of band). A worker
+that dies, overruns its deadline or passes ``candidate_memory_cap_bytes`` is replaced and the call
+answered by old (a candidate that keeps doing it opens the breaker). Observations of
+process-isolated calls carry samples of new's peak allocation per call (``memory_bytes``, traced
+in the worker on one call in ``candidate_memory_every``, repeated after its answer so tracing
+never slows a timed call); with thread and inline isolation it is 0 (one engine's figure cannot
+be taken per call inside a shared process), and the monitor falls back to its memory probe.
 """
 
 from __future__ import annotations
@@ -56,12 +64,20 @@ from runbook.runtime._hashing import routing_point
 from runbook.runtime._isolation import CandidateThreads
 from runbook.runtime._jobs import ShadowJob
 from runbook.runtime._judge import Judge
-from runbook.runtime._options import COUNTERS, check_isolation, check_options, check_verification
+from runbook.runtime._options import (
+    COUNTERS,
+    check_isolation,
+    check_options,
+    check_processes,
+    check_verification,
+)  # fmt: skip
 from runbook.runtime._ports import StateSource
+from runbook.runtime._process import CandidateProcesses
 from runbook.runtime._recorder import ObservationRecorder
 from runbook.runtime._shadow import ShadowPool
 from runbook.runtime._state_cache import NEVER_READ, Snapshot, StateCache
 from runbook.runtime._stats import Counters
+from runbook.runtime._wire import Serializer
 
 __all__ = ["Router"]
 
@@ -87,7 +103,13 @@ class Router:
     candidate_timeout_s: the longest the caller waits for new in canary and full, in seconds
         (None: ``shadow_timeout_s``).
     candidate_isolation: ``"thread"`` runs new on the router's candidate threads, ``"inline"`` on
-        the caller's thread (faster; a hang holds the caller): module docstring.
+        the caller's thread (faster; a hang holds the caller), ``"process"`` in the router's
+        candidate processes (a crash or a leak stays there): module docstring.
+    candidate_processes: worker processes with process isolation (each about a second to start,
+        in the background; until one is free calls are answered by old). serializer: how requests
+        and results cross to them (``runbook.runtime._wire``). candidate_memory_cap_bytes: memory
+        new may use in a worker beyond its imported state (None: no cap). candidate_memory_every:
+        one call in this many is repeated in its worker under tracemalloc to sample new's memory.
     candidate_workers: the most candidate threads serving at once (started on demand); size it to
         the service's concurrent callers: a call finding them all busy is answered by old.
     verify_share: share of served answers compared with old in [0, 1] (None: 1 for the critical
@@ -119,7 +141,7 @@ class Router:
         validate: Callable[[Any], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         candidate_timeout_s: float | None = None,
-        candidate_isolation: Literal["thread", "inline"] = "thread",
+        candidate_isolation: Literal["thread", "inline", "process"] = "thread",
         candidate_workers: int = 8,
         verify_share: float | None = None,
         sample_share: float = 0.0,
@@ -127,6 +149,10 @@ class Router:
         abs_tolerance: float = 0.0,
         breaker_failures: int = 5,
         breaker_cool_down_s: float = 30.0,
+        candidate_processes: int = 2,
+        serializer: Serializer | None = None,
+        candidate_memory_cap_bytes: int | None = None,
+        candidate_memory_every: int = 16,
     ) -> None:
         parsed = parse_component(str(component))
         self.component: str = parsed.value
@@ -134,8 +160,9 @@ class Router:
         if verify_share is None:
             verify_share = _VERIFY_CRITICAL if is_critical(parsed) else _VERIFY_OTHER
         check_options(legacy, candidate, shadow_timeout_s, shadow_workers, shadow_queue,
-                      refresh_interval_s, max_staleness_s)  # fmt: skip
+                      refresh_interval_s, max_staleness_s, isolation=candidate_isolation)  # fmt: skip
         check_isolation(candidate_isolation, candidate_timeout_s, candidate_workers)
+        check_processes(candidate_processes, candidate_memory_cap_bytes, candidate_memory_every)
         check_verification(verify_share, sample_share, rel_tolerance, abs_tolerance, breaker_failures,
                            breaker_cool_down_s)  # fmt: skip
         self._legacy, self._legacy_async = legacy, is_async_callable(legacy)
@@ -147,6 +174,13 @@ class Router:
                              name=f"runbook-candidate-{self.component}")
             if candidate_isolation == "thread" else None
         )  # fmt: skip
+        self._processes = (
+            CandidateProcesses(candidate, workers=candidate_processes, counters=self._counters,
+                               name=f"runbook-candidate-{self.component}", serializer=serializer,
+                               memory_cap_bytes=candidate_memory_cap_bytes,
+                               memory_every=candidate_memory_every)
+            if candidate_isolation == "process" else None
+        )  # fmt: skip
         self._breaker = CircuitBreaker(failures=breaker_failures, cool_down_s=breaker_cool_down_s,
                                        clock=clock, counters=self._counters)  # fmt: skip
         judge = Judge(compare=compare, validate=validate, counters=self._counters,
@@ -155,11 +189,15 @@ class Router:
             self.component, legacy=legacy, candidate=candidate, timeout_s=candidate_timeout_s,
             shadow_timeout_s=shadow_timeout_s, pool=self._pool, judge=judge, breaker=self._breaker,
             recorder=recorder, capture=capture, counters=self._counters, verify_share=verify_share,
-            sample_share=sample_share,
+            sample_share=sample_share, processes=self._processes,
         )  # fmt: skip
         self._shadow: ShadowPool[Any, Observation] = ShadowPool(
             run=lambda job: job.run(calls), emit=self._emit, on_hung=lambda job, s: job.hung(calls, s),
-            workers=shadow_workers, queue_size=shadow_queue, hung_after_s=shadow_timeout_s * 1.5 + 0.05,
+            # process isolation: a shadow thread only waits on a worker (one thread per worker), up to
+            # a budget for a free one and a budget for the call
+            workers=min(shadow_workers, candidate_processes) if self._processes else shadow_workers,
+            queue_size=shadow_queue,
+            hung_after_s=shadow_timeout_s * (1.5 if self._processes is None else 2.5) + 0.05,
             counters=self._counters, name=f"runbook-shadow-{self.component}",
         )  # fmt: skip
         calls.submit, calls.saturated = self._shadow.submit, self._shadow.saturated
@@ -366,6 +404,14 @@ class Router:
                 done = writer.flush(max(0.0, deadline - time.monotonic())) and done
         return done
 
+    def wait_for_candidate(self, timeout_s: float = 60.0) -> bool:
+        """Process isolation: wait until every candidate process has started (True), or timeout_s.
+
+        For warm-ups, tests and demos; until then calls finding no worker are answered by old.
+        Other isolations have nothing to start: True at once.
+        """
+        return self._processes is None or self._processes.wait_ready(timeout_s)
+
     def stats(self) -> dict[str, int]:
         """Counters of calls per mode, fallbacks, shadow and verification outcomes, internal failures."""
         return self._counters.snapshot()
@@ -383,6 +429,8 @@ class Router:
         self._shadow.close()
         if self._pool is not None:
             self._pool.close()
+        if self._processes is not None:
+            self._processes.close()
 
     def __enter__(self) -> Router:
         return self

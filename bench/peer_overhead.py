@@ -1,0 +1,201 @@
+"""Caller-path latency added by the router and by two peers around one real engine, side by side.
+
+The engine is a one-day historical VaR over 250 days x 10 assets (``_var_engine.py``: a matrix
+product and ``numpy.quantile``, about 40 us on a quiet machine); legacy and candidate compute the
+same figure. Wrappers, each comparing old and new on every call and answering old's value:
+
+- ``router_thread``: runbook's Router in shadow, candidate on its shadow threads (thread isolation);
+- ``router_process``: the same in shadow with ``candidate_isolation="process"``: the caller's thread
+  only enqueues; a shadow thread hands the call to a candidate process over a pipe;
+- ``laboratory``: laboratory's ``Experiment`` (the Scientist port), control and candidate per call;
+- ``ld_serial`` / ``ld_parallel``: LaunchDarkly's ``Migrator`` read at the shadow stage, serial and
+  parallel execution, with the SDK's offline ``TestData`` source (no network, events off).
+
+Every round times a block of paced calls per wrapper (``--calls``, a ``time.sleep`` between calls
+as a service doing other work would), the bare engine included, in a rotating order, so that
+load on the machine lands on every wrapper alike. Added latency = wrapper percentile - bare
+engine percentile over all rounds' calls. Ends with one JSON line.
+
+Peers come from the optional ``bench`` extra: ``pip install -e '.[bench]'``.
+
+    .venv/bin/python bench/peer_overhead.py [--calls 3000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import _var_engine as engine
+import numpy as np
+
+from runbook.domain.modes import Mode
+from runbook.runtime import InMemoryStateSource, ObservationRecorder, Router, connect
+
+COMPONENT = "var_engine"
+PACE_S = 100e-6
+KEYS = [f"portfolio-{i}" for i in range(1_000)]
+GOAL_P50_US, GOAL_P99_US = 5.0, 30.0
+
+
+def bare() -> Callable[[str], float]:
+    return lambda _key: engine.historical_var(engine.RETURNS, engine.WEIGHTS)
+
+
+def router_call(router: Router) -> Callable[[str], float]:
+    return lambda key: router.call(engine.RETURNS, engine.WEIGHTS, routing_key=key)
+
+
+def laboratory_call() -> Callable[[str], float]:
+    import laboratory
+
+    def call(_key: str) -> float:
+        experiment = laboratory.Experiment(name="var")
+        experiment.control(engine.historical_var, args=[engine.RETURNS, engine.WEIGHTS])
+        experiment.candidate(engine.historical_var_new, args=[engine.RETURNS, engine.WEIGHTS])
+        return experiment.conduct()
+
+    return call
+
+
+def launchdarkly_calls() -> tuple[dict[str, Callable[[str], float]], Callable[[], None]]:
+    from ldclient import Config, Context, LDClient, Result
+    from ldclient.integrations.test_data import TestData
+    from ldclient.migrations import ExecutionOrder, MigratorBuilder, Stage
+
+    data = TestData.data_source()
+    stages = [stage.value for stage in Stage]
+    data.update(data.flag("var-migration").variations(*stages).variation_for_all(stages.index("shadow")))
+    client = LDClient(Config("bench-sdk-key", update_processor_class=data, send_events=False,
+                             diagnostic_opt_out=True))  # fmt: skip
+
+    def old(_payload: object) -> Result:
+        return Result.success(engine.historical_var(engine.RETURNS, engine.WEIGHTS))
+
+    def new(_payload: object) -> Result:
+        return Result.success(engine.historical_var_new(engine.RETURNS, engine.WEIGHTS))
+
+    calls = {}
+    for name, order in (("ld_serial", ExecutionOrder.SERIAL), ("ld_parallel", ExecutionOrder.PARALLEL)):
+        builder = MigratorBuilder(client).read_execution_order(order).read(old, new, lambda a, b: a == b)
+        migrator = builder.write(old, new).build()
+        contexts = {key: Context.create(key) for key in KEYS}
+
+        def call(key: str, migrator=migrator, contexts=contexts) -> float:
+            return migrator.read("var-migration", contexts[key], Stage.OFF).value
+
+        calls[name] = call
+    return calls, client.close
+
+
+def time_block(call: Callable[[str], float], calls: int) -> list[int]:
+    clock = time.perf_counter_ns
+    latencies = []
+    for i in range(calls):
+        key = KEYS[i % len(KEYS)]
+        start = clock()
+        call(key)
+        latencies.append(clock() - start)
+        time.sleep(PACE_S)
+    return latencies
+
+
+def percentiles(latencies: list[int]) -> tuple[float, float]:
+    data = np.asarray(latencies, dtype=np.float64) / 1_000.0
+    return float(np.quantile(data, 0.50)), float(np.quantile(data, 0.99))
+
+
+def make_router(isolation: str, source: InMemoryStateSource, recorder: ObservationRecorder) -> Router:
+    candidate = "_var_engine:historical_var_new" if isolation == "process" else engine.historical_var_new
+    router = Router(COMPONENT, legacy=engine.historical_var, candidate=candidate, state_source=source,
+                    recorder=recorder, candidate_isolation=isolation)  # fmt: skip
+    if not router.wait_for_candidate(120.0):
+        raise SystemExit(f"{isolation}: candidate processes did not start within 120 s")
+    return router
+
+
+def run(calls: int, rounds: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store, sink = connect(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        source = InMemoryStateSource()
+        source.set_mode(COMPONENT, Mode.SHADOW)
+        recorder = ObservationRecorder(sink)
+        routers = {name: make_router(name.split("_")[1], source, recorder)
+                   for name in ("router_thread", "router_process")}  # fmt: skip
+        ld, close_ld = launchdarkly_calls()
+        wrappers = {"bare": bare(), **{n: router_call(r) for n, r in routers.items()},
+                    "laboratory": laboratory_call(), **ld}  # fmt: skip
+        for call in wrappers.values():  # warm-up: first-call costs are nobody's overhead
+            time_block(call, min(calls, 300))
+        for router in routers.values():
+            router.flush()
+        before = {name: router.stats() for name, router in routers.items()}
+        latencies: dict[str, list[int]] = {name: [] for name in wrappers}
+        names = list(wrappers)
+        for round_number in range(rounds):
+            order = names[round_number % len(names):] + names[: round_number % len(names)]
+            for name in order:
+                latencies[name].extend(time_block(wrappers[name], calls))
+        shadow = {}
+        for name, router in routers.items():
+            router.flush(60.0)
+            after = router.stats()
+            shadow[name] = {
+                "shadowed": after["shadow_ok"] - before[name]["shadow_ok"],
+                "skipped": sum(after[k] - before[name][k]
+                               for k in ("shadow_skipped", "shadow_skipped_queue_full")),
+                "failed": sum(after[k] - before[name][k] for k in ("shadow_exception", "shadow_timeout",
+                                                                     "shadow_invalid_result")),
+            }  # fmt: skip
+            router.close()
+        close_ld()
+        recorder.close()
+        store.dispose()
+    return {"latencies": latencies, "shadow": shadow}
+
+
+def report(result: dict[str, object], calls: int, rounds: int) -> None:
+    latencies: dict[str, list[int]] = result["latencies"]  # type: ignore[assignment]
+    shadow: dict[str, dict[str, int]] = result["shadow"]  # type: ignore[assignment]
+    base_p50, base_p99 = percentiles(latencies["bare"])
+    added = {name: tuple(w - b for w, b in zip(percentiles(data), (base_p50, base_p99), strict=True))
+             for name, data in latencies.items() if name != "bare"}  # fmt: skip
+    router = added["router_process"]
+    print(f"engine: historical VaR 250 days x 10 assets; bare p50 {base_p50:.1f} us, p99 {base_p99:.1f} us; "
+          f"{rounds} rounds x {calls} paced calls per wrapper, interleaved")  # fmt: skip
+    print(f"{'wrapper':<16}{'added p50':>11}{'added p99':>11}{'x router p50':>14}{'x router p99':>14}")
+    for name, (p50, p99) in added.items():
+        ratio50 = p50 / router[0] if router[0] > 0 else float("inf")
+        ratio99 = p99 / router[1] if router[1] > 0 else float("inf")
+        print(f"{name:<16}{p50:>+11.1f}{p99:>+11.1f}{ratio50:>14.1f}{ratio99:>14.1f}")
+    for name, counts in shadow.items():
+        print(f"{name}: {counts['shadowed']} shadow calls judged, {counts['skipped']} skipped, "
+              f"{counts['failed']} failed")  # fmt: skip
+    peers = [n for n in added if not n.startswith("router")]
+    summary = {
+        "bare_p50_us": round(base_p50, 2), "bare_p99_us": round(base_p99, 2),
+        **{f"{n}_added_p{q}_us": round(added[n][i], 2) for n in added for i, q in ((0, 50), (1, 99))},
+        "process_meets_goal": router[0] <= GOAL_P50_US and router[1] <= GOAL_P99_US,
+        "process_ahead_of_every_peer": all(added[p][0] > router[0] and added[p][1] > router[1]
+                                           for p in peers),
+        "shadow": shadow, "calls_per_round": calls, "rounds": rounds,
+    }  # fmt: skip
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3_000, help="paced calls per wrapper and round")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    args = parser.parse_args()
+    if args.calls < 100 or args.rounds < 1:
+        parser.error(f"--calls {args.calls} must be >= 100 and --rounds {args.rounds} >= 1")
+    report(run(args.calls, args.rounds), args.calls, args.rounds)
+
+
+if __name__ == "__main__":  # candidate processes re-import this file as __mp_main__: nothing runs then
+    main()
