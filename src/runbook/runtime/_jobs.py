@@ -28,14 +28,23 @@ from runbook.runtime._state_cache import Snapshot
 if TYPE_CHECKING:
     from runbook.runtime._calls import CandidateCalls
 
-__all__ = ["ShadowJob", "VerifyJob", "run_job"]
+__all__ = ["Done", "ShadowJob", "VerifyJob"]
 
 _perf = time.perf_counter
 _KEY_CHARS = 128
 
 
-def run_job(calls: CandidateCalls, job: ShadowJob | VerifyJob) -> Observation:
-    return job.run(calls)
+class Done:
+    """A finished job: its observation, the counter it adds to, and the outcome the breaker sees.
+
+    The pool hands it to the router only when the job was not abandoned meanwhile, so a late job
+    is never counted twice (once by the watchdog, once when it finally returns).
+    """
+
+    __slots__ = ("breaker_kind", "counter", "observation")
+
+    def __init__(self, observation: Observation, counter: str, breaker_kind: ErrorKind | None = None) -> None:
+        self.observation, self.counter, self.breaker_kind = observation, counter, breaker_kind
 
 
 class ShadowJob:
@@ -48,7 +57,7 @@ class ShadowJob:
         self.args, self.kwargs, self.key, self.snap, self.at = args, kwargs, key, snap, at
         self.legacy_ok, self.legacy_outcome, self.legacy_seconds = legacy_ok, legacy_outcome, legacy_seconds
 
-    def run(self, calls: CandidateCalls) -> Observation:
+    def run(self, calls: CandidateCalls) -> Done:
         if self.legacy_ok:
             calls.judge.shape.learn(self.legacy_outcome)
         _maybe_sample(calls, self)
@@ -59,7 +68,6 @@ class ShadowJob:
         value, error, seconds, memory_bytes = calls.run_shadow_candidate(self.args, self.kwargs)
         attempt = calls.judged(value, error, seconds, budget_s=calls.shadow_timeout,
                                old=self.legacy_outcome, has_old=self.legacy_ok)  # fmt: skip
-        calls.breaker.record(attempt.error)
         kind = attempt.error
         verdict: Verdict = (None, None, None)
         if kind is ErrorKind.NONE and self.legacy_ok:
@@ -67,22 +75,22 @@ class ShadowJob:
             kind = _mismatch_kind(calls, self, verdict, self.legacy_outcome, attempt.value)
         if not self.legacy_ok:
             kind = ErrorKind.LEGACY_EXCEPTION
-        calls.counters.incr(f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}")
         new_value = _NO_VALUE if attempt.error is ErrorKind.TIMEOUT else attempt.value
-        return _observation(calls, self, Route.LEGACY, self.legacy_seconds, attempt.seconds, kind,
-                            verdict[:2], self.legacy_outcome, new_value, memory_bytes)  # fmt: skip
+        observation = _observation(calls, self, Route.LEGACY, self.legacy_seconds, attempt.seconds, kind,
+                                   verdict[:2], self.legacy_outcome, new_value, memory_bytes)  # fmt: skip
+        return Done(observation, f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}", attempt.error)
 
-    def hung(self, calls: CandidateCalls, elapsed_s: float) -> Observation:
-        """The observation of this job while new is still running past its budget."""
-        calls.counters.incr("shadow_timeout")
-        calls.breaker.record(ErrorKind.TIMEOUT)
-        return _observation(calls, self, Route.LEGACY, self.legacy_seconds, elapsed_s, ErrorKind.TIMEOUT,
-                            (None, None), self.legacy_outcome, _NO_VALUE)  # fmt: skip
+    def hung(self, calls: CandidateCalls, elapsed_s: float) -> Done:
+        """The outcome of this job while new is still running past its budget."""
+        kind = ErrorKind.TIMEOUT
+        observation = _observation(calls, self, Route.LEGACY, self.legacy_seconds, elapsed_s, kind,
+                                   (None, None), self.legacy_outcome, _NO_VALUE)  # fmt: skip
+        return Done(observation, "shadow_timeout", ErrorKind.TIMEOUT)
 
-    def _not_run(self, calls: CandidateCalls, kind: ErrorKind, counter: str) -> Observation:
-        calls.counters.incr(counter)
-        return _observation(calls, self, Route.LEGACY, self.legacy_seconds, None, kind, (None, None),
-                            self.legacy_outcome, _NO_VALUE)  # fmt: skip
+    def _not_run(self, calls: CandidateCalls, kind: ErrorKind, counter: str) -> Done:
+        observation = _observation(calls, self, Route.LEGACY, self.legacy_seconds, None, kind,
+                                   (None, None), self.legacy_outcome, _NO_VALUE)  # fmt: skip
+        return Done(observation, counter)
 
 
 class VerifyJob:
@@ -102,34 +110,35 @@ class VerifyJob:
         self.candidate_value, self.candidate_seconds, self.legacy = candidate_value, candidate_seconds, legacy
         self.memory_bytes = memory_bytes  # new's memory sample on this call (process isolation), else 0
 
-    def run(self, calls: CandidateCalls) -> Observation:
-        route = Route.CANDIDATE if self.legacy is None else Route.LEGACY
+    @property
+    def route(self) -> Route:
+        return Route.CANDIDATE if self.legacy is None else Route.LEGACY
+
+    def run(self, calls: CandidateCalls) -> Done:
         if self.legacy is None and calls.saturated():
-            calls.counters.incr("verify_skipped_stuck")
-            return self._unverified(calls, None)
-        legacy = self.legacy or _invoke_legacy(calls, self.args, self.kwargs)
-        ok, outcome, seconds = legacy
+            return self._unverified(calls, None, "verify_skipped_stuck")
+        ok, outcome, seconds = self.legacy or _invoke_legacy(calls, self.args, self.kwargs)
         if not ok:
-            calls.counters.incr("verify_legacy_exception")
-            kind = ErrorKind.LEGACY_EXCEPTION
-            return _observation(calls, self, route, seconds, self.candidate_seconds, kind, (None, None),
-                                outcome, self.candidate_value, self.memory_bytes)  # fmt: skip
+            observation = _observation(calls, self, self.route, seconds, self.candidate_seconds,
+                                       ErrorKind.LEGACY_EXCEPTION, (None, None), outcome,
+                                       self.candidate_value, self.memory_bytes)  # fmt: skip
+            return Done(observation, "verify_legacy_exception")
         calls.judge.shape.learn(outcome)
         verdict = calls.judge.verdict(outcome, self.candidate_value, check_structure=True)
         kind = _mismatch_kind(calls, self, verdict, outcome, self.candidate_value)
-        calls.counters.incr("verify_ok" if kind is ErrorKind.NONE else "verify_mismatch")
-        return _observation(calls, self, route, seconds, self.candidate_seconds, kind, verdict[:2], outcome,
-                            self.candidate_value, self.memory_bytes)  # fmt: skip
+        observation = _observation(calls, self, self.route, seconds, self.candidate_seconds, kind,
+                                   verdict[:2], outcome, self.candidate_value, self.memory_bytes)  # fmt: skip
+        return Done(observation, "verify_ok" if kind is ErrorKind.NONE else "verify_mismatch")
 
-    def hung(self, calls: CandidateCalls, elapsed_s: float) -> Observation:
+    def hung(self, calls: CandidateCalls, elapsed_s: float) -> Done:
         """Old is still running past the budget: the served answer is recorded unverified."""
-        calls.counters.incr("verify_timeout")
-        return self._unverified(calls, elapsed_s)
+        return self._unverified(calls, elapsed_s, "verify_timeout")
 
-    def _unverified(self, calls: CandidateCalls, legacy_seconds: float | None) -> Observation:
-        route = Route.CANDIDATE if self.legacy is None else Route.LEGACY
-        return _observation(calls, self, route, legacy_seconds, self.candidate_seconds, ErrorKind.NONE,
-                            (None, None), _NO_VALUE, self.candidate_value, self.memory_bytes)  # fmt: skip
+    def _unverified(self, calls: CandidateCalls, legacy_seconds: float | None, counter: str) -> Done:
+        observation = _observation(calls, self, self.route, legacy_seconds, self.candidate_seconds,
+                                   ErrorKind.NONE, (None, None), _NO_VALUE, self.candidate_value,
+                                   self.memory_bytes)  # fmt: skip
+        return Done(observation, counter)
 
 
 _NO_VALUE: Any = object()

@@ -55,14 +55,14 @@ from typing import Any, Literal
 
 from runbook.domain.components import is_critical, parse_component
 from runbook.domain.modes import Mode
-from runbook.domain.observation import ErrorKind, Observation
+from runbook.domain.observation import ErrorKind
 from runbook.runtime._aio import is_async_callable, run_coroutine
 from runbook.runtime._breaker import CircuitBreaker
 from runbook.runtime._calls import CandidateCalls, CandidatePool
 from runbook.runtime._capture import RequestCapture
 from runbook.runtime._hashing import routing_point
 from runbook.runtime._isolation import CandidateThreads
-from runbook.runtime._jobs import ShadowJob
+from runbook.runtime._jobs import Done, ShadowJob
 from runbook.runtime._judge import Judge
 from runbook.runtime._options import (
     COUNTERS,
@@ -191,7 +191,7 @@ class Router:
             recorder=recorder, capture=capture, counters=self._counters, verify_share=verify_share,
             sample_share=sample_share, processes=self._processes,
         )  # fmt: skip
-        self._shadow: ShadowPool[Any, Observation] = ShadowPool(
+        self._shadow: ShadowPool[Any, Done] = ShadowPool(
             run=lambda job: job.run(calls), emit=self._emit, on_hung=lambda job, s: job.hung(calls, s),
             # process isolation: a shadow thread only waits on a worker (one thread per worker), up to
             # a budget for a free one and a budget for the call
@@ -365,9 +365,13 @@ class Router:
         except Exception:  # noqa: BLE001 - routing never raises into the caller; legacy answers, counted
             self._counters.incr("internal_errors")
 
-    def _emit(self, observation: Observation) -> None:
-        """Hand one observation to the recorder; a full recorder is counted, never waited for."""
-        if self._recorder is not None and not self._recorder.record(observation):
+    def _emit(self, done: Done) -> None:
+        """Count one finished job, tell the breaker, and hand its observation to the recorder (a full
+        recorder is counted, never waited for)."""
+        self._counters.incr(done.counter)
+        if done.breaker_kind is not None:
+            self._breaker.record(done.breaker_kind)
+        if self._recorder is not None and not self._recorder.record(done.observation):
             self._counters.incr("observations_dropped")
 
     # ---- introspection and lifecycle -------------------------------------------------------------
