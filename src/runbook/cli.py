@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "runbook._cli.slack",
     "runbook._cli.replay",
     "runbook._cli.observations",
+    "runbook._cli.incident",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
