@@ -146,10 +146,11 @@ def run(calls: int, rounds: int) -> dict[str, object]:
             after = router.stats()
             shadow[name] = {
                 "shadowed": after["shadow_ok"] - before[name]["shadow_ok"],
-                "skipped": sum(after[k] - before[name][k]
+                "skipped": sum(after.get(k, 0) - before[name].get(k, 0)
                                for k in ("shadow_skipped", "shadow_skipped_queue_full")),
-                "failed": sum(after[k] - before[name][k] for k in ("shadow_exception", "shadow_timeout",
-                                                                     "shadow_invalid_result")),
+                "failed": sum(after.get(k, 0) - before[name].get(k, 0)
+                              for k in ("shadow_exception", "shadow_timeout", "shadow_invalid_result",
+                                        "shadow_mismatch")),
             }  # fmt: skip
             router.close()
         close_ld()

@@ -116,7 +116,8 @@ async def test_faulty_candidate_is_answered_by_legacy_and_counted(rigs, candidat
     after = rig.router.stats()
     kind = FAILURE_KIND.get(fault, ErrorKind.EXCEPTION)
     counter = f"shadow_{kind.value}" if mode is Mode.SHADOW else f"fallback_{kind.value}"
-    assert after[counter] - before[counter] == 1
+    moved = {name: after[name] - before[name] for name in after if after[name] != before[name]}
+    assert after[counter] - before[counter] == 1, moved
     [observation] = rig.sink.observations[seen:]
     assert (observation.route, observation.error_kind) == (Route.LEGACY, kind)
     if fault in CRASHES:

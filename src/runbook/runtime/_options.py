@@ -30,6 +30,7 @@ __all__ = [
 #                                  (deaths: crashed or exited; killed: past the deadline; recycled:
 #                                  past the memory cap), each replaced
 #   candidate_serialize_errors     requests or answers that could not cross to or from a worker
+#   shadow_skipped                 process isolation: shadow calls not run, no worker free within the budget
 #   shadow_<outcome>               shadow calls judged: ok, mismatch, exception, timeout, invalid_result,
 #                                  legacy_exception (old raised; new still ran), circuit_open, skipped_stuck
 #   shadow_skipped_queue_full      shadow calls not run because the queue was full
@@ -46,7 +47,7 @@ COUNTERS = (
     "fallback_exception", "fallback_timeout", "fallback_invalid_result", "fallback_skipped",
     "fallback_circuit_open", "breaker_opened", "breaker_closed",
     "candidate_worker_starts", "candidate_worker_start_failures", "candidate_worker_deaths",
-    "candidate_worker_killed", "candidate_worker_recycled", "candidate_serialize_errors",
+    "candidate_worker_killed", "candidate_worker_recycled", "candidate_serialize_errors", "shadow_skipped",
     "candidate_abandoned_threads",
     "shadow_ok", "shadow_mismatch", "shadow_exception", "shadow_timeout", "shadow_invalid_result",
     "shadow_legacy_exception", "shadow_circuit_open", "shadow_skipped_stuck",

@@ -135,9 +135,10 @@ class CandidateProcesses:
         start = _perf()
         loop = asyncio.get_running_loop()
         readable: asyncio.Future[None] = loop.create_future()
+        fd = taken.conn.fileno()
         try:
             self._send(taken, args, kwargs)
-            loop.add_reader(taken.conn.fileno(), _resolve, readable)
+            loop.add_reader(fd, _resolve, readable)
         except _Unsendable as bad:
             self._release(taken)
             return bad.cause, ErrorKind.EXCEPTION, 0.0, 0
@@ -149,7 +150,7 @@ class CandidateProcesses:
             self._end(taken, "candidate_worker_killed", kill=True)
             raise
         finally:
-            loop.remove_reader(taken.conn.fileno())
+            loop.remove_reader(fd)
         if not finished:
             return self._overran(taken, timeout_s, _perf() - start)
         return self._collect(taken, start)
@@ -274,13 +275,21 @@ class CandidateProcesses:
             ours.send_bytes(pickle.dumps(sys.path))
             setup = (self._target, self._serializer, self._cap, self._memory_every)
             ours.send_bytes(pickle.dumps(setup, protocol=5))
-            if ours.poll(self._start_timeout) and ours.recv_bytes() == READY:
+            if self._started(ours) and ours.recv_bytes() == READY:
                 return proc
         except Exception:  # noqa: BLE001 - cannot be pickled, or the worker died importing the candidate
             pass
         _kill(proc)
         self._stop(proc)
         return None
+
+    def _started(self, conn: Connection) -> bool:
+        """Wait for a new worker's first word, up to the start timeout or until the pool closes."""
+        deadline = time.monotonic() + self._start_timeout
+        while not conn.poll(0.05):
+            if self._closed or time.monotonic() >= deadline:
+                return False
+        return True
 
     def _reap(self) -> None:
         with self._lock:
