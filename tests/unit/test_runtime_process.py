@@ -73,18 +73,20 @@ def test_a_components_own_serializer_carries_calls_both_ways():
 
 
 @pytest.mark.parametrize("rows", [250, 40_000])
-def test_messages_cross_a_pipe_whole_small_in_one_piece_or_large_frame_by_frame(rows):
+def test_messages_cross_a_socket_whole_small_in_one_piece_or_large_frame_by_frame(rows):
     """A request with a small or a 3 MiB array comes out of the pipe equal and writable."""
-    from multiprocessing import Pipe
+    import socket
 
     from runbook.runtime._wire import receive, send
 
     returns = np.random.default_rng(5).normal(size=(rows, 10))
-    ours, theirs = Pipe()
+    ours, theirs = socket.socketpair()
     serializer = PickleSerializer()
     sender = threading.Thread(target=send, args=(ours, serializer.dumps(((returns,), {}))))
     sender.start()  # a large message fills the pipe: someone must read while it is written
     (args, _kwargs) = serializer.loads(receive(theirs))
     sender.join()
+    ours.close()
+    theirs.close()
     assert np.array_equal(args[0], returns)
     args[0][0, 0] = 0.0

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -34,7 +35,6 @@ import sys
 import threading
 import time
 from collections import deque
-from multiprocessing.connection import Connection
 from typing import Any
 
 from runbook.domain.observation import ErrorKind
@@ -60,7 +60,7 @@ class WorkerLost(RuntimeError):
 class _Proc:
     __slots__ = ("conn", "process")
 
-    def __init__(self, process: subprocess.Popen[bytes], conn: Connection) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], conn: socket.socket) -> None:
         self.process, self.conn = process, conn
 
 
@@ -115,15 +115,12 @@ class CandidateProcesses:
         start = _perf()
         try:
             self._send(taken, args, kwargs)
-            ready = taken.conn.poll(timeout_s)
         except _Unsendable as bad:
             self._release(taken)
             return bad.cause, ErrorKind.EXCEPTION, 0.0, 0
-        except (OSError, EOFError, ValueError):
+        except (OSError, ValueError):
             return self._died(taken, _perf() - start)
-        if not ready:
-            return self._overran(taken, timeout_s, _perf() - start)
-        return self._collect(taken, start)
+        return self._collect(taken, start, timeout_s)
 
     async def arun_measured(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float
@@ -142,7 +139,7 @@ class CandidateProcesses:
         except _Unsendable as bad:
             self._release(taken)
             return bad.cause, ErrorKind.EXCEPTION, 0.0, 0
-        except (OSError, EOFError, ValueError):
+        except (OSError, ValueError):
             return self._died(taken, _perf() - start)
         try:
             finished, _pending = await asyncio.wait((readable,), timeout=timeout_s)
@@ -153,7 +150,7 @@ class CandidateProcesses:
             loop.remove_reader(fd)
         if not finished:
             return self._overran(taken, timeout_s, _perf() - start)
-        return self._collect(taken, start)
+        return self._collect(taken, start, max(timeout_s - (_perf() - start), 0.001))
 
     def _take(self, wait_s: float = 0.0) -> _Proc | Measured:
         deadline = None
@@ -176,9 +173,11 @@ class CandidateProcesses:
             raise _Unsendable(exc) from exc
         send(proc.conn, frames)
 
-    def _collect(self, proc: _Proc, start: float) -> Measured:
+    def _collect(self, proc: _Proc, start: float, timeout_s: float) -> Measured:
         try:
-            frames = receive(proc.conn)
+            frames = receive(proc.conn, timeout_s)
+        except TimeoutError:
+            return self._overran(proc, timeout_s, _perf() - start)
         except (OSError, EOFError, ValueError):
             return self._died(proc, _perf() - start)
         try:
@@ -255,8 +254,7 @@ class CandidateProcesses:
             return True
 
     def _spawn(self) -> _Proc | None:
-        mine, theirs = socket.socketpair()
-        ours = Connection(mine.detach())
+        ours, theirs = socket.socketpair()
         env = dict(os.environ)
         for name in _ONE_THREAD:
             env.setdefault(name, "1")
@@ -272,10 +270,10 @@ class CandidateProcesses:
         proc = _Proc(process, ours)
         self._counters.incr("candidate_worker_starts")
         try:
-            ours.send_bytes(pickle.dumps(sys.path))
+            send(ours, [pickle.dumps(sys.path)])
             setup = (self._target, self._serializer, self._cap, self._memory_every)
-            ours.send_bytes(pickle.dumps(setup, protocol=5))
-            if self._started(ours) and ours.recv_bytes() == READY:
+            send(ours, [pickle.dumps(setup, protocol=5)])
+            if self._started(ours) and bytes(receive(ours, self._start_timeout)[0]) == READY:
                 return proc
         except Exception:  # noqa: BLE001 - cannot be pickled, or the worker died importing the candidate
             pass
@@ -283,10 +281,10 @@ class CandidateProcesses:
         self._stop(proc)
         return None
 
-    def _started(self, conn: Connection) -> bool:
+    def _started(self, conn: socket.socket) -> bool:
         """Wait for a new worker's first word, up to the start timeout or until the pool closes."""
         deadline = time.monotonic() + self._start_timeout
-        while not conn.poll(0.05):
+        while not select.select([conn], [], [], 0.05)[0]:
             if self._closed or time.monotonic() >= deadline:
                 return False
         return True

@@ -9,24 +9,26 @@ A component may supply its own serializer (``Router(serializer=...)``): any pick
 ``dumps(obj) -> list of bytes-like`` and ``loads(list of bytes-like) -> obj``. The worker receives
 it when it starts, so it must be importable there (a module-level class, not a lambda).
 
-A message is a header (the frame count, whether the frames follow inline, and each frame's
-size, little-endian unsigned 64-bit) and the frames. Up to 256 KiB in all, header and frames
-cross as one ``send_bytes`` (one system call each way; the small copy costs less than the calls
-it saves); larger messages send each frame as its own ``send_bytes`` and the receiver reads it
-into a buffer of the announced size (``recv_bytes_into``), so a large array is never copied twice.
+A message on the socket is: its length (8 bytes), the frame count, each frame's size (8 bytes
+each, little-endian), then the frames back to back. A small message (up to 256 KiB) is written
+with one ``sendall`` (the copy costs less than the calls it saves); a larger one writes each frame
+straight from its buffer. The reader reads the length, then the whole rest into one fresh buffer
+(two system calls for a small message, every one of them in C with the GIL released), and hands
+out the frames as slices of it: writable, so a numpy array built on one may be used as scratch.
 """
 
 from __future__ import annotations
 
 import pickle
+import socket
 import struct
+import time
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 __all__ = ["PickleSerializer", "Serializer", "receive", "send"]
 
-_COUNT = struct.Struct("<QQ")  # frames, inline (1) or one message per frame (0)
+_U64 = struct.Struct("<Q")
 _INLINE_MAX = 256 << 10
 
 
@@ -52,38 +54,51 @@ class PickleSerializer:
         return pickle.loads(frames[0], buffers=frames[1:])
 
 
-def send(conn: Connection, frames: Sequence[Any]) -> None:
-    """Write ``frames`` to ``conn`` as one message (raises OSError if the peer is gone)."""
+def send(sock: socket.socket, frames: Sequence[Any]) -> None:
+    """Write ``frames`` as one message (raises OSError if the peer is gone)."""
     sizes = [memoryview(frame).nbytes for frame in frames]
-    inline = sum(sizes) <= _INLINE_MAX
-    header = _COUNT.pack(len(sizes), inline) + struct.pack(f"<{len(sizes)}Q", *sizes)
-    if inline:
-        conn.send_bytes(b"".join((header, *frames)))
+    header = struct.pack(f"<{len(sizes) + 1}Q", len(sizes), *sizes)
+    length = _U64.pack(len(header) + sum(sizes))
+    if sum(sizes) <= _INLINE_MAX:
+        sock.sendall(b"".join((length, header, *frames)))
         return
-    conn.send_bytes(header)
+    sock.sendall(length + header)
     for frame in frames:
-        conn.send_bytes(frame)
+        sock.sendall(frame)
 
 
-def receive(conn: Connection) -> list[Any]:
-    """Read one message written by ``send`` (raises EOFError or OSError if the peer is gone)."""
-    header = conn.recv_bytes()
-    count, inline = _COUNT.unpack_from(header)
-    sizes = struct.unpack_from(f"<{count}Q", header, _COUNT.size)
-    if inline:
-        data = memoryview(bytearray(header))  # writable: arrays built on it may be used as scratch
-        offset = _COUNT.size + 8 * count
-        frames: list[Any] = []
-        for size in sizes:
-            frames.append(data[offset : offset + size])
-            offset += size
-        return frames
+def receive(sock: socket.socket, timeout_s: float | None = None) -> list[Any]:
+    """Read one message written by ``send``; ``timeout_s`` bounds the wait for all of it.
+
+    Raises TimeoutError when it has not all come within ``timeout_s``, EOFError when the peer closed
+    the socket (or died), OSError on other failures.
+    """
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    (length,) = _U64.unpack(_read(sock, _U64.size, deadline))
+    body = _read(sock, length, deadline)
+    (count,) = _U64.unpack_from(body)
+    sizes = struct.unpack_from(f"<{count}Q", body, _U64.size)
+    view, offset = memoryview(body), _U64.size * (count + 1)
     frames = []
     for size in sizes:
-        frame = bytearray(size)
-        if size:
-            conn.recv_bytes_into(frame)
-        else:
-            conn.recv_bytes()
-        frames.append(frame)
+        frames.append(view[offset : offset + size])
+        offset += size
     return frames
+
+
+def _read(sock: socket.socket, size: int, deadline: float | None) -> bytearray:
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("message not complete within its budget")
+            sock.settimeout(remaining)
+        received = sock.recv_into(view[got:])
+        if received == 0:
+            raise EOFError("the peer closed the socket")
+        got += received
+    if deadline is not None:
+        sock.settimeout(None)
+    return buffer

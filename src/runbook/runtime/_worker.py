@@ -34,11 +34,11 @@ import os
 import pickle
 import resource
 import signal
+import socket
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
 from runbook.runtime._wire import Serializer, receive, send
@@ -71,9 +71,9 @@ def resolve_target(target: str | Callable[..., Any]) -> Callable[..., Any]:
 def boot() -> None:
     """Entry point of a worker interpreter: ``python -c '...boot()' FD`` (FD: its end of the pipe)."""
     _die_with_owner()
-    conn = Connection(int(sys.argv[1]))
-    sys.path[:] = pickle.loads(conn.recv_bytes())  # before anything of the service is unpickled
-    target, serializer, memory_cap_bytes, memory_every = pickle.loads(conn.recv_bytes())
+    conn = socket.socket(fileno=int(sys.argv[1]))
+    sys.path[:] = pickle.loads(receive(conn)[0])  # before anything of the service is unpickled
+    target, serializer, memory_cap_bytes, memory_every = pickle.loads(receive(conn)[0])
     worker_main(conn, target, serializer, memory_cap_bytes, memory_every)
 
 
@@ -82,7 +82,7 @@ def _die_with_owner() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def worker_main(conn: Connection, target: Any, serializer: Serializer, memory_cap_bytes: int | None,
+def worker_main(conn: socket.socket, target: Any, serializer: Serializer, memory_cap_bytes: int | None,
                 memory_every: int) -> None:  # fmt: skip
     """The worker's whole life: set up, say ready, answer calls until the pipe closes."""
     fn = resolve_target(target)
@@ -92,7 +92,7 @@ def worker_main(conn: Connection, target: Any, serializer: Serializer, memory_ca
         size, resident = _statm()
         resource.setrlimit(resource.RLIMIT_AS, (size + memory_cap_bytes, resource.RLIM_INFINITY))
         rss_limit = resident + memory_cap_bytes
-    conn.send_bytes(READY)
+    send(conn, [READY])
     calls, peak = 0, 0
     while True:
         try:
@@ -134,7 +134,7 @@ def _traced_peak(fn: Callable[..., Any], loop: asyncio.AbstractEventLoop | None,
         tracemalloc.stop()
 
 
-def _reply(conn: Connection, serializer: Serializer, reply: Reply) -> None:
+def _reply(conn: socket.socket, serializer: Serializer, reply: Reply) -> None:
     try:
         frames = serializer.dumps(reply)
     except Exception as exc:  # noqa: BLE001 - an answer that cannot cross is a failure, said plainly
