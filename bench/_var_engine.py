@@ -23,7 +23,3 @@ def historical_var_new(returns: np.ndarray, weights: np.ndarray, confidence: flo
     pnl = np.dot(returns, weights)
     return float(-np.quantile(pnl, 1.0 - confidence))
 
-
-def constant(returns: np.ndarray, weights: np.ndarray, confidence: float = 0.99) -> float:
-    """A candidate that computes nothing: what the wrapper costs without the candidate's own CPU time."""
-    return 0.0
