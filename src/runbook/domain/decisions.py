@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from runbook.domain.gates import Decision
 from runbook.domain.plans import GateFallback
+from runbook.domain.verdicts import Verdict
 from runbook.errors import BadParameter
 
 
@@ -89,9 +90,9 @@ class GateOutcomePolicy:
 
 @dataclass(frozen=True, slots=True)
 class MonitorEvidence:
-    """A monitor verdict (``continue`` / ``hold`` / ``rollback``) and its reasons."""
+    """A monitor verdict and its reasons (a verdict's word, e.g. "hold", is read as that verdict)."""
 
-    verdict: str
+    verdict: Verdict | str
     reasons: tuple[str, ...] = field(default_factory=tuple)
     extensions_used: int = 0
 
@@ -116,13 +117,13 @@ def decide_monitor(evidence: MonitorEvidence, policy: MonitorPolicy) -> PhaseDec
     rollback -> ROLLBACK (the monitor already rolled the component back); hold -> observe again
     while extensions remain, then HOLD; continue -> PROCEED.
     """
-    verdict = str(evidence.verdict).lower()
+    verdict = _verdict(evidence.verdict)
     reason = "; ".join(evidence.reasons)
-    if verdict == "rollback":
+    if verdict is Verdict.ROLLBACK:
         return PhaseDecision(
             NextAction.ROLLBACK, "monitor", reason or "verdict rollback", StopKind.MONITOR_ROLLBACK
         )
-    if verdict == "hold":
+    if verdict is Verdict.HOLD:
         if evidence.extensions_used < policy.max_extensions:
             return PhaseDecision(NextAction.EXTEND_WINDOW, check="monitor", reason=reason)
         return PhaseDecision(
@@ -131,9 +132,14 @@ def decide_monitor(evidence: MonitorEvidence, policy: MonitorPolicy) -> PhaseDec
             reason or f"not enough observations after {evidence.extensions_used} extra windows",
             StopKind.MONITOR_HOLD,
         )
-    if verdict == "continue":
-        return PhaseDecision(NextAction.PROCEED)
-    raise BadParameter(f"monitor verdict {evidence.verdict!r} is not one of continue, hold, rollback")
+    return PhaseDecision(NextAction.PROCEED)
+
+
+def _verdict(value: Verdict | str) -> Verdict:
+    try:
+        return Verdict(str(value).lower())
+    except ValueError:
+        raise BadParameter(f"monitor verdict {value!r} is not one of continue, hold, rollback") from None
 
 
 def decide_gate(decision: Decision, policy: GateOutcomePolicy, *, gate: str = "gate") -> PhaseDecision:

@@ -1,31 +1,18 @@
-"""The monitor's value types: a verdict, one check's outcome, and the decision with its evidence."""
+"""The monitor's value types: one check's outcome and the decision with its evidence.
+
+``Verdict`` and ``CheckStatus`` are domain words (``runbook.domain.verdicts``), re-exported here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Protocol
+
+from runbook.domain.verdicts import CheckStatus, Verdict
 
 __all__ = ["BaselineLike", "Check", "CheckStatus", "Evidence", "MonitorDecision", "Verdict"]
 
 Evidence = dict[str, float | int | str | None]
-
-
-class Verdict(StrEnum):
-    """What the monitor concludes about a component for now."""
-
-    CONTINUE = "continue"
-    HOLD = "hold"
-    ROLLBACK = "rollback"
-
-
-class CheckStatus(StrEnum):
-    """One check's outcome; UNDECIDED (too few calls) makes the verdict HOLD, NOT_APPLICABLE does not."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    UNDECIDED = "undecided"
-    NOT_APPLICABLE = "not_applicable"
 
 
 class BaselineLike(Protocol):
