@@ -31,8 +31,11 @@ from runbook.domain.plans import (
     validate_steps,
     window_suite,
 )
+from runbook.domain.state import ComponentState
 from runbook.domain.thresholds import RollbackThresholds
+from runbook.domain.verdicts import Verdict
 from runbook.engines.fault_checks import check_fault
+from runbook.monitoring import MonitorDecision
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
 from runbook.orchestration.phase import PhaseRun, begin_phase
 from tasks.artifacts import publish_step_health
@@ -53,22 +56,20 @@ def checked_options(
     return thresholds.to_domain()
 
 
-def enter(run: PhaseRun) -> dict[str, Any]:
+def enter(run: PhaseRun) -> ComponentState:
     """The component's state, if ``run``'s phase may start from it (else InvalidTransition)."""
-    from runbook.domain.modes import Mode
-
     state = read_state(run.component.value)
     check_readiness(run.phase, run.component, has_baseline=has_baseline(run.component.value))
-    check_phase_entry(run.phase, run.component, Mode(state["mode"]))
+    check_phase_entry(run.phase, run.component, state.mode)
     run.start()
-    run.note("start", state["mode"], f"{state['traffic_percent']:g}% candidate traffic")
+    run.note("start", state.mode.value, f"{state.traffic_percent:g}% candidate traffic")
     return state
 
 
 def watch(
     run: PhaseRun, *, step: str, observation: ObservationOptions, thresholds: RollbackThresholds,
     fault: str | None,
-) -> tuple[PhaseDecision, dict[str, Any]]:
+) -> tuple[PhaseDecision, MonitorDecision]:
     """Observe traffic for a window, then ask the monitor; observe again while it cannot decide."""
     component = run.component.value
     for extra in range(observation.max_extensions + 1):
@@ -80,11 +81,11 @@ def watch(
         verdict = monitor(component, thresholds=thresholds, actor=run.actor, fault=fault,
                           window_s=monitor_window_s(observation.window_s, extra + 1))
         decision = decide_monitor(
-            MonitorEvidence(verdict["verdict"], tuple(verdict["reasons"]), extra),
+            MonitorEvidence(verdict.verdict, verdict.reasons, extra),
             observation.monitor_policy(),
         )
-        run.note(f"{step} window {extra + 1}", verdict["verdict"],
-                 f"{traffic['sent']} calls; {verdict['summary']}")
+        run.note(f"{step} window {extra + 1}", verdict.verdict.value,
+                 f"{traffic['sent']} calls; {verdict.summary}")
         if decision.action is not NextAction.EXTEND_WINDOW:
             return decision, verdict
     raise AssertionError("unreachable: decide_monitor stops extending after max_extensions")
@@ -97,10 +98,10 @@ def stop_on_failure(run: PhaseRun, checks: Iterable[CheckResult], **evidence: An
         run.stop(decision, **evidence)
 
 
-def stop_on_monitor(run: PhaseRun, decision: PhaseDecision, verdict: Mapping[str, Any]) -> None:
+def stop_on_monitor(run: PhaseRun, decision: PhaseDecision, verdict: MonitorDecision) -> None:
     """Stop the phase when the monitor rolled back or could not decide in time."""
     if decision.stops:
-        run.stop(decision, monitor=verdict["summary"])
+        run.stop(decision, monitor=verdict.summary)
 
 
 def approve_or_stop(
@@ -114,9 +115,9 @@ def approve_or_stop(
     return answer.approvers
 
 
-def monitor_check(verdict: Mapping[str, Any]) -> CheckResult:
+def monitor_check(verdict: MonitorDecision) -> CheckResult:
     """The monitor's verdict as a check (it passed when it let the phase go on)."""
-    return CheckResult("monitor", verdict["verdict"] == "continue", verdict["summary"])
+    return CheckResult("monitor", verdict.verdict is Verdict.CONTINUE, verdict.summary)
 
 
 def validation_check(report: Mapping[str, Any]) -> CheckResult:
@@ -148,18 +149,18 @@ def shift_traffic(
                             evidence={"flow_run_id": run.flow_run_id})
         decision, verdict = watch(run, step=label, observation=observation, thresholds=thresholds,
                                   fault=fault)
-        health.append({"step": label, "percent": step, "verdict": verdict["verdict"],
-                       "monitor": verdict["summary"]})
+        health.append({"step": label, "percent": step, "verdict": verdict.verdict.value,
+                       "monitor": verdict.summary})
         publish_step_health(component, run.phase.value, health)
         stop_on_monitor(run, decision, verdict)
         suite = window_suite(step)
-        windows = [check_observations(suite, component, mode=state["mode"],
-                                      since=verdict["evidence"].get("since", 0.0))] if suite else []
+        windows = [check_observations(suite, component, mode=state.mode.value,
+                                      since=verdict.since)] if suite else []
         stop_on_failure(run, [*quality_checks(windows), monitor_check(verdict)], step=label)
         if plan.gated(step):
             nxt = plan.next_step(step)
-            evidence = {"traffic_percent": step, "next_percent": nxt, "monitor": verdict["summary"],
-                        **{w["suite"]: w["summary"] for w in windows}, "epoch": state["epoch"]}
+            evidence = {"traffic_percent": step, "next_percent": nxt, "monitor": verdict.summary,
+                        **{w["suite"]: w["summary"] for w in windows}, "epoch": state.epoch}
             health[-1]["approvers"] = approve_or_stop(
                 run, step=label, evidence=evidence, gate=gate,
                 title=f"{component}: {step:g}% -> {nxt:g}% of traffic?",
@@ -182,6 +183,6 @@ def traffic_phase(
                              inject_fault=inject_fault)
     with begin_phase(phase, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
         state = enter(run)
-        health = shift_traffic(run, steps=steps_from(planned, state["traffic_percent"]),
+        health = shift_traffic(run, steps=steps_from(planned, state.traffic_percent),
                                observation=observation, gate=gate, thresholds=limits, fault=inject_fault)
         return run.complete(result=f"{component.value} at {health[-1]['step']}", steps=health)

@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow
 
 from runbook.domain.components import Component
-from runbook.domain.modes import LIVE_MODES, Mode
+from runbook.domain.modes import LIVE_MODES
 from runbook.domain.plans import validate_window
 from runbook.orchestration.params import ThresholdOptions
 from tasks.artifacts import publish_monitor
@@ -35,13 +35,13 @@ def auto_rollback_monitor(
     verdicts = []
     for component in Component:
         state = read_state(component.value)
-        if Mode(state["mode"]) not in LIVE_MODES:
+        if state.mode not in LIVE_MODES:
             continue
         verdict = monitor(component.value, thresholds=limits, window_s=window_s,
                           actor="auto_rollback_monitor")
-        verdicts.append({"component": component.value, "mode": state["mode"],
-                         "traffic_percent": state["traffic_percent"], "verdict": verdict["verdict"],
-                         "summary": verdict["summary"]})
+        verdicts.append({"component": component.value, "mode": state.mode.value,
+                         "traffic_percent": state.traffic_percent, "verdict": verdict.verdict.value,
+                         "summary": verdict.summary})
     publish_monitor(verdicts)
     prune_observations()
     return verdicts

@@ -12,7 +12,6 @@ from prefect import flow
 
 from flows._steps import approve_or_stop, checked_options, enter, stop_on_monitor, watch
 from runbook.domain.components import Component
-from runbook.domain.modes import Mode
 from runbook.domain.plans import FULL_PERCENT, GateFallback, Phase, needs_promotion, step_label
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
 from runbook.orchestration.phase import begin_phase
@@ -48,14 +47,14 @@ def cleanup(
     keep_full = gate.model_copy(update={"on_reject": GateFallback.HOLD, "on_timeout": GateFallback.HOLD})
     with begin_phase(Phase.CLEANUP, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
         state = enter(run)
-        if needs_promotion(Mode(state["mode"])):
-            current = step_label(state["traffic_percent"])
+        if needs_promotion(state.mode):
+            current = step_label(state.traffic_percent)
             decision, verdict = watch(run, step=current, observation=observation, thresholds=limits,
                                       fault=inject_fault)
             stop_on_monitor(run, decision, verdict)
             approve_or_stop(run, step="promote", title=f"{component.value}: {current} -> full?",
-                            evidence={"traffic_percent": state["traffic_percent"],
-                                      "monitor": verdict["summary"]},
+                            evidence={"traffic_percent": state.traffic_percent,
+                                      "monitor": verdict.summary},
                             gate=gate)
             set_traffic(component.value, FULL_PERCENT, actor=run.actor, reason="phase 4: full migration",
                         evidence={"flow_run_id": run.flow_run_id})
@@ -65,7 +64,7 @@ def cleanup(
         stop_on_monitor(run, decision, verdict)
         approvers = approve_or_stop(
             run, step="retire", title=f"{component.value}: retire legacy? (no rollback after this)",
-            evidence={"mode": "full", "monitor": verdict["summary"]}, gate=keep_full,
+            evidence={"mode": "full", "monitor": verdict.summary}, gate=keep_full,
         )
         retire(component.value, actor=run.actor, reason="phase 4: legacy removed",
                evidence={"flow_run_id": run.flow_run_id, "approvers": list(approvers)})

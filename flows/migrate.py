@@ -18,7 +18,6 @@ from flows.readiness import readiness
 from flows.shadow import shadow
 from runbook.control.outcomes import phase_outcome
 from runbook.domain.components import Component
-from runbook.domain.modes import Mode
 from runbook.domain.plans import Phase, ordered_components, phases_for
 from runbook.engines.fault_checks import faults_for
 from runbook.orchestration.context import open_store
@@ -78,7 +77,7 @@ def _migrate_one(
     """Run ``component``'s remaining phases; the last phase's outcome decides the row."""
     state = read_state(component.value)
     outcome: dict[str, Any] = {"status": "completed", "reason": "nothing left to do"}
-    for phase in phases_for(component, Mode(state["mode"])):
+    for phase in phases_for(component, state.mode):
         run_state = _run_phase(phase, component, initiator=initiator, fault=fault, options=options)
         outcome = phase_outcome(open_store(), component.value, str(run_state.state_details.flow_run_id),
                                 message=run_state.message or "")
@@ -86,8 +85,8 @@ def _migrate_one(
             break
     final = read_state(component.value)
     return {"component": component.value, "status": outcome["status"], "phase": outcome.get("phase", ""),
-            "check": outcome.get("check", ""), "reason": outcome.get("reason", ""), "mode": final["mode"],
-            "traffic_percent": final["traffic_percent"], "report": outcome.get("report", ""), "fault": fault}
+            "check": outcome.get("check", ""), "reason": outcome.get("reason", ""), "mode": final.mode.value,
+            "traffic_percent": final.traffic_percent, "report": outcome.get("report", ""), "fault": fault}
 
 
 def _run_phase(phase: Phase, component: Component, *, initiator: str, fault: str | None,

@@ -13,7 +13,7 @@ from prefect import flow
 from flows._steps import quality_checks, validation_check
 from runbook.domain.components import Component
 from runbook.domain.decisions import decide_checks
-from runbook.domain.modes import IN_MIGRATION, Mode
+from runbook.domain.modes import IN_MIGRATION
 from runbook.errors import ValidationFailed
 from runbook.orchestration.params import ValidationOptions
 from tasks.artifacts import publish_nightly
@@ -34,7 +34,7 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
     rows = []
     for component in Component:
         state = read_state(component.value)
-        if Mode(state["mode"]) not in IN_MIGRATION:
+        if state.mode not in IN_MIGRATION:
             continue
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
                                   seed=sizes.seed, label="nightly")
@@ -42,8 +42,8 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
                    check_quality("engine_outputs", report["frames"]["engine_outputs"])]
         verdict = decide_checks([validation_check(report), *quality_checks(quality)])
         passed = not verdict.stops
-        row = {"component": component.value, "mode": state["mode"],
-               "traffic_percent": state["traffic_percent"], "passed": passed, "failed_check": verdict.check,
+        row = {"component": component.value, "mode": state.mode.value,
+               "traffic_percent": state.traffic_percent, "passed": passed, "failed_check": verdict.check,
                "detail": verdict.reason, "report": report["report_html"]}
         if not passed:
             validation_result(component.value, passed=False, summary=row)

@@ -74,14 +74,14 @@ def shadow(
                                   fault=inject_fault)
         stop_on_monitor(run, decision, verdict)
         comparisons = check_observations("shadow_comparisons", component.value,
-                                         since=verdict["evidence"].get("since", 0.0), mode="shadow")
+                                         since=verdict.since, mode="shadow")
         stop_on_failure(run, quality_checks([comparisons]))
 
         evidence = {
             "validation": "passed", "historical": sizes.historical, "monte_carlo": sizes.monte_carlo,
             "adr_sizes": meets_adr_sizes(sizes.historical, sizes.monte_carlo),
             "report": report["report_html"],
-            "monitor": verdict["summary"], "shadow_comparisons": comparisons["summary"],
+            "monitor": verdict.summary, "shadow_comparisons": comparisons["summary"],
         }
         approvers = approve_or_stop(run, step="shadow", title=f"{component.value}: shadow -> canary?",
                                     evidence=evidence, gate=gate)

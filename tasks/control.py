@@ -21,37 +21,37 @@ def state_dict(state: ComponentState) -> dict[str, Any]:
 
 
 @runbook_task(name="read-state")
-def read_state(component: str) -> dict[str, Any]:
+def read_state(component: str) -> ComponentState:
     """Where ``component``'s traffic goes now."""
-    return state_dict(open_store().state(component))
+    return open_store().state(component)
 
 
 @runbook_task(name="enable-shadow")
-def enable_shadow(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> dict[str, Any]:
+def enable_shadow(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> ComponentState:
     """Run the candidate beside legacy (callers keep legacy's answers); a no-op if already in shadow."""
     store = open_store()
     if store.state(component).mode.value == "shadow":
-        return state_dict(store.state(component))
+        return store.state(component)
     manager = ProductionSafetyManager(store, actor=actor)
-    return state_dict(manager.enable_shadow_mode(component, reason=reason, evidence=evidence))
+    return manager.enable_shadow_mode(component, reason=reason, evidence=evidence)
 
 
 @runbook_task(name="set-traffic")
 def set_traffic(
     component: str, percent: float, *, actor: str, reason: str, evidence: dict[str, Any]
-) -> dict[str, Any]:
+) -> ComponentState:
     """Send ``percent`` of routing keys to the candidate: canary below 100, full (promote) at 100."""
     manager = ProductionSafetyManager(open_store(), actor=actor)
     if percent >= FULL_PERCENT:
-        return state_dict(manager.promote(component, reason=reason, evidence=evidence))
-    return state_dict(manager.enable_canary_deployment(component, percent, reason=reason, evidence=evidence))
+        return manager.promote(component, reason=reason, evidence=evidence)
+    return manager.enable_canary_deployment(component, percent, reason=reason, evidence=evidence)
 
 
 @runbook_task(name="retire-legacy")
-def retire(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> dict[str, Any]:
+def retire(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> ComponentState:
     """Record that the legacy implementation is removed (no rollback after this)."""
     manager = ProductionSafetyManager(open_store(), actor=actor)
-    return state_dict(manager.retire(component, reason=reason, evidence=evidence))
+    return manager.retire(component, reason=reason, evidence=evidence)
 
 
 @runbook_task(name="roll-back", retries=2, retry_delay_seconds=1)

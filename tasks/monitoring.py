@@ -28,7 +28,7 @@ def _alert(component: str, decision: MonitorDecision) -> None:
 @runbook_task(name="monitor")
 def monitor(
     component: str, *, thresholds: RollbackThresholds, window_s: float, actor: str, fault: str | None = None
-) -> dict[str, Any]:
+) -> MonitorDecision:
     """The monitor's verdict on the last ``window_s`` seconds of ``component`` (rolls back on ROLLBACK).
 
     hedge_calculator's effectiveness, and every component's peak memory, are probed on replayed
@@ -47,14 +47,10 @@ def monitor(
         pair = load_pair(component, engines_config=settings.engines, fault=fault)
         return memory_probe(pair, component=component)
 
-    decision = monitor_and_act(
+    return monitor_and_act(
         open_store(settings), component, thresholds=thresholds, window_s=window_s, actor=actor,
         alert=_alert, effectiveness=probe, memory=probe_memory,
     )
-    return {
-        "verdict": decision.verdict.value, "reasons": list(decision.reasons), "summary": decision.summary,
-        "failed_checks": list(decision.failed_checks), "evidence": dict(decision.evidence),
-    }
 
 
 @runbook_task(name="prune-observations")

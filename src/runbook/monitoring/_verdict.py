@@ -58,6 +58,12 @@ class MonitorDecision:
         )
 
     @property
+    def since(self) -> float:
+        """Start of the window the verdict looked at (epoch seconds; 0.0 when not recorded)."""
+        value = self.evidence.get("since")
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    @property
     def summary(self) -> str:
         """One line: the verdict and the reasons that made it (failures, else undecided checks)."""
         return f"{self.verdict.value.upper()}: " + ("; ".join(self.reasons[:3]) or "no checks")
