@@ -18,6 +18,7 @@ from runbook.domain.decisions import (
     decide_gate,
     decide_monitor,
 )
+from runbook.domain.evidence import QualitySummary, ValidationSummary
 from runbook.domain.plans import (
     Phase,
     TrafficPlan,
@@ -120,15 +121,15 @@ def monitor_check(verdict: MonitorDecision) -> CheckResult:
     return CheckResult("monitor", verdict.verdict is Verdict.CONTINUE, verdict.summary)
 
 
-def validation_check(report: Mapping[str, Any]) -> CheckResult:
+def validation_check(report: ValidationSummary) -> CheckResult:
     """The offline validation's verdict as a check, naming its first failing checks."""
-    return CheckResult("validation", bool(report["passed"]), "; ".join(report["failed_checks"][:3]))
+    return CheckResult("validation", report.passed, "; ".join(report.failed_checks[:3]))
 
 
-def quality_checks(results: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
+def quality_checks(results: Iterable[QualitySummary]) -> list[CheckResult]:
     """Data-quality results as checks named ``quality:<suite>``."""
     return [
-        CheckResult(f"quality:{r['suite']}", bool(r["passed"]), "; ".join(r["failures"][:3]) or r["summary"])
+        CheckResult(f"quality:{r.suite}", r.passed, "; ".join(r.failures[:3]) or r.summary)
         for r in results
     ]
 
@@ -160,7 +161,7 @@ def shift_traffic(
         if plan.gated(step):
             nxt = plan.next_step(step)
             evidence = {"traffic_percent": step, "next_percent": nxt, "monitor": verdict.summary,
-                        **{w["suite"]: w["summary"] for w in windows}, "epoch": state.epoch}
+                        **{w.suite: w.summary for w in windows}, "epoch": state.epoch}
             health[-1]["approvers"] = approve_or_stop(
                 run, step=label, evidence=evidence, gate=gate,
                 title=f"{component}: {step:g}% -> {nxt:g}% of traffic?",

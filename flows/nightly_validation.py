@@ -31,26 +31,27 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
         validation: offline validation sizes (ADR: >= 10,000 historical + >= 100,000 Monte Carlo)
     """
     sizes = validation.checked()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    failed: list[str] = []
     for component in Component:
         state = read_state(component.value)
         if state.mode not in IN_MIGRATION:
             continue
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
                                   seed=sizes.seed, label="nightly")
-        quality = [check_quality("scenarios", report["frames"]["scenarios"]),
-                   check_quality("engine_outputs", report["frames"]["engine_outputs"])]
+        quality = [check_quality("scenarios", report.frame("scenarios")),
+                   check_quality("engine_outputs", report.frame("engine_outputs"))]
         verdict = decide_checks([validation_check(report), *quality_checks(quality)])
         passed = not verdict.stops
         row = {"component": component.value, "mode": state.mode.value,
                "traffic_percent": state.traffic_percent, "passed": passed, "failed_check": verdict.check,
-               "detail": verdict.reason, "report": report["report_html"]}
+               "detail": verdict.reason, "report": report.report_html}
         if not passed:
             validation_result(component.value, passed=False, summary=row)
+            failed.append(component.value)
         rows.append(row)
     nightly_result(rows)
     publish_nightly(rows)
-    failed = [row["component"] for row in rows if not row["passed"]]
     if failed:
         raise ValidationFailed(f"nightly validation failed for {', '.join(failed)}")
     return rows

@@ -41,10 +41,12 @@ def readiness(
     """
     validate_count("baseline_calls", baseline_calls, minimum=20)
     components = ordered_components(list(Component) if component == "all" else [component])
-    shared = {"store": check_store(), "expectations": check_expectations(), "notifier": check_notifier(),
-              "market_history": check_market_history()}
-    shared_checks = [CheckResult("notifier", shared["notifier"]["ok"], shared["notifier"]["detail"]),
-                     *quality_checks([shared["market_history"]])]
+    market_history = check_market_history()
+    notifier = check_notifier()
+    shared = {"store": check_store(), "expectations": check_expectations(), "notifier": notifier,
+              "market_history": market_history.as_dict()}
+    shared_checks = [CheckResult("notifier", notifier["ok"], notifier["detail"]),
+                     *quality_checks([market_history])]
     results, failures = {}, []
     for name in components:
         try:

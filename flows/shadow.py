@@ -64,11 +64,11 @@ def shadow(
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
                                   seed=sizes.seed, fault=inject_fault)
         publish_validation(report)
-        run.note("offline validation", "passed" if report["passed"] else "FAILED", report["report_html"])
-        quality = [check_quality("scenarios", report["frames"]["scenarios"]),
-                   check_quality("engine_outputs", report["frames"]["engine_outputs"])]
+        run.note("offline validation", "passed" if report.passed else "FAILED", report.report_html)
+        quality = [check_quality("scenarios", report.frame("scenarios")),
+                   check_quality("engine_outputs", report.frame("engine_outputs"))]
         offline = [validation_check(report), *quality_checks(quality)]
-        stop_on_failure(run, offline, report=report["report_html"])
+        stop_on_failure(run, offline, report=report.report_html)
 
         decision, verdict = watch(run, step="shadow", observation=observation, thresholds=limits,
                                   fault=inject_fault)
@@ -80,10 +80,10 @@ def shadow(
         evidence = {
             "validation": "passed", "historical": sizes.historical, "monte_carlo": sizes.monte_carlo,
             "adr_sizes": meets_adr_sizes(sizes.historical, sizes.monte_carlo),
-            "report": report["report_html"],
-            "monitor": verdict.summary, "shadow_comparisons": comparisons["summary"],
+            "report": report.report_html,
+            "monitor": verdict.summary, "shadow_comparisons": comparisons.summary,
         }
         approvers = approve_or_stop(run, step="shadow", title=f"{component.value}: shadow -> canary?",
                                     evidence=evidence, gate=gate)
         return run.complete(result="ready for canary", approvers=list(approvers),
-                            report=report["report_html"])
+                            report=report.report_html)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runbook.domain.evidence import ValidationSummary
 from runbook.orchestration.artifacts import artifact_key, publish_markdown, publish_table
 from tasks._base import runbook_task
 
 
 @runbook_task(name="publish-validation")
-def publish_validation(report: Mapping[str, Any]) -> None:
+def publish_validation(report: ValidationSummary) -> None:
     """A table of every validation check (passed, detail) and a link to the HTML report."""
-    component = str(report["component"])
-    rows = [{"check": c["check"], "passed": c["passed"], "detail": c["detail"]} for c in report["checks"]]
-    verdict = "passed" if report["passed"] else "FAILED"
-    publish_table(artifact_key("validation", component), rows,
-                  description=f"offline validation of {component}: {verdict}; report {report['report_html']}")
+    rows = [{"check": c.check, "passed": c.passed, "detail": c.detail} for c in report.checks]
+    verdict = "passed" if report.passed else "FAILED"
+    description = f"offline validation of {report.component}: {verdict}; report {report.report_html}"
+    publish_table(artifact_key("validation", report.component), rows, description=description)
 
 
 @runbook_task(name="publish-step-health")

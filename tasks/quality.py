@@ -4,30 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook.domain.evidence import QualitySummary
 from runbook.orchestration.context import load_settings, open_store
 from tasks._base import runbook_task
 
 
-def _run(suite: str, frame: Any) -> dict[str, Any]:
+def _run(suite: str, frame: Any) -> QualitySummary:
     from runbook.quality import run_suite
 
     result = run_suite(suite, frame, data_docs_dir=load_settings().data_docs_dir)
     problems = [failure.describe() for failure in result.failures]
     problems += [f"{e.expectation_type} could not be evaluated: {e.message}" for e in result.errors]
-    return {
-        "suite": result.suite, "passed": result.passed, "summary": result.summary(), "failures": problems,
-        "rows": result.row_count, "data_docs": str(result.data_docs) if result.data_docs else None,
-    }
+    return QualitySummary(
+        suite=result.suite, passed=result.passed, summary=result.summary(), failures=tuple(problems),
+        rows=result.row_count, data_docs=str(result.data_docs) if result.data_docs else None,
+    )
 
 
 @runbook_task(name="data-quality")
-def check_quality(suite: str, frame: Any) -> dict[str, Any]:
+def check_quality(suite: str, frame: Any) -> QualitySummary:
     """Run ``suite`` on ``frame``; a failing suite fails its gate before any human is asked."""
     return _run(suite, frame)
 
 
 @runbook_task(name="data-quality-observations")
-def check_observations(suite: str, component: str, *, since: float, mode: str) -> dict[str, Any]:
+def check_observations(suite: str, component: str, *, since: float, mode: str) -> QualitySummary:
     """Run ``suite`` (shadow_comparisons, canary_window) on ``component``'s observations since ``since``.
 
     ``since`` is a Unix timestamp in seconds; only observations made in ``mode`` count.
@@ -40,7 +41,7 @@ def check_observations(suite: str, component: str, *, since: float, mode: str) -
 
 
 @runbook_task(name="market-history-quality")
-def check_market_history() -> dict[str, Any]:
+def check_market_history() -> QualitySummary:
     """Run the ``market_history`` suite on the bundled real market history."""
     from runbook.scenarios.loader import load_market_history
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from runbook.domain.evidence import CheckView, ValidationSummary
 from runbook.orchestration.artifacts import artifact_key, progress_reporter
 from runbook.orchestration.context import load_settings
 from tasks._base import runbook_task
@@ -14,7 +15,7 @@ from tasks._base import runbook_task
 def validate_offline(
     component: str, *, historical: int, monte_carlo: int, seed: int = 0, fault: str | None = None,
     label: str = "shadow",
-) -> dict[str, Any]:
+) -> ValidationSummary:
     """Validate the candidate against legacy on ``historical`` + ``monte_carlo`` scenarios.
 
     Writes ``report.json`` and ``report.html`` under ``<RUNBOOK_HOME>/reports/<component>/``;
@@ -33,17 +34,15 @@ def validate_offline(
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     paths = report.write(settings.reports_dir / component / f"{stamp}-{label}")
-    return {
-        "component": component, "passed": report.passed, "verdict": report.verdict,
-        "historical": historical,
-        "monte_carlo": monte_carlo, "fault": fault,
-        "failed_checks": [f"{check.name}: {check.detail}" for check in report.failed_checks],
-        "checks": [{"check": c.name, "passed": c.passed, "outcome": c.outcome, "detail": c.detail}
-                   for c in report.checks],
-        "summary": report.to_dict().get("summary", {}),
-        "report_html": str(paths["html"]), "report_json": str(paths["json"]),
-        "frames": {"scenarios": report.scenarios_frame(), "engine_outputs": report.outputs_frame()},
-    }
+    return ValidationSummary(
+        component=component, passed=report.passed, verdict=report.verdict, historical=historical,
+        monte_carlo=monte_carlo, fault=fault,
+        failed_checks=tuple(f"{check.name}: {check.detail}" for check in report.failed_checks),
+        checks=tuple(CheckView(c.name, c.passed, c.outcome, c.detail) for c in report.checks),
+        summary=report.to_dict().get("summary", {}),
+        report_html=str(paths["html"]), report_json=str(paths["json"]),
+        frames={"scenarios": report.scenarios_frame(), "engine_outputs": report.outputs_frame()},
+    )
 
 
 @runbook_task(name="check-engines")

@@ -1,25 +1,43 @@
 """Settings and stores for flows and tasks, built at the edge and shared within a process.
 
 Flows read ``Settings`` from the ``RUNBOOK_*`` environment (the serving process's, for deployed
-runs) unless a caller in the same process scoped its own (``runbook demo`` does).
+runs) unless a caller in the same process scoped its own (``runbook demo`` does). A phase hands
+its tasks a ``PhaseContext`` (settings, store, notifier, clock) rather than letting them look up
+process-wide ones.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runbook.settings import Settings
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
+    from runbook.slack.notifier import Notifier
 
 # Process-wide rather than a context variable: Prefect may run tasks in worker threads.
 _OVERRIDE: list[Settings] = []
 _STORES: dict[str, Store] = {}
 _STORES_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseContext:
+    """What a phase hands its tasks: the settings in force, the state store, the notifier, a clock.
+
+    ``clock`` gives Unix seconds (``time.time`` unless a test injects one).
+    """
+
+    settings: Settings
+    store: Store
+    notifier: Notifier
+    clock: Callable[[], float] = field(default=time.time)
 
 
 def load_settings() -> Settings:

@@ -1,0 +1,65 @@
+"""What tasks hand back to a flow: frozen value objects a gate's evidence is made of.
+
+A flow reads attributes (``report.passed``, ``quality.failures``), never string keys, so mypy
+follows a value from the task into the flow and into the decision. ``as_dict`` gives the plain
+values artifacts, audit evidence and flow results carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["CheckView", "QualitySummary", "ValidationSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySummary:
+    """One data-quality suite run: passed, a one-line summary, what failed, rows, where Data Docs are."""
+
+    suite: str
+    passed: bool
+    summary: str
+    failures: tuple[str, ...] = ()
+    rows: int = 0
+    data_docs: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"suite": self.suite, "passed": self.passed, "summary": self.summary,
+                "failures": list(self.failures), "rows": self.rows, "data_docs": self.data_docs}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckView:
+    """One offline validation check as shown in a table: name, passed, outcome word, detail."""
+
+    check: str
+    passed: bool
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationSummary:
+    """An offline validation of a component: the verdict, its checks, the reports written.
+
+    ``frames`` holds the tables the data-quality suites read (``scenarios``, ``engine_outputs``),
+    as the validation built them (pandas frames; the domain does not look inside).
+    """
+
+    component: str
+    passed: bool
+    verdict: str
+    historical: int
+    monte_carlo: int
+    report_html: str
+    report_json: str
+    failed_checks: tuple[str, ...] = ()
+    checks: tuple[CheckView, ...] = ()
+    fault: str | None = None
+    summary: Mapping[str, object] = field(default_factory=dict)
+    frames: Mapping[str, object] = field(default_factory=dict)
+
+    def frame(self, name: str) -> object:
+        """The table ``name`` (``scenarios`` or ``engine_outputs``) the quality suites check."""
+        return self.frames[name]
