@@ -59,8 +59,9 @@ def checked_options(
 
 def enter(run: PhaseRun) -> ComponentState:
     """The component's state, if ``run``'s phase may start from it (else InvalidTransition)."""
-    state = read_state(run.component.value)
-    check_readiness(run.phase, run.component, has_baseline=has_baseline(run.component.value))
+    state = read_state(run.component.value, context=run.context)
+    check_readiness(run.phase, run.component,
+                    has_baseline=has_baseline(run.component.value, context=run.context))
     check_phase_entry(run.phase, run.component, state.mode)
     run.start()
     run.note("start", state.mode.value, f"{state.traffic_percent:g}% candidate traffic")
@@ -79,7 +80,8 @@ def watch(
                                      duration_s=observation.window_s, seed=extra, fault=fault)
         else:
             traffic = observe_production(component, duration_s=observation.window_s)
-        verdict = monitor(component, thresholds=thresholds, actor=run.actor, fault=fault,
+        verdict = monitor(component, context=run.context, thresholds=thresholds, actor=run.actor,
+                          fault=fault,
                           window_s=monitor_window_s(observation.window_s, extra + 1))
         decision = decide_monitor(
             MonitorEvidence(verdict.verdict, verdict.reasons, extra),
@@ -146,7 +148,8 @@ def shift_traffic(
     component, health = run.component.value, []
     for step in plan.steps:
         label = step_label(step)
-        state = set_traffic(component, step, actor=run.actor, reason=f"{run.phase.value}: {label}",
+        state = set_traffic(component, step, context=run.context, actor=run.actor,
+                            reason=f"{run.phase.value}: {label}",
                             evidence={"flow_run_id": run.flow_run_id})
         decision, verdict = watch(run, step=label, observation=observation, thresholds=thresholds,
                                   fault=fault)
@@ -155,7 +158,7 @@ def shift_traffic(
         publish_step_health(component, run.phase.value, health)
         stop_on_monitor(run, decision, verdict)
         suite = window_suite(step)
-        windows = [check_observations(suite, component, mode=state.mode.value,
+        windows = [check_observations(suite, component, context=run.context, mode=state.mode.value,
                                       since=verdict.since)] if suite else []
         stop_on_failure(run, [*quality_checks(windows), monitor_check(verdict)], step=label)
         if plan.gated(step):

@@ -14,6 +14,7 @@ from prefect import flow
 from runbook.domain.components import Component
 from runbook.domain.modes import LIVE_MODES
 from runbook.domain.plans import validate_window
+from runbook.orchestration.context import flow_context
 from runbook.orchestration.params import ThresholdOptions
 from tasks.artifacts import publish_monitor
 from tasks.control import read_state
@@ -32,12 +33,13 @@ def auto_rollback_monitor(
     """
     validate_window("window_s", window_s)
     limits = thresholds.to_domain()
+    context = flow_context()
     verdicts = []
     for component in Component:
-        state = read_state(component.value)
+        state = read_state(component.value, context=context)
         if state.mode not in LIVE_MODES:
             continue
-        verdict = monitor(component.value, thresholds=limits, window_s=window_s,
+        verdict = monitor(component.value, context=context, thresholds=limits, window_s=window_s,
                           actor="auto_rollback_monitor")
         verdicts.append({"component": component.value, "mode": state.mode.value,
                          "traffic_percent": state.traffic_percent, "verdict": verdict.verdict.value,

@@ -56,7 +56,8 @@ def cleanup(
                             evidence={"traffic_percent": state.traffic_percent,
                                       "monitor": verdict.summary},
                             gate=gate)
-            set_traffic(component.value, FULL_PERCENT, actor=run.actor, reason="phase 4: full migration",
+            set_traffic(component.value, FULL_PERCENT, context=run.context, actor=run.actor,
+                        reason="phase 4: full migration",
                         evidence={"flow_run_id": run.flow_run_id})
 
         decision, verdict = watch(run, step="full", observation=observation, thresholds=limits,
@@ -66,7 +67,7 @@ def cleanup(
             run, step="retire", title=f"{component.value}: retire legacy? (no rollback after this)",
             evidence={"mode": "full", "monitor": verdict.summary}, gate=keep_full,
         )
-        retire(component.value, actor=run.actor, reason="phase 4: legacy removed",
+        retire(component.value, context=run.context, actor=run.actor, reason="phase 4: legacy removed",
                evidence={"flow_run_id": run.flow_run_id, "approvers": list(approvers)})
         report = write_report([component.value], title=f"Migration of {component.value}")
         run.note("final report", "written", report)

@@ -20,7 +20,7 @@ from runbook.control.outcomes import phase_outcome
 from runbook.domain.components import Component
 from runbook.domain.plans import Phase, ordered_components, phases_for
 from runbook.engines.fault_checks import faults_for
-from runbook.orchestration.context import open_store
+from runbook.orchestration.context import flow_context
 from runbook.orchestration.params import (
     ComponentOrAll,
     GateOptions,
@@ -75,15 +75,16 @@ def _migrate_one(
     component: Component, *, initiator: str, fault: str | None, options: dict[str, Any]
 ) -> dict[str, Any]:
     """Run ``component``'s remaining phases; the last phase's outcome decides the row."""
-    state = read_state(component.value)
+    context = flow_context()
+    state = read_state(component.value, context=context)
     outcome: dict[str, Any] = {"status": "completed", "reason": "nothing left to do"}
     for phase in phases_for(component, state.mode):
         run_state = _run_phase(phase, component, initiator=initiator, fault=fault, options=options)
-        outcome = phase_outcome(open_store(), component.value, str(run_state.state_details.flow_run_id),
+        outcome = phase_outcome(context.store, component.value, str(run_state.state_details.flow_run_id),
                                 message=run_state.message or "")
         if outcome["status"] != "completed":
             break
-    final = read_state(component.value)
+    final = read_state(component.value, context=context)
     return {"component": component.value, "status": outcome["status"], "phase": outcome.get("phase", ""),
             "check": outcome.get("check", ""), "reason": outcome.get("reason", ""), "mode": final.mode.value,
             "traffic_percent": final.traffic_percent, "report": outcome.get("report", ""), "fault": fault}

@@ -15,6 +15,7 @@ from runbook.domain.components import Component
 from runbook.domain.decisions import decide_checks
 from runbook.domain.modes import IN_MIGRATION
 from runbook.errors import ValidationFailed
+from runbook.orchestration.context import flow_context
 from runbook.orchestration.params import ValidationOptions
 from tasks.artifacts import publish_nightly
 from tasks.control import read_state
@@ -33,8 +34,9 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
     sizes = validation.checked()
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
+    context = flow_context()
     for component in Component:
-        state = read_state(component.value)
+        state = read_state(component.value, context=context)
         if state.mode not in IN_MIGRATION:
             continue
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,

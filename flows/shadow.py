@@ -58,7 +58,8 @@ def shadow(
     sizes = validation.checked()
     with begin_phase(Phase.SHADOW, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
         enter(run)
-        enable_shadow(component.value, actor=run.actor, reason="phase 1: shadow validation",
+        enable_shadow(component.value, context=run.context, actor=run.actor,
+                      reason="phase 1: shadow validation",
                       evidence={"flow_run_id": run.flow_run_id, "initiator": initiator})
 
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
@@ -73,7 +74,7 @@ def shadow(
         decision, verdict = watch(run, step="shadow", observation=observation, thresholds=limits,
                                   fault=inject_fault)
         stop_on_monitor(run, decision, verdict)
-        comparisons = check_observations("shadow_comparisons", component.value,
+        comparisons = check_observations("shadow_comparisons", component.value, context=run.context,
                                          since=verdict.since, mode="shadow")
         stop_on_failure(run, quality_checks([comparisons]))
 

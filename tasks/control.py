@@ -7,7 +7,7 @@ from typing import Any
 from runbook.control.safety import ProductionSafetyManager
 from runbook.domain.plans import FULL_PERCENT
 from runbook.domain.state import ComponentState
-from runbook.orchestration.context import open_store
+from runbook.orchestration.context import PhaseContext, open_store
 from runbook.orchestration.events import emit_rolled_back
 from tasks._base import runbook_task
 
@@ -21,15 +21,17 @@ def state_dict(state: ComponentState) -> dict[str, Any]:
 
 
 @runbook_task(name="read-state")
-def read_state(component: str) -> ComponentState:
+def read_state(component: str, *, context: PhaseContext) -> ComponentState:
     """Where ``component``'s traffic goes now."""
-    return open_store().state(component)
+    return context.store.state(component)
 
 
 @runbook_task(name="enable-shadow")
-def enable_shadow(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> ComponentState:
+def enable_shadow(
+    component: str, *, context: PhaseContext, actor: str, reason: str, evidence: dict[str, Any]
+) -> ComponentState:
     """Run the candidate beside legacy (callers keep legacy's answers); a no-op if already in shadow."""
-    store = open_store()
+    store = context.store
     if store.state(component).mode.value == "shadow":
         return store.state(component)
     manager = ProductionSafetyManager(store, actor=actor)
@@ -38,19 +40,22 @@ def enable_shadow(component: str, *, actor: str, reason: str, evidence: dict[str
 
 @runbook_task(name="set-traffic")
 def set_traffic(
-    component: str, percent: float, *, actor: str, reason: str, evidence: dict[str, Any]
+    component: str, percent: float, *, context: PhaseContext, actor: str, reason: str,
+    evidence: dict[str, Any],
 ) -> ComponentState:
     """Send ``percent`` of routing keys to the candidate: canary below 100, full (promote) at 100."""
-    manager = ProductionSafetyManager(open_store(), actor=actor)
+    manager = ProductionSafetyManager(context.store, actor=actor)
     if percent >= FULL_PERCENT:
         return manager.promote(component, reason=reason, evidence=evidence)
     return manager.enable_canary_deployment(component, percent, reason=reason, evidence=evidence)
 
 
 @runbook_task(name="retire-legacy")
-def retire(component: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> ComponentState:
+def retire(
+    component: str, *, context: PhaseContext, actor: str, reason: str, evidence: dict[str, Any]
+) -> ComponentState:
     """Record that the legacy implementation is removed (no rollback after this)."""
-    manager = ProductionSafetyManager(open_store(), actor=actor)
+    manager = ProductionSafetyManager(context.store, actor=actor)
     return manager.retire(component, reason=reason, evidence=evidence)
 
 

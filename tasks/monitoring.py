@@ -6,35 +6,38 @@ tells the team and emits the ``runbook.component.rolled_back`` event the rollbac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.monitoring import MonitorDecision, effectiveness_probe, memory_probe, monitor_and_act
-from runbook.orchestration.context import load_settings, open_store
+from runbook.orchestration.context import PhaseContext, load_settings, open_store
 from runbook.orchestration.events import emit_rolled_back
 from tasks._base import runbook_task
 
 
-def _alert(component: str, decision: MonitorDecision) -> None:
-    from runbook.slack.notifier import make_notifier
+def _alert(context: PhaseContext) -> Callable[[str, MonitorDecision], None]:
+    def alert(component: str, decision: MonitorDecision) -> None:
+        reason = decision.summary
+        evidence = dict(decision.evidence)
+        if evidence.get("action") == "rolled_back":
+            emit_rolled_back(component, source="monitor", reason=reason, evidence=evidence)
+        context.notifier.rollback_alert(component, reason=reason, evidence=evidence, automatic=True)
 
-    reason = decision.summary
-    evidence = dict(decision.evidence)
-    if evidence.get("action") == "rolled_back":
-        emit_rolled_back(component, source="monitor", reason=reason, evidence=evidence)
-    make_notifier(load_settings()).rollback_alert(component, reason=reason, evidence=evidence, automatic=True)
+    return alert
 
 
 @runbook_task(name="monitor")
 def monitor(
-    component: str, *, thresholds: RollbackThresholds, window_s: float, actor: str, fault: str | None = None
+    component: str, *, context: PhaseContext, thresholds: RollbackThresholds, window_s: float, actor: str,
+    fault: str | None = None,
 ) -> MonitorDecision:
     """The monitor's verdict on the last ``window_s`` seconds of ``component`` (rolls back on ROLLBACK).
 
     hedge_calculator's effectiveness, and every component's peak memory, are probed on replayed
     requests with the same engines (``fault`` injected into the candidate when given).
     """
-    settings = load_settings()
+    settings = context.settings
 
     def probe() -> Any:
         from runbook.engines.registry import load_pair
@@ -48,8 +51,8 @@ def monitor(
         return memory_probe(pair, component=component)
 
     return monitor_and_act(
-        open_store(settings), component, thresholds=thresholds, window_s=window_s, actor=actor,
-        alert=_alert, effectiveness=probe, memory=probe_memory,
+        context.store, component, thresholds=thresholds, window_s=window_s, actor=actor,
+        alert=_alert(context), effectiveness=probe, memory=probe_memory, now=context.clock(),
     )
 
 
@@ -88,8 +91,8 @@ def record_baseline(component: str, *, calls: int = 300) -> dict[str, Any]:
 
 
 @runbook_task(name="has-baseline")
-def has_baseline(component: str) -> bool:
+def has_baseline(component: str, *, context: PhaseContext) -> bool:
     """True when phase 0 recorded ``component``'s legacy baseline."""
     from runbook.control.baselines import BaselineStore
 
-    return BaselineStore(open_store()).get(component) is not None
+    return BaselineStore(context.store).get(component) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.domain.evidence import QualitySummary
-from runbook.orchestration.context import load_settings, open_store
+from runbook.orchestration.context import PhaseContext, load_settings
 from tasks._base import runbook_task
 
 
@@ -28,7 +28,9 @@ def check_quality(suite: str, frame: Any) -> QualitySummary:
 
 
 @runbook_task(name="data-quality-observations")
-def check_observations(suite: str, component: str, *, since: float, mode: str) -> QualitySummary:
+def check_observations(
+    suite: str, component: str, *, context: PhaseContext, since: float, mode: str
+) -> QualitySummary:
     """Run ``suite`` (shadow_comparisons, canary_window) on ``component``'s observations since ``since``.
 
     ``since`` is a Unix timestamp in seconds; only observations made in ``mode`` count.
@@ -36,7 +38,7 @@ def check_observations(suite: str, component: str, *, since: float, mode: str) -
     from runbook.control.observations import ObservationStore
     from runbook.quality.frames import observations_frame
 
-    rows = ObservationStore(open_store()).window(component, since=since, mode=mode)
+    rows = ObservationStore(context.store).window(component, since=since, mode=mode)
     return _run(suite, observations_frame(rows))
 
 

@@ -40,6 +40,16 @@ class PhaseContext:
     clock: Callable[[], float] = field(default=time.time)
 
 
+def flow_context(settings: Settings | None = None) -> PhaseContext:
+    """The context of a flow that runs outside a phase (monitor, nightly validation, migrate)."""
+    from runbook.control.gates import GateStore
+    from runbook.slack.notifier import make_notifier
+
+    settings = settings or load_settings()
+    store = open_store(settings)
+    return PhaseContext(settings, store, make_notifier(settings, gate_store=GateStore(store)))
+
+
 def load_settings() -> Settings:
     """The settings in force: the innermost ``settings_scope``, else the environment's."""
     if _OVERRIDE:

@@ -29,7 +29,7 @@ from runbook.errors import (
     ValidationFailed,
 )
 from runbook.orchestration.artifacts import artifact_key, publish_markdown
-from runbook.orchestration.context import load_settings, open_store
+from runbook.orchestration.context import PhaseContext, load_settings, open_store
 from runbook.orchestration.events import emit_rolled_back
 from runbook.orchestration.gates import GateAnswer, GateSpec, run_gate
 from runbook.orchestration.locks import phase_lock
@@ -75,6 +75,11 @@ class PhaseRun:
     flow_run_id: str
     flow_run_name: str
     log: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def context(self) -> PhaseContext:
+        """What this phase hands its tasks: its settings, store and notifier, and the wall clock."""
+        return PhaseContext(self.settings, self.store, self.notifier)
 
     @property
     def actor(self) -> str:
