@@ -65,7 +65,8 @@ def resolve_target(target: str | Callable[..., Any]) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise TypeError(f"{target!r} names a {type(obj).__name__}, not a callable")
-    return obj
+    resolved: Callable[..., Any] = obj
+    return resolved
 
 
 def boot() -> None:
