@@ -184,3 +184,81 @@ def test_fault_is_contained_counted_and_observed(fault, mode, engine, isolation)
             + sum(v for k, v in stats.items() if k.startswith("fallback_"))
         )
     assert outcomes == CALLS
+
+
+# ---- the process-isolation column ---------------------------------------------------------------
+# Workers import the candidate, so it is a module-level callable here, and one router per engine
+# kind serves every cell (a worker takes about a second to start): the fault travels with the call.
+# Hangs are the process pool's own cells (tests/unit/test_runtime_process_faults.py: the worker is
+# killed at the deadline and replaced), as are crashes, exits, signals and memory caps.
+
+PROCESS_FAULTS = [fault for fault in FAULTS if fault not in ("hang", "block_loop")]
+
+
+def legacy_of_any(x: float, fault: str | None = None) -> Risk:
+    return answer(x)
+
+
+def misbehaving(x: float, fault: str | None = None) -> Risk:
+    return answer(x) if fault is None else misbehave(fault, x)
+
+
+async def misbehaving_async(x: float, fault: str | None = None) -> Risk:
+    await asyncio.sleep(0)
+    return answer(x) if fault is None else misbehave(fault, x)
+
+
+@pytest.fixture(scope="module")
+def process_routers():
+    made = {}
+    for engine, candidate in (("sync", misbehaving), ("async-acall", misbehaving_async)):
+        sink, source = InMemorySink(), InMemoryStateSource()
+        recorder = ObservationRecorder(sink, flush_interval_s=0.01)
+        router = Router(COMPONENT, legacy=legacy_of_any, candidate=candidate, state_source=source,
+                        recorder=recorder, validate=validate, shadow_timeout_s=ROOMY_S,
+                        candidate_isolation="process", candidate_processes=1, refresh_interval_s=NEVER,
+                        breaker_failures=10_000)  # fmt: skip
+        assert router.wait_for_candidate(120.0)
+        made[engine] = (router, source, sink, recorder)
+    yield made
+    for router, _source, _sink, recorder in made.values():
+        router.close()
+        recorder.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("engine", ["sync", "async-acall"])
+@pytest.mark.parametrize("mode", [Mode.SHADOW, Mode.CANARY, Mode.FULL])
+@pytest.mark.parametrize("fault", PROCESS_FAULTS)
+def test_fault_is_contained_in_a_candidate_process(process_routers, fault, mode, engine):
+    """Process isolation: 0 caller exceptions, 0 invalid values served, wrong values seen, all counted."""
+    router, source, sink, _recorder = process_routers[engine]
+    source.set_mode(COMPONENT, mode, traffic_fraction=0.5 if mode is Mode.CANARY else None)
+    assert router.refresh()
+    seen, before = len(sink.observations), router.stats()
+    if engine == "sync":
+        answers = [router.call(float(i + 1), routing_key=key, fault=fault) for i, key in enumerate(KEYS)]
+    else:
+        answers = [asyncio.run(router.acall(float(i + 1), routing_key=key, fault=fault))
+                   for i, key in enumerate(KEYS)]  # fmt: skip
+    assert router.flush(30)
+    observations = sink.observations[seen:]
+    after = router.stats()
+    served_wrong = [KEYS[i] for i, got in enumerate(answers) if got != answer(float(i + 1))]
+    for got in answers:
+        assert isinstance(got, Risk)
+        assert math.isfinite(got.var)
+        assert got.var >= 0
+        assert len(got.contributions) == 2
+    assert not served_wrong or (fault == PLAUSIBLY_WRONG and mode is not Mode.SHADOW)
+    assert len(observations) == CALLS
+    assert {o.error_kind for o in observations} <= expected_kinds(fault, mode)
+    candidate_served = [o for o in observations if o.route is Route.CANDIDATE]
+    assert sorted(o.routing_key for o in candidate_served) == sorted(served_wrong)
+    moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    if mode is Mode.SHADOW:
+        outcomes = sum(v for k, v in moved.items() if k.startswith("shadow_") and "thread" not in k)
+    else:
+        outcomes = sum(v for k, v in moved.items()
+                       if k.startswith(("fallback_", "answered_by_")))  # fmt: skip
+    assert outcomes == CALLS, moved
