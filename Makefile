@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/observation_ingest.py
 	$(BIN)/python bench/rollback_propagation.py
 	$(BIN)/python bench/validation_throughput.py
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/peer_overhead.py
 
 up: $(STAMP)
 	$(BIN)/runbook up
