@@ -101,8 +101,12 @@ class ChangeSignal:
         delay = 0.1
         while not self._stop.is_set():
             try:
+                # Keepalives and tcp_user_timeout let the kernel notice a peer that vanished, so the
+                # listener reconnects instead of waiting on a dead socket (the poll covers meanwhile).
                 with psycopg.connect(
-                    conninfo, autocommit=True, connect_timeout=max(2, int(self._timeout_s + 0.999))
+                    conninfo, autocommit=True, connect_timeout=max(2, int(self._timeout_s + 0.999)),
+                    keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+                    tcp_user_timeout=int(self._timeout_s * 1000),
                 ) as conn:
                     conn.execute(f'LISTEN "{self._channel}"')
                     self._fire()  # anything sent while we were not listening is lost: look once

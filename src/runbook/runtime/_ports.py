@@ -21,7 +21,9 @@ class StateSource(Protocol):
     """Anything that answers every component's routing state.
 
     It may also offer ``epoch_signature()`` (a cheap value that changes whenever any state
-    changes); routers then call ``states()`` only when the signature moved.
+    changes); routers then call ``states()`` only when the signature moved. And it may offer
+    ``subscribe(callback) -> unsubscribe``: a push that calls ``callback()`` whenever the state may
+    have changed; routers then refresh at once, and keep polling as the fallback.
     """
 
     def states(self) -> Mapping[str, ComponentState]: ...
