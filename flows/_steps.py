@@ -88,7 +88,7 @@ def watch(
             observation.monitor_policy(),
         )
         run.note(f"{step} window {extra + 1}", verdict.verdict.value,
-                 f"{traffic['sent']} calls; {verdict.summary}")
+                 f"{traffic.sent} calls; {verdict.summary}")
         if decision.action is not NextAction.EXTEND_WINDOW:
             return decision, verdict
     raise AssertionError("unreachable: decide_monitor stops extending after max_extensions")

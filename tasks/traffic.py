@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from runbook.domain.evidence import TrafficWindow
 from runbook.orchestration.context import load_settings, open_store
 from tasks._base import runbook_task
 
@@ -11,7 +10,7 @@ from tasks._base import runbook_task
 @runbook_task(name="replay-traffic")
 def replay_traffic(
     component: str, *, rate_per_s: float, duration_s: float, seed: int = 0, fault: str | None = None
-) -> dict[str, Any]:
+) -> TrafficWindow:
     """Replay ``rate_per_s`` calls per second for ``duration_s`` seconds through a recording router.
 
     The router follows the store's state (shadow, canary, full) like a production service would;
@@ -25,11 +24,11 @@ def replay_traffic(
     pair = load_pair(component, engines_config=settings.engines, fault=fault)
     stats = run_replay(open_store(settings), component, pair, rate_per_s=rate_per_s, duration_s=duration_s,
                        seed=seed)
-    return stats.to_dict()
+    return TrafficWindow(component, stats.sent, stats.to_dict())
 
 
 @runbook_task(name="observe-production")
-def observe_production(component: str, *, duration_s: float) -> dict[str, Any]:
+def observe_production(component: str, *, duration_s: float) -> TrafficWindow:
     """Wait ``duration_s`` seconds while production services call the component's routers.
 
     Their observations reach the store through their own recorders; nothing is replayed.
@@ -40,4 +39,4 @@ def observe_production(component: str, *, duration_s: float) -> dict[str, Any]:
 
     started = time.time()
     time.sleep(duration_s)
-    return {"component": component, "sent": ObservationStore(open_store()).count(component, since=started)}
+    return TrafficWindow(component, ObservationStore(open_store()).count(component, since=started))

@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["CheckView", "QualitySummary", "ValidationSummary"]
+__all__ = ["CheckView", "QualitySummary", "TrafficWindow", "ValidationSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficWindow:
+    """Traffic seen in one observation window: calls sent (replayed or made by production services),
+    with the replay's own figures when it was a replay (rates per second, lag in seconds)."""
+
+    component: str
+    sent: int
+    figures: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
