@@ -41,5 +41,6 @@ def emergency_rollback(
         states = [roll_back(parse_component(component).value, actor=actor, reason=reason, evidence=evidence,
                             source="emergency")]
     for state in states:
-        rollback_alert(state["component"], reason=reason, evidence={**evidence, **state}, automatic=False)
-    return states
+        rollback_alert(state.component, reason=reason, evidence={**evidence, **state.as_dict()},
+                       automatic=False)
+    return [state.as_dict() for state in states]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.control.safety import ProductionSafetyManager
+from runbook.domain.evidence import RolledBack
 from runbook.domain.plans import FULL_PERCENT
 from runbook.domain.state import ComponentState
 from runbook.orchestration.context import PhaseContext, open_store
@@ -12,12 +13,8 @@ from runbook.orchestration.events import emit_rolled_back
 from tasks._base import runbook_task
 
 
-def state_dict(state: ComponentState) -> dict[str, Any]:
-    """A component state as plain values (for evidence, artifacts and results)."""
-    return {
-        "component": state.component, "mode": state.mode.value, "traffic_percent": state.traffic_percent,
-        "epoch": state.epoch,
-    }
+def _rolled_back(state: ComponentState, *, changed: bool) -> RolledBack:
+    return RolledBack(state.component, state.mode.value, state.traffic_percent, state.epoch, changed)
 
 
 @runbook_task(name="read-state")
@@ -62,7 +59,7 @@ def retire(
 @runbook_task(name="roll-back", retries=2, retry_delay_seconds=1)
 def roll_back(
     component: str, *, actor: str, reason: str, evidence: dict[str, Any], source: str
-) -> dict[str, Any]:
+) -> RolledBack:
     """Send all of ``component``'s traffic back to legacy (idempotent); emit the rollback event on change."""
     store = open_store()
     before = store.state(component)
@@ -71,17 +68,17 @@ def roll_back(
     )
     if after.epoch != before.epoch:
         emit_rolled_back(component, source=source, reason=reason, evidence=evidence)
-    return {**state_dict(after), "changed": after.epoch != before.epoch}
+    return _rolled_back(after, changed=after.epoch != before.epoch)
 
 
 @runbook_task(name="roll-back-all", retries=2, retry_delay_seconds=1)
-def roll_back_all(*, actor: str, reason: str, evidence: dict[str, Any], source: str) -> list[dict[str, Any]]:
+def roll_back_all(*, actor: str, reason: str, evidence: dict[str, Any], source: str) -> list[RolledBack]:
     """Roll back every live component in one transaction; an event for each one that changed."""
     manager = ProductionSafetyManager(open_store(), actor=actor)
     changed = manager.rollback_all(reason=reason, evidence=evidence)
     for state in changed:
         emit_rolled_back(state.component, source=source, reason=reason, evidence=evidence)
-    return [state_dict(state) for state in changed]
+    return [_rolled_back(state, changed=True) for state in changed]
 
 
 @runbook_task(name="check-store")

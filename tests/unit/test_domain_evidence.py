@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from runbook.domain.evidence import CheckView, QualitySummary, ValidationSummary
+from runbook.domain.evidence import CheckView, QualitySummary, RolledBack, ValidationSummary
 from runbook.domain.verdicts import Verdict
 from runbook.monitoring import MonitorDecision
 
@@ -35,3 +35,10 @@ def test_a_validation_summary_names_the_frames_the_suites_read() -> None:
 def test_the_monitor_decision_says_where_its_window_began(evidence: dict, since: float) -> None:
     """``since`` is the window start the monitor recorded, 0.0 when it recorded none."""
     assert MonitorDecision(Verdict.CONTINUE, (), evidence).since == since
+
+
+def test_a_rollback_says_whether_it_moved_the_component() -> None:
+    """A rollback's value keeps the state it left and whether it changed anything, plain for alerts."""
+    again = RolledBack("var_engine", "rolled_back", 0.0, 7, changed=False)
+    assert again.as_dict() == {"component": "var_engine", "mode": "rolled_back", "traffic_percent": 0.0,
+                               "epoch": 7, "changed": False}

@@ -10,7 +10,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["CheckView", "QualitySummary", "TrafficWindow", "ValidationSummary"]
+__all__ = ["CheckView", "QualitySummary", "RolledBack", "TrafficWindow", "ValidationSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class RolledBack:
+    """A component after a rollback: its mode, share and epoch, and whether this rollback moved it
+    (False when it was already back on legacy: rollback is idempotent)."""
+
+    component: str
+    mode: str
+    traffic_percent: float
+    epoch: int
+    changed: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        return {"component": self.component, "mode": self.mode, "traffic_percent": self.traffic_percent,
+                "epoch": self.epoch, "changed": self.changed}
 
 
 @dataclass(frozen=True, slots=True)
