@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from runbook.domain.components import Component
+from runbook.domain.components import AnyComponent
 from runbook.domain.decisions import (
     CheckResult,
     MonitorEvidence,
@@ -47,8 +47,8 @@ from tasks.traffic import observe_production, replay_traffic
 
 
 def checked_options(
-    component: Component, *, observation: ObservationOptions, gate: GateOptions, thresholds: ThresholdOptions,
-    inject_fault: str | None,
+    component: AnyComponent, *, observation: ObservationOptions, gate: GateOptions,
+    thresholds: ThresholdOptions, inject_fault: str | None,
 ) -> RollbackThresholds:
     """Check every option before anything moves; the domain thresholds on success."""
     observation.checked()
@@ -173,7 +173,7 @@ def shift_traffic(
 
 
 def traffic_phase(
-    phase: Phase, component: Component, *, initiator: str, steps: list[float] | None,
+    phase: Phase, component: AnyComponent, *, initiator: str, steps: list[float] | None,
     observation: ObservationOptions, gate: GateOptions, thresholds: ThresholdOptions,
     inject_fault: str | None, lock_wait_s: float,
 ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from prefect import flow
 
-from runbook.domain.components import Component
+from runbook.domain.components import catalog_components
 from runbook.domain.modes import LIVE_MODES
 from runbook.domain.plans import validate_window
 from runbook.orchestration.context import flow_context
@@ -35,7 +35,7 @@ def auto_rollback_monitor(
     limits = thresholds.to_domain()
     context = flow_context()
     verdicts = []
-    for component in Component:
+    for component in catalog_components():
         state = read_state(component.value, context=context)
         if state.mode not in LIVE_MODES:
             continue

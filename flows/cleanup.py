@@ -11,9 +11,8 @@ from typing import Any
 from prefect import flow
 
 from flows._steps import approve_or_stop, checked_options, enter, stop_on_monitor, watch
-from runbook.domain.components import Component
 from runbook.domain.plans import FULL_PERCENT, GateFallback, Phase, needs_promotion, step_label
-from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.params import ComponentParam, GateOptions, ObservationOptions, ThresholdOptions
 from runbook.orchestration.phase import begin_phase
 from tasks.artifacts import write_report
 from tasks.control import retire, set_traffic
@@ -21,7 +20,7 @@ from tasks.control import retire, set_traffic
 
 @flow(name="cleanup", description="ADR-0011 phase 4: all traffic to the candidate, retire legacy, report")
 def cleanup(
-    component: Component,
+    component: ComponentParam,
     initiator: str,
     observation: ObservationOptions = ObservationOptions(),
     gate: GateOptions = GateOptions(),

@@ -14,14 +14,13 @@ from typing import Any
 from prefect import flow
 
 from flows._steps import traffic_phase
-from runbook.domain.components import Component
 from runbook.domain.plans import Phase
-from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.params import ComponentParam, GateOptions, ObservationOptions, ThresholdOptions
 
 
 @flow(name="critical", description="ADR-0011 phase 3: var_engine, hedge_calculator; two approvers per gate")
 def critical(
-    component: Component,
+    component: ComponentParam,
     initiator: str,
     steps: list[float] | None = None,
     observation: ObservationOptions = ObservationOptions(),

@@ -7,18 +7,14 @@ The same code path as ``scripts/emergency_rollback.sh`` and ``runbook rollback``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow
 
 from runbook.domain.components import ALL_COMPONENTS_ALIAS, parse_component
+from runbook.orchestration.params import ComponentOrAllComponents
 from tasks.control import roll_back, roll_back_all
 from tasks.notify import rollback_alert
-
-ComponentOrAllComponents = Literal[
-    "all_components", "market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine",
-    "hedge_calculator",
-]
 
 
 @flow(name="emergency_rollback", description="Send a component's (or all components') traffic back to legacy")

@@ -17,7 +17,7 @@ from flows.critical import critical
 from flows.readiness import readiness
 from flows.shadow import shadow
 from runbook.control.outcomes import phase_outcome
-from runbook.domain.components import Component
+from runbook.domain.components import AnyComponent, catalog_components
 from runbook.domain.plans import Phase, ordered_components, phases_for
 from runbook.engines.fault_checks import faults_for
 from runbook.orchestration.context import flow_context
@@ -55,7 +55,7 @@ def migrate(
         inject_fault: demos and drills only: a candidate defect, injected into each selected component with it
         continue_after_stop: go on with the next component after one was stopped
     """
-    components = ordered_components(list(Component) if component == "all" else [component])
+    components = ordered_components(catalog_components() if component == "all" else [component])
     faults = faults_for([c.value for c in components], inject_fault)
     options = {"validation": validation, "observation": observation, "gate": gate, "thresholds": thresholds}
     rows: list[dict[str, Any]] = []
@@ -72,7 +72,7 @@ def migrate(
 
 
 def _migrate_one(
-    component: Component, *, initiator: str, fault: str | None, options: dict[str, Any]
+    component: AnyComponent, *, initiator: str, fault: str | None, options: dict[str, Any]
 ) -> dict[str, Any]:
     """Run ``component``'s remaining phases; the last phase's outcome decides the row."""
     context = flow_context()
@@ -90,7 +90,7 @@ def _migrate_one(
             "traffic_percent": final.traffic_percent, "report": outcome.get("report", ""), "fault": fault}
 
 
-def _run_phase(phase: Phase, component: Component, *, initiator: str, fault: str | None,
+def _run_phase(phase: Phase, component: AnyComponent, *, initiator: str, fault: str | None,
                options: dict[str, Any]) -> Any:
     """Run one phase flow as a subflow; its final Prefect state (never raises)."""
     if phase is Phase.READINESS:

@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow
 
 from flows._steps import quality_checks, validation_check
-from runbook.domain.components import Component
+from runbook.domain.components import catalog_components
 from runbook.domain.decisions import decide_checks
 from runbook.domain.modes import IN_MIGRATION
 from runbook.errors import ValidationFailed
@@ -35,14 +35,13 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
     context = flow_context()
-    for component in Component:
+    for component in catalog_components():
         state = read_state(component.value, context=context)
         if state.mode not in IN_MIGRATION:
             continue
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
-                                  seed=sizes.seed, label="nightly")
-        quality = [check_quality("scenarios", report.frame("scenarios")),
-                   check_quality("engine_outputs", report.frame("engine_outputs"))]
+                                  seed=sizes.seed, label="nightly", **validation.sources())
+        quality = [check_quality(suite, frame) for suite, frame in report.frames.items()]
         verdict = decide_checks([validation_check(report), *quality_checks(quality)])
         passed = not verdict.stops
         row = {"component": component.value, "mode": state.mode.value,

@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow
 
 from flows._steps import quality_checks, stop_on_failure
-from runbook.domain.components import Component
+from runbook.domain.components import catalog_components
 from runbook.domain.decisions import CheckResult
 from runbook.domain.plans import Phase, ordered_components, validate_count
 from runbook.errors import RunbookError, ValidationFailed
@@ -40,7 +40,7 @@ def readiness(
         lock_wait_s: seconds to wait when another phase holds a component (0: refuse at once)
     """
     validate_count("baseline_calls", baseline_calls, minimum=20)
-    components = ordered_components(list(Component) if component == "all" else [component])
+    components = ordered_components(catalog_components() if component == "all" else [component])
     market_history = check_market_history()
     notifier = check_notifier()
     shared = {"store": check_store(), "expectations": check_expectations(), "notifier": notifier,

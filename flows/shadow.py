@@ -20,9 +20,14 @@ from flows._steps import (
     validation_check,
     watch,
 )
-from runbook.domain.components import Component
 from runbook.domain.plans import Phase, meets_adr_sizes
-from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions, ValidationOptions
+from runbook.orchestration.params import (
+    ComponentParam,
+    GateOptions,
+    ObservationOptions,
+    ThresholdOptions,
+    ValidationOptions,
+)
 from runbook.orchestration.phase import begin_phase
 from tasks.artifacts import publish_validation
 from tasks.control import enable_shadow
@@ -32,7 +37,7 @@ from tasks.validation import validate_offline
 
 @flow(name="shadow", description="ADR-0011 phase 1: shadow mode, offline validation, comparisons, gate")
 def shadow(
-    component: Component,
+    component: ComponentParam,
     initiator: str,
     validation: ValidationOptions = ValidationOptions(),
     observation: ObservationOptions = ObservationOptions(),
@@ -63,11 +68,10 @@ def shadow(
                       evidence={"flow_run_id": run.flow_run_id, "initiator": initiator})
 
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
-                                  seed=sizes.seed, fault=inject_fault)
+                                  seed=sizes.seed, fault=inject_fault, **validation.sources())
         publish_validation(report)
         run.note("offline validation", "passed" if report.passed else "FAILED", report.report_html)
-        quality = [check_quality("scenarios", report.frame("scenarios")),
-                   check_quality("engine_outputs", report.frame("engine_outputs"))]
+        quality = [check_quality(suite, frame) for suite, frame in report.frames.items()]
         offline = [validation_check(report), *quality_checks(quality)]
         stop_on_failure(run, offline, report=report.report_html)
 

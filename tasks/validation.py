@@ -14,40 +14,54 @@ from tasks._base import runbook_task
 @runbook_task(name="validate-offline")
 def validate_offline(
     component: str, *, historical: int, monte_carlo: int, seed: int = 0, fault: str | None = None,
-    label: str = "shadow",
+    label: str = "shadow", market_data: str | None = None, portfolios: str | None = None,
+    requests: str | None = None,
 ) -> ValidationSummary:
-    """Validate the candidate against legacy on ``historical`` + ``monte_carlo`` scenarios.
+    """Validate the candidate against legacy on ``historical`` + ``monte_carlo`` scenarios, or, for a
+    catalog component or when request sources are given, through the single-request callables on
+    the firm's requests (``market_data`` + ``portfolios``, or a ``requests`` file).
 
     Writes ``report.json`` and ``report.html`` under ``<RUNBOOK_HOME>/reports/<component>/``;
-    returns the verdict, the checks, the report paths and the frames the data-quality suites read.
+    returns the verdict, the checks, the report paths and the frames the data-quality suites read
+    (none on the requests path: its suites are the catalog's result check and tolerances).
     A progress artifact follows the validation in the Prefect UI.
     """
+    from runbook.domain.catalog import entry_of
     from runbook.engines.registry import load_pair
     from runbook.validation import FinancialCalculationValidator
+    from runbook.validation.catalog_validation import Sources, pair_engines, validate_catalog_component
 
     settings = load_settings()
+    sources = Sources(market_data, portfolios, requests)
+    bundled = entry_of(component).bundled
     pair = load_pair(component, engines_config=settings.engines, fault=fault)
-    progress = progress_reporter(artifact_key("validation-progress", component, label),
-                                 description=f"offline validation of {component}")
-    report = FinancialCalculationValidator().validate_component(
-        component, pair, historical=historical, monte_carlo=monte_carlo, seed=seed, progress=progress
-    )
+    if not bundled or sources.given:
+        engines = pair_engines(pair) if bundled else None
+        report = validate_catalog_component(component, sources, count=historical, seed=seed, engines=engines)
+    else:
+        progress = progress_reporter(artifact_key("validation-progress", component, label),
+                                     description=f"offline validation of {component}")
+        report = FinancialCalculationValidator().validate_component(
+            component, pair, historical=historical, monte_carlo=monte_carlo, seed=seed, progress=progress
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     paths = report.write(settings.reports_dir / component / f"{stamp}-{label}")
+    frames = {} if report.outputs == () else {"scenarios": report.scenarios_frame(),
+                                              "engine_outputs": report.outputs_frame()}
     return ValidationSummary(
         component=component, passed=report.passed, verdict=report.verdict, historical=historical,
         monte_carlo=monte_carlo, fault=fault,
         failed_checks=tuple(f"{check.name}: {check.detail}" for check in report.failed_checks),
         checks=tuple(CheckView(c.name, c.passed, c.outcome, c.detail) for c in report.checks),
-        summary=report.to_dict().get("summary", {}),
+        summary={**report.to_dict().get("summary", {}), "data": report.data, "engines": report.engines},
         report_html=str(paths["html"]), report_json=str(paths["json"]),
-        frames={"scenarios": report.scenarios_frame(), "engine_outputs": report.outputs_frame()},
+        frames=frames,
     )
 
 
 @runbook_task(name="check-engines")
 def check_engines(component: str) -> dict[str, Any]:
-    """Both engines of ``component`` import and fit the component's protocol."""
+    """Both engines of ``component`` import and fit the component's protocol (catalog: import)."""
     from runbook.engines.registry import load_pair
 
     return load_pair(component, engines_config=load_settings().engines).describe()

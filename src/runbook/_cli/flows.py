@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_run_component(phase: str, component: str | None) -> None:
     """BadParameter (exit 2, before anything starts) for a component ``phase`` does not take."""
-    from runbook.domain.components import ALL_COMPONENTS_ALIAS, Component
+    from runbook.domain.components import ALL_COMPONENTS_ALIAS, component_names, parse_component
     from runbook.domain.plans import Phase, check_phase_component
     from runbook.errors import BadParameter
 
@@ -185,19 +185,22 @@ def _check_run_component(phase: str, component: str | None) -> None:
         return
     if component is None:
         if phase not in WITHOUT_COMPONENT:
-            raise BadParameter(f"the {phase} phase needs --component (one of: {', '.join(COMPONENTS)})")
+            known = ", ".join(component_names())
+            raise BadParameter(f"the {phase} phase needs --component (one of: {known})")
         return
     extra = {"readiness": ("all",), "migrate": ("all",), "emergency_rollback": (ALL_COMPONENTS_ALIAS,)}
-    allowed = (*COMPONENTS, *extra.get(phase, ()))
+    allowed = (*component_names(), *extra.get(phase, ()))
     if component not in allowed:
         raise BadParameter(f"unknown component {component!r} for {phase}; allowed: {', '.join(allowed)}")
     if phase in ("canary", "critical"):
-        check_phase_component(Phase(phase), Component(component))
+        check_phase_component(Phase(phase), parse_component(component))
 
 
 def _recorded_stop(settings: Settings, component: str | None, flow_run_id: str) -> dict[str, Any] | None:
     """The phase's recorded outcome when the runbook held or rolled the component back, else None."""
-    if component not in COMPONENTS or not flow_run_id:
+    from runbook.domain.catalog import component_names
+
+    if component not in component_names() or not flow_run_id:
         return None
     from runbook.control.outcomes import phase_outcome
     from runbook.control.store import Store

@@ -1,8 +1,14 @@
 """``runbook validate``: offline validation of a candidate engine against the legacy one (no Prefect).
 
-Exit codes: 0 every gating check passed, 1 a check failed, 2 bad input (unknown component,
-engine path or fault, bad counts), 3 inconclusive (no check failed, but a performance gate could not
-decide within its round budget: not a pass, a human decides with the figures).
+Components are the catalog's (``--catalog``, ``RUNBOOK_CATALOG`` or ``./runbook.toml``; by default
+the ADR's five). With ``--market-data``, ``--portfolios`` or ``--requests``, or for a component
+the catalog adds, validation runs the single-request callables on those requests.
+
+Exit codes: 0 every gating check passed, 1 a check failed (an engine raising or exiting during
+validation included; the report is still written), 2 bad input (unknown component, engine that
+cannot be imported, unreadable data, bad counts), 3 inconclusive (no check failed, but a
+performance gate could not decide within its round budget: not a pass, a human decides with the
+figures).
 """
 
 from __future__ import annotations
@@ -25,9 +31,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "component",
         nargs="?",
-        help="market_data_provider, performance_analyzer, "
-        "correlation_analyzer, var_engine or hedge_calculator",
+        help="a component of the catalog (by default market_data_provider, performance_analyzer, "
+        "correlation_analyzer, var_engine or hedge_calculator)",
     )
+    sources = (
+        ("--catalog", "catalog file (default: RUNBOOK_CATALOG or ./runbook.toml)"),
+        ("--market-data", "prices (CSV or Parquet): a date column and one price column per asset"),
+        ("--portfolios", "positions (CSV with portfolio,asset,position, or JSON)"),
+        ("--requests", "requests file (JSON Lines or Parquet, one request per row)"),
+    )
+    for flag, text in sources:
+        parser.add_argument(flag, metavar="PATH", help=text)
     parser.add_argument("--historical", type=int, default=10_000, metavar="N", help="historical scenarios")
     parser.add_argument("--monte-carlo", type=int, default=100_000, metavar="N", help="Monte Carlo scenarios")
     parser.add_argument("--legacy", metavar="IMPORT_PATH", help="legacy engine as module:attribute")
@@ -67,12 +81,19 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
         raise BadParameter(f"--historical {args.historical} must be >= 1")
     if args.monte_carlo < 0:
         raise BadParameter(f"--monte-carlo {args.monte_carlo} must be >= 0")
-    report = _run(args, settings)
+    from runbook.domain.catalog import use_catalog
+
+    with use_catalog(args.catalog) if args.catalog else _current():
+        report = _run(args, settings)
     if args.report:
         paths = report.write(args.report)
         print(f"report: {paths['html']}", file=sys.stderr)
     if args.json:
         print(report.to_json())
+    elif "requests" in report.summary:
+        from runbook._cli.validate_catalog import print_requests_summary
+
+        print_requests_summary(report)
     else:
         _print_summary(report)
     return exit_code(report.verdict)
@@ -83,26 +104,47 @@ def exit_code(verdict: str) -> int:
     return {"pass": EXIT_OK, "inconclusive": EXIT_INCONCLUSIVE}.get(verdict, EXIT_FAILED)
 
 
+def _current() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
 def _run(args: argparse.Namespace, settings: Any) -> Any:
+    from runbook._cli.validate_catalog import run_requests_path, sources_of
+    from runbook.domain.catalog import entry_of
     from runbook.domain.components import parse_component
+
+    component = parse_component(args.component)
+    for name in settings.engines or {}:
+        parse_component(name)  # RUNBOOK_ENGINES naming no catalog component is bad input
+    if not entry_of(component).bundled or sources_of(args).given:
+        return run_requests_path(args, settings, component)
+    return _run_batch(args, settings, component)
+
+
+def _run_batch(args: argparse.Namespace, settings: Any, component: Any) -> Any:
+    from runbook._cli.validate_catalog import engines_config, failed_report
     from runbook.engines.registry import load_pair
     from runbook.validation import FinancialCalculationValidator
 
-    component = parse_component(args.component)
-    config = {name: dict(paths) for name, paths in (settings.engines or {}).items()}
-    overrides = {k: v for k, v in (("legacy", args.legacy), ("candidate", args.candidate)) if v}
-    config[component.value] = config.get(component.value, {}) | overrides
+    config = engines_config(args, settings, component)
     pair = load_pair(component, engines_config=config, fault=args.inject_fault)
     validator = FinancialCalculationValidator(windows=tuple(args.window) if args.window else None)
     with _Progress() as progress:
-        return validator.validate_component(
-            component,
-            pair,
-            historical=args.historical,
-            monte_carlo=args.monte_carlo,
-            seed=args.seed,
-            progress=progress,
-        )
+        try:
+            return validator.validate_component(
+                component,
+                pair,
+                historical=args.historical,
+                monte_carlo=args.monte_carlo,
+                seed=args.seed,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # an engine raising or exiting mid-run is a FAIL, with a report
+            return failed_report(component.value, pair, exc)
 
 
 class _Progress:

@@ -23,7 +23,7 @@ from runbook.control._time import utc_now
 from runbook.control.audit import append_entry
 from runbook.control.models import ComponentStateRow
 from runbook.control.store import STATE_CHANNEL, read_state
-from runbook.domain.components import ALL_COMPONENTS_ALIAS, Component, parse_component
+from runbook.domain.components import ALL_COMPONENTS_ALIAS, catalog_components, parse_component
 from runbook.domain.modes import LIVE_MODES, Mode, check_transition
 from runbook.domain.state import ComponentState, TrafficSplit
 from runbook.errors import BadParameter, ConcurrentModification, InvalidTrafficFraction, InvalidTransition
@@ -134,7 +134,7 @@ class ProductionSafetyManager:
         changed: list[ComponentState] = []
         reason = clip_rollback_input(self.actor, reason)[1]
         with self._store.write() as conn:
-            states = [read_state(conn, c.value) for c in Component]
+            states = [read_state(conn, c.value) for c in catalog_components()]
             for state in states:
                 if state.mode in LIVE_MODES:
                     changed.append(self._rollback_in(conn, state, reason, evidence))

@@ -29,7 +29,7 @@ from runbook.control._engine import (
 )
 from runbook.control._time import as_utc
 from runbook.control.models import ComponentStateRow
-from runbook.domain.components import Component
+from runbook.domain.components import catalog_components
 from runbook.domain.modes import Mode
 from runbook.domain.state import ComponentState
 from runbook.errors import StoreMissing, StoreUnavailable
@@ -266,7 +266,10 @@ class Store:
         with self.read() as conn:
             rows = conn.execute(select(ComponentStateRow.__table__)).mappings().all()
         by_name = {row["component"]: state_from_row(row) for row in rows}
-        return {c.value: by_name.get(c.value) or ComponentState.initial(c.value) for c in Component}
+        names = [c.value for c in catalog_components()]
+        known = {name: by_name.get(name) or ComponentState.initial(name) for name in names}
+        # Rows of components another process's catalog declares stay visible (a shared store).
+        return known | {name: state for name, state in by_name.items() if name not in known}
 
     def state(self, component: str) -> ComponentState:
         """One component's state (legacy at epoch 0 when never touched)."""
@@ -278,7 +281,9 @@ class Store:
         table = ComponentStateRow.__table__
         with self.read() as conn:
             epochs = dict(conn.execute(select(table.c.component, table.c.epoch)).all())
-        return tuple(int(epochs.get(c.value, 0)) for c in Component)
+        names = [c.value for c in catalog_components()]
+        names += sorted(set(epochs) - set(names))
+        return tuple(int(epochs.get(name, 0)) for name in names)
 
 
 def read_state(conn: Connection, component: str) -> ComponentState:

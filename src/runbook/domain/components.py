@@ -1,11 +1,12 @@
-"""The catalog of migratable components, in ADR-0011 order (lowest risk first)."""
+"""Component names: the ADR's five (``Component``, ADR-0011 order, lowest risk first) and any
+component the catalog (``runbook.domain.catalog``) declares."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runbook.errors import UnknownComponent
+from runbook.domain.catalog import component_names, entry_of
 
 ALL_COMPONENTS_ALIAS = "all_components"
 
@@ -49,15 +50,42 @@ COMPONENTS: dict[Component, ComponentSpec] = {
 }
 
 
-def parse_component(name: str) -> Component:
-    """The component called ``name``, or ``UnknownComponent`` naming the allowed values."""
+class ComponentName(str):
+    """A catalog component's name: a ``str`` with ``.value``, as the ``Component`` members have."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+
+AnyComponent = Component | ComponentName
+
+
+def parse_component(name: str) -> AnyComponent:
+    """The catalog's component called ``name`` (a ``Component`` for the ADR's five, else a
+    ``ComponentName``), or ``UnknownComponent`` naming the known ones."""
+    entry_of(str(name))
     try:
-        return Component(name)
+        return Component(str(name))
     except ValueError:
-        allowed = ", ".join(c.value for c in Component)
-        raise UnknownComponent(f"unknown component {name!r}; allowed: {allowed}") from None
+        return ComponentName(str(name))
 
 
-def is_critical(component: Component) -> bool:
-    """True for the components ADR-0011 phase 3 treats as critical (VaR and hedging)."""
-    return COMPONENTS[component].critical
+def catalog_components() -> list[AnyComponent]:
+    """Every component of the catalog in force, in catalog order (the ADR's five first)."""
+    return [parse_component(name) for name in component_names()]
+
+
+def is_critical(component: str) -> bool:
+    """True for critical-tier components (the ADR's VaR and hedging; a catalog's ``tier``)."""
+    return entry_of(str(component)).critical
+
+
+def bundled(component: str) -> Component | None:
+    """``component`` as one of the ADR's five, or None for a catalog component."""
+    try:
+        return Component(str(component))
+    except ValueError:
+        return None

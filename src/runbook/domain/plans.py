@@ -17,7 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runbook.domain.components import Component, is_critical, parse_component
+from runbook.domain.catalog import entry_of
+from runbook.domain.components import (
+    AnyComponent,
+    Component,
+    catalog_components,
+    is_critical,
+    parse_component,
+)
 from runbook.domain.gates import GatePolicy
 from runbook.domain.modes import Mode
 from runbook.errors import BadParameter, InvalidTransition
@@ -55,18 +62,18 @@ class GateFallback(StrEnum):
     ROLLBACK = "rollback"  # back to legacy at once
 
 
-def ordered_components(names: Iterable[str | Component]) -> list[Component]:
-    """The named components, deduplicated, in the ADR's order (lowest risk first)."""
+def ordered_components(names: Iterable[str]) -> list[AnyComponent]:
+    """The named components, deduplicated, in catalog order (the ADR's five first, lowest risk first)."""
     wanted = {parse_component(str(name)) for name in names}
-    return [component for component in Component if component in wanted]
+    return [component for component in catalog_components() if component in wanted]
 
 
-def traffic_phase(component: Component) -> Phase:
+def traffic_phase(component: AnyComponent) -> Phase:
     """The phase that shifts ``component``'s traffic: canary (phase 2) or critical (phase 3)."""
     return Phase.CRITICAL if is_critical(component) else Phase.CANARY
 
 
-def phases_for(component: Component, mode: Mode) -> tuple[Phase, ...]:
+def phases_for(component: AnyComponent, mode: Mode) -> tuple[Phase, ...]:
     """The phases still to run for ``component`` currently in ``mode``, in order.
 
     Readiness always runs first (it is cheap and refreshes the baselines); a rolled-back
@@ -84,9 +91,15 @@ def phases_for(component: Component, mode: Mode) -> tuple[Phase, ...]:
     return (Phase.READINESS, *remaining) if remaining else ()
 
 
-def default_steps(component: Component) -> tuple[float, ...]:
-    """The ADR's traffic steps (percent) for ``component``."""
-    return DEFAULT_STEPS[component]
+def default_steps(component: AnyComponent) -> tuple[float, ...]:
+    """The traffic steps (percent) for ``component``: the catalog's ``steps``, else the ADR's
+    (the five's own; other components by tier, as the ADR steps its critical and other engines)."""
+    steps = entry_of(str(component)).steps
+    if steps:
+        return steps
+    if str(component) in DEFAULT_STEPS:
+        return DEFAULT_STEPS[Component(str(component))]
+    return DEFAULT_STEPS[Component.VAR_ENGINE if is_critical(component) else Component.MARKET_DATA_PROVIDER]
 
 
 def validate_steps(steps: Sequence[float]) -> tuple[float, ...]:
@@ -121,7 +134,7 @@ PHASE_ENTRY: dict[Phase, frozenset[Mode]] = {
 }
 
 
-def check_phase_entry(phase: Phase, component: Component, mode: Mode) -> None:
+def check_phase_entry(phase: Phase, component: AnyComponent, mode: Mode) -> None:
     """``InvalidTransition`` naming the mode and what the phase needs, unless ``phase`` can start."""
     allowed = PHASE_ENTRY.get(phase)
     if allowed is not None and mode not in allowed:
@@ -132,7 +145,7 @@ def check_phase_entry(phase: Phase, component: Component, mode: Mode) -> None:
         )
 
 
-def check_readiness(phase: Phase, component: Component, *, has_baseline: bool) -> None:
+def check_readiness(phase: Phase, component: AnyComponent, *, has_baseline: bool) -> None:
     """``InvalidTransition`` when a phase after readiness starts before phase 0 recorded a baseline."""
     if phase is not Phase.READINESS and not has_baseline:
         raise InvalidTransition(
@@ -141,7 +154,7 @@ def check_readiness(phase: Phase, component: Component, *, has_baseline: bool) -
         )
 
 
-def check_phase_component(phase: Phase, component: Component) -> None:
+def check_phase_component(phase: Phase, component: AnyComponent) -> None:
     """``BadParameter`` when ``component`` belongs to the other traffic phase (canary vs critical)."""
     if phase in (Phase.CANARY, Phase.CRITICAL) and traffic_phase(component) is not phase:
         tier = "critical" if is_critical(component) else "non-critical"
@@ -203,7 +216,7 @@ def step_label(percent: float) -> str:
     return "canary-" + f"{percent:g}".replace(".", "_")
 
 
-def gate_policy(component: Component, approvers: Mapping[str, Sequence[str]]) -> GatePolicy:
+def gate_policy(component: AnyComponent, approvers: Mapping[str, Sequence[str]]) -> GatePolicy:
     """Who may decide ``component``'s gates.
 
     Critical components need two different approvers, neither the run's initiator. The allow-list
@@ -227,7 +240,7 @@ class TrafficPlan:
     ``steps`` in percent, strictly increasing in (0, 100]; the last step may stop short of 100.
     """
 
-    component: Component
+    component: AnyComponent
     steps: tuple[float, ...]
 
     def __post_init__(self) -> None:

@@ -90,6 +90,16 @@ class RareSignErrorVaR(VaRCalculationEngine):
         return np.where(_rare(batch.returns[:, 0]), -losses, losses)
 
 
+class SinglePathHorizonVaR(VaRCalculationEngine):
+    """The single-request path scales VaR by the horizon ``h`` instead of ``sqrt(h)``; the batch
+    methods are right (a defect only what routers call can show)."""
+
+    def calculate_var_sync(self, request: Any = None, /, **fields: object) -> VaRResult:
+        result = super().calculate_var_sync(request, **fields)
+        horizon = float(request.horizon_days if request is not None else fields.get("horizon_days", 1))  # type: ignore[arg-type]
+        return VaRResult(result.var * np.sqrt(horizon), result.es * np.sqrt(horizon))
+
+
 class HedgeRatioError(HedgeRequirementsCalculator):
     """Hedge ratio 5% too large (effectiveness barely moves: the drift limit must catch it)."""
 
@@ -223,6 +233,7 @@ FAULTS: dict[Component, dict[str, Callable[[], object]]] = {
         "es_tail_count_plus_one": TailCountPlusOne,
         "small_bias": SmallBiasVaR,
         "rare_sign_error": RareSignErrorVaR,
+        "single_path_horizon": SinglePathHorizonVaR,
         "slow": _slow(VaRCalculationEngine, Component.VAR_ENGINE),
         "memory_hungry": _memory_hungry(VaRCalculationEngine, Component.VAR_ENGINE, single=True),
     },

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook.domain.catalog import entry_of
 from runbook.domain.components import Component, parse_component
 from runbook.engines.faults import FAULTS, list_faults
 from runbook.engines.protocols import ENGINE_METHODS, EngineMethods
@@ -134,6 +135,12 @@ def load_pair(
 ) -> EnginePair:
     """The legacy and candidate engines of ``component`` (a faulted candidate when ``fault`` is named)."""
     component = parse_component(str(component))
+    if not entry_of(component).bundled:
+        if fault is not None:
+            raise BadParameter(f"faults exist for the shipped candidates only, not for {component}")
+        from runbook.engines.catalog_pair import catalog_pair
+
+        return catalog_pair(component)  # type: ignore[return-value]
     configured = dict((engines_config or {}).get(component.value, {}))
     unknown = set(configured) - {"legacy", "candidate"}
     if unknown:

@@ -25,7 +25,7 @@ from pydantic import Field
 from runbook.approvals import gate_base, submit_decision
 from runbook.control.audit import AuditLog
 from runbook.control.gates import GateStore
-from runbook.domain.components import Component
+from runbook.domain.components import AnyComponent
 from runbook.domain.gates import (
     Channel,
     Decision,
@@ -65,7 +65,7 @@ class GateSpec:
     """
 
     phase: str
-    component: Component
+    component: AnyComponent
     step: str
     title: str
     evidence: Mapping[str, object]

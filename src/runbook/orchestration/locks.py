@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 
-from runbook.domain.components import Component
+from runbook.domain.components import catalog_components
 from runbook.errors import ComponentBusy
 
 PREFIX = "runbook-phase-"
@@ -25,7 +25,7 @@ def ensure_phase_limits(components: Iterable[str] | None = None) -> list[str]:
     """Create (or reset to 1 slot) the phase limits of ``components`` (all by default)."""
     from prefect.client.orchestration import get_client
 
-    names = [limit_name(str(c)) for c in (components or [c.value for c in Component])]
+    names = [limit_name(str(c)) for c in (components or [c.value for c in catalog_components()])]
     with get_client(sync_client=True) as client:
         for name in names:
             client.upsert_global_concurrency_limit_by_name(name, 1)

@@ -7,10 +7,11 @@ anything moves (also for runs started through the API, which skip the form's own
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from runbook.domain.components import ALL_COMPONENTS_ALIAS, parse_component
 from runbook.domain.decisions import GateOutcomePolicy, MonitorPolicy
 from runbook.domain.plans import (
     ADR_HISTORICAL_SCENARIOS,
@@ -24,15 +25,37 @@ from runbook.domain.thresholds import RollbackThresholds
 
 __all__ = [
     "ComponentOrAll",
+    "ComponentOrAllComponents",
+    "ComponentParam",
     "GateOptions",
     "ObservationOptions",
     "ThresholdOptions",
     "ValidationOptions",
 ]
 
-ComponentOrAll = Literal[
-    "all", "market_data_provider", "performance_analyzer", "correlation_analyzer", "var_engine",
-    "hedge_calculator",
+
+
+def _component_or(alias: str):  # type: ignore[no-untyped-def]
+    def check(value: str) -> str:
+        return value if value == alias else parse_component(value)
+
+    return check
+
+
+# Components are the catalog's (runbook.toml), checked when the run starts, so a firm's own
+# component is accepted by the same forms and an unknown name fails naming the known ones.
+ComponentParam = Annotated[
+    str,
+    AfterValidator(parse_component),
+    Field(description="a component of the catalog (runbook.toml; by default the ADR's five)"),
+]
+ComponentOrAll = Annotated[
+    str, AfterValidator(_component_or("all")), Field(description="a component of the catalog, or all")
+]
+ComponentOrAllComponents = Annotated[
+    str,
+    AfterValidator(_component_or(ALL_COMPONENTS_ALIAS)),
+    Field(description="a component of the catalog, or all_components"),
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -52,6 +75,19 @@ class ValidationOptions(BaseModel):
         description="Monte Carlo scenarios, common random numbers (ADR: >= 100,000)",
     )
     seed: int = Field(default=0, description="seed of the Monte Carlo draws (same seed, same scenarios)")
+    market_data: str | None = Field(
+        default=None, description="the firm's prices (CSV/Parquet: a date column, one column per asset)"
+    )
+    portfolios: str | None = Field(
+        default=None, description="positions (CSV portfolio,asset,position, or JSON)"
+    )
+    requests: str | None = Field(
+        default=None, description="requests file (JSON Lines or Parquet, one request per row)"
+    )
+
+    def sources(self) -> dict[str, str | None]:
+        """The request sources, as ``validate_offline`` takes them."""
+        return {"market_data": self.market_data, "portfolios": self.portfolios, "requests": self.requests}
 
     def checked(self) -> ValidationOptions:
         """Self, or BadParameter naming the first count that is not a positive integer."""

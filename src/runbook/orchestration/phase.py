@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from runbook.control.audit import AuditLog
 from runbook.control.outcomes import PHASE_COMPLETED, PHASE_STARTED, PHASE_STOPPED
-from runbook.domain.components import Component, is_critical
+from runbook.domain.components import AnyComponent, is_critical
 from runbook.domain.decisions import NextAction, PhaseDecision, StopKind
 from runbook.domain.plans import Phase, gate_policy
 from runbook.errors import (
@@ -67,7 +67,7 @@ class PhaseRun:
     """A phase in progress: who, what, where; the runbook log it keeps; how it asks and ends."""
 
     phase: Phase
-    component: Component
+    component: AnyComponent
     initiator: str
     settings: Settings
     store: Store
@@ -174,7 +174,7 @@ class PhaseRun:
 
 @contextmanager
 def begin_phase(
-    phase: Phase, component: Component, *, initiator: str, lock_wait_s: float = 0.0
+    phase: Phase, component: AnyComponent, *, initiator: str, lock_wait_s: float = 0.0
 ) -> Iterator[PhaseRun]:
     """Hold ``component``'s phase lock and yield the running phase (ComponentBusy if taken)."""
     from runbook.control.gates import GateStore

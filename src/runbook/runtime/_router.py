@@ -60,6 +60,7 @@ from runbook.runtime._aio import is_async_callable, run_coroutine
 from runbook.runtime._breaker import CircuitBreaker
 from runbook.runtime._calls import CandidateCalls, CandidatePool
 from runbook.runtime._capture import RequestCapture
+from runbook.runtime._compare import default_validate
 from runbook.runtime._hashing import routing_point
 from runbook.runtime._isolation import CandidateThreads
 from runbook.runtime._jobs import Done, ShadowJob
@@ -87,6 +88,22 @@ Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
 # verify_share when not given: every call of the critical components, a tenth of the others.
 _VERIFY_CRITICAL, _VERIFY_OTHER = 1.0, 0.1
+
+
+def _catalog_check(component: str) -> Callable[[Any], str | None] | None:
+    """The catalog's result check of ``component`` as a ``validate`` function (None without one)."""
+    from runbook.domain.catalog import entry_of
+
+    check = entry_of(component).check
+    if check is None:
+        return None
+    catalog_check = check
+
+    def validate(result: Any) -> str | None:
+        # The default checks (None, NaN/inf) first; the catalog's check adds to them.
+        return default_validate(result) or catalog_check.result_failure(result)
+
+    return validate
 
 
 class Router:
@@ -154,8 +171,10 @@ class Router:
         candidate_memory_cap_bytes: int | None = None,
         candidate_memory_every: int = 16,
     ) -> None:
-        parsed = parse_component(str(component))
+        parsed = parse_component(str(component))  # any catalog component
         self.component: str = parsed.value
+        if validate is None:
+            validate = _catalog_check(self.component)
         candidate_timeout_s = shadow_timeout_s if candidate_timeout_s is None else candidate_timeout_s
         if verify_share is None:
             verify_share = _VERIFY_CRITICAL if is_critical(parsed) else _VERIFY_OTHER

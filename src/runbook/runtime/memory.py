@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from runbook.domain.capture import CapturedRequest
-from runbook.domain.components import Component, parse_component
+from runbook.domain.components import catalog_components, parse_component
 from runbook.domain.modes import Mode
 from runbook.domain.observation import Observation
 from runbook.domain.state import ComponentState
@@ -36,7 +36,7 @@ class InMemoryStateSource:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._states = {c.value: ComponentState.initial(c.value) for c in Component}
+        self._states = {c.value: ComponentState.initial(c.value) for c in catalog_components()}
         self.available = True
         self.reads = 0
 
@@ -49,7 +49,8 @@ class InMemoryStateSource:
 
     def state(self, component: str) -> ComponentState:
         """One component's state."""
-        return self.states()[parse_component(component).value]
+        name = parse_component(component).value
+        return self.states().get(name) or ComponentState.initial(name)
 
     def epoch_signature(self) -> tuple[int, ...]:
         """The epochs of every component, in catalog order: changes whenever a state changes."""
@@ -66,9 +67,10 @@ class InMemoryStateSource:
         if fraction is None or (target is Mode.CANARY and not 0.0 < fraction < 1.0):
             raise BadParameter(f"canary needs traffic_fraction in (0, 1); got {traffic_fraction!r}")
         with self._lock:
+            before = self._states.get(name) or ComponentState.initial(name)
             state = ComponentState(
                 component=name, mode=target, traffic_fraction=fraction,
-                epoch=self._states[name].epoch + 1, updated_at=datetime.now(UTC),
+                epoch=before.epoch + 1, updated_at=datetime.now(UTC),
                 updated_by="in-memory", reason=reason,
             )  # fmt: skip
             self._states[name] = state

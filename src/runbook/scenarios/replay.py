@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from runbook.domain.catalog import entry_of
 from runbook.domain.components import Component, parse_component
 from runbook.engines.requests import (
     CorrelationRequest,
@@ -42,11 +43,24 @@ def replay_requests(component: Component | str, *, count: int, seed: int = 0) ->
     component = parse_component(str(component))
     if count < 0:
         raise BadParameter(f"replay count {count} must be >= 0")
+    if component not in _BUILDERS or not entry_of(component).bundled:
+        yield from _catalog(component, count=count, seed=seed)
+        return
     rng = np.random.default_rng(seed)
     build = _BUILDERS[component]
     for _ in range(count):
         label, request = build(rng)
         yield f"{label}#{int(rng.integers(ACCOUNTS_PER_PORTFOLIO)):03d}", request
+
+
+def _catalog(component: str, *, count: int, seed: int) -> Iterator[tuple[str, object]]:
+    """A catalog component's own requests (its requests file, or generated), in turn."""
+    from runbook.scenarios.catalog_requests import Sources, requests_for
+
+    requests = requests_for(entry_of(component), Sources(), count=count, seed=seed) if count else []
+    for index in range(count):
+        request = requests[index % len(requests)]
+        yield request.routing_key or f"{component}#{index % ACCOUNTS_PER_PORTFOLIO:03d}", request
 
 
 def _var(rng: np.random.Generator) -> tuple[str, object]:

@@ -116,6 +116,15 @@ def _outcome(check: Any) -> str:
     return f'<span class="fail">{check.outcome.upper()}</span>'
 
 
+def _sources(report: Any) -> str:
+    """The market data and the engines validated (file, rows, dates, SHA-256; import paths)."""
+    rows = [[escape(f"data {k}"), _fmt(v)] for k, v in (getattr(report, "data", None) or {}).items()]
+    for role, info in (getattr(report, "engines", None) or {}).items():
+        if isinstance(info, dict):
+            rows += [[escape(f"{role} {k}"), _fmt(v)] for k, v in info.items()]
+    return _table(["validated", "value"], rows) if rows else ""
+
+
 def render_html(report: Any) -> str:
     """The whole page."""
     verdict = f'<span class="{"pass" if report.passed else "fail"}">{report.verdict.upper()}</span>'
@@ -148,6 +157,7 @@ def render_html(report: Any) -> str:
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{escape(report.component)}: {verdict}</h1>",
         _table(["summary", "value"], [[escape(k), _fmt(v)] for k, v in report.summary.items()]),
+        _sources(report),
         "<h2>Checks</h2>",
         _table(["check", "result", "kind", "detail"], check_rows),
         "<h2>Worst scenarios</h2>",

@@ -73,6 +73,8 @@ class ValidationReport:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     outputs: tuple[Outputs, ...] = ()
     backtest_series: dict[str, np.ndarray] = field(default_factory=dict)
+    data: dict[str, Any] | None = None  # path, rows, first_date, last_date, sha256 of the market data
+    engines: dict[str, Any] | None = None  # legacy / candidate: import path, module file, SHA-256
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:
@@ -100,6 +102,8 @@ class ValidationReport:
                 "component": self.component,
                 "passed": self.passed,
                 "verdict": self.verdict,
+                "data": self.data,
+                "engines": self.engines,
                 "failed_checks": [c.name for c in self.failed_checks],
                 "summary": self.summary,
                 "checks": [asdict(c) for c in self.checks],
@@ -144,6 +148,8 @@ class ValidationReport:
         from runbook.domain.components import Component
         from runbook.validation.adapters import ADAPTERS
 
+        if self.component not in {c.value for c in Component} or not self.outputs:
+            return pd.DataFrame()
         adapter = ADAPTERS[Component(self.component)]
         frames = []
         for block in self.outputs:

@@ -36,6 +36,7 @@ from runbook.validation.custom import scenario_set_from_requests
 from runbook.validation.performance import PerformanceGate, compare_performance, head, performance_checks
 from runbook.validation.report import Check, Outputs, ValidationReport
 from runbook.validation.scales import scale_of
+from runbook.validation.single_path import single_path_check
 from runbook.validation.windows import historical_sets
 
 Progress = Callable[[str, float, float], None]  # (stage, done, total)
@@ -264,6 +265,7 @@ class FinancialCalculationValidator:
                 checks.append(critical.hedge_ratio_drift_check(blocks[0]))
             if mc is not None:
                 checks.append(critical.hedge_effectiveness_check(mc, seed=seed))
+        checks.append(single_path_check(pair, seed=seed, atol=adapter.atol))
         report("statistics", 1, 1)
         if self.check_performance and hist_set is not None:
             report("performance", 0, 1)
