@@ -143,7 +143,7 @@ def _run_batch(args: argparse.Namespace, settings: Any, component: Any) -> Any:
             )
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # an engine raising or exiting mid-run is a FAIL, with a report
+        except BaseException as exc:  # an engine raising or exiting mid-run is a FAIL, with a report  # noqa: BLE001 - an engine raising or exiting is a FAIL verdict, never a traceback
             return failed_report(component.value, pair, exc)
 
 

@@ -102,7 +102,7 @@ def _import(module_name: str, where: str) -> Any:
         raise
     except SystemExit as exc:
         raise BadEngine(f"{where}: importing {module_name!r} called sys.exit({exc.code!r})") from None
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - the firm's module may raise anything on import: one BadEngine line
         raise BadEngine(f"{where}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -116,7 +116,7 @@ def _build(target: Any, where: str) -> Callable[..., Any]:
         built = target()
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - the firm's factory may raise anything: one BadEngine line
         raise BadEngine(f"{where}: the factory failed: {type(exc).__name__}: {exc}") from None
     if not callable(built):
         raise BadEngine(f"{where}: the factory returned {type(built).__name__}, which is not callable")

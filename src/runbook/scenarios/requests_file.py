@@ -55,7 +55,7 @@ def _parquet(file: Path) -> list[tuple[str, dict[str, Any]]]:
 
     try:
         frame = pd.read_parquet(file)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types on a bad file: one BadInputData line
         raise BadInputData(f"cannot read requests file {str(file)!r}: {exc}") from None
     records = frame.to_dict("records")
     return [(f"row {i}", {str(k): _plain(v) for k, v in row.items()}) for i, row in enumerate(records)]

@@ -133,7 +133,7 @@ def _read_table(file: Path, what: str) -> pd.DataFrame:
         if file.suffix.lower() in {".parquet", ".pq"}:
             return pd.read_parquet(file)
         return pd.read_csv(file)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pandas raises many types on a bad file: one BadInputData line
         raise BadInputData(f"cannot read {what} {str(file)!r}: {exc}") from None
 
 

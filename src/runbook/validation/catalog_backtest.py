@@ -37,7 +37,7 @@ def backtest_check(
                 values.append(float(_var_of(engine.call(request.kwargs))))
             except KeyboardInterrupt:
                 raise
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - an engine failing the backtest is a FAIL naming it
                 detail = (f"{role} engine {engine.path!r} raised {type(exc).__name__}: {exc} on backtest "
                           f"request {request.request_id} ({where})")  # fmt: skip
                 return Check("backtest_traffic_light", False, detail, {"data": where})

@@ -96,7 +96,7 @@ def _one(
         raise
     except SystemExit as exc:
         return None, timer() - start, f"SystemExit (sys.exit({exc.code!r}))"
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - anything an engine raises is recorded against it and the request
         return None, timer() - start, f"{type(exc).__name__}: {exc}"
     seconds = timer() - start
     return flatten(value), seconds, None

@@ -33,7 +33,7 @@ def single_path_check(
             new = flatten(pair.call_candidate(request))
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - an engine raising on a single request is a FAIL naming it
             detail = f"an engine raised {type(exc).__name__}: {exc} on single {request_id}"
             return Check("single_request_path", False, detail, {"requests": index + 1})
         compared += 1
