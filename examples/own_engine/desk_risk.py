@@ -28,3 +28,9 @@ def var_v2(positions, returns, confidence, horizon_days):
     var = np.quantile(losses, confidence)
     scale = np.sqrt(horizon_days)
     return {"var": float(var * scale), "es": float(losses[losses >= var].mean() * scale)}
+
+
+def var_v2_linear_horizon(positions, returns, confidence, horizon_days):
+    """A rewrite with a defect: scales by the horizon instead of its square root."""
+    one_day = var_v2(positions, returns, confidence, 1)
+    return {name: value * horizon_days for name, value in one_day.items()}

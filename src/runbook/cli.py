@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "runbook._cli.replay",
     "runbook._cli.observations",
     "runbook._cli.incident",
+    "runbook._cli.requests",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

@@ -234,3 +234,39 @@ def test_a_generic_component_without_requests_is_bad_input(firm, capsys):
     """Requests cannot be generated for a generic component: exit 2 saying to give --requests."""
     assert main(["validate", "pnl_service"]) == 2
     assert "--requests FILE" in capsys.readouterr().err
+
+
+def test_requests_recorded_in_shadow_export_and_validate(firm, tmp_path, capsys):
+    """A router sampling shadow requests into the store; ``requests export`` writes them; they validate."""
+    import firm_pnl
+
+    from runbook.control.captures import CaptureStore
+    from runbook.runtime import RequestCapture
+
+    assert main(["shadow", "pnl_service", "--reason", "record requests"]) == 0
+    store, _sink = connect(f"sqlite:///{tmp_path / 'runbook.db'}")
+    capture = RequestCapture(CaptureStore(store))
+    sent = requests(30)
+    with Router("pnl_service", legacy=firm_pnl.old_pnl, candidate=firm_pnl.new_pnl, state_source=store,
+                capture=capture, sample_share=1.0) as router:  # fmt: skip
+        assert router.refresh()
+        for request in sent:
+            key = request.pop("routing_key")
+            router.call(routing_key=key, **request)
+        assert router.flush()
+    capture.close()
+    store.dispose()
+    assert main(["requests", "export", "pnl_service", "--to", str(tmp_path / "recorded.jsonl")]) == 0
+    assert "30 request(s) written" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (tmp_path / "recorded.jsonl").read_text().splitlines()]
+    assert sorted(json.dumps(r["trades"]) for r in rows) == sorted(json.dumps(r["trades"]) for r in sent)
+    code = main(["validate", "pnl_service", "--requests", str(tmp_path / "recorded.jsonl"), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert (code, report["summary"]["requests"]) == (0, 30)
+
+
+def test_export_with_nothing_recorded_says_so(firm, tmp_path, capsys):
+    """No recorded request: exit 1, a line saying why, and no file written."""
+    assert main(["requests", "export", "pnl_service", "--to", str(tmp_path / "none.jsonl")]) == 1
+    assert "no recorded request" in capsys.readouterr().out
+    assert not (tmp_path / "none.jsonl").exists()

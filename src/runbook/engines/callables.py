@@ -47,9 +47,14 @@ class EngineCallable:
             return True
         return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
-    def call(self, request: Mapping[str, Any], loop: asyncio.AbstractEventLoop | None = None) -> Any:
+    def call(
+        self,
+        request: Mapping[str, Any],
+        loop: asyncio.AbstractEventLoop | None = None,
+        args: tuple[Any, ...] = (),
+    ) -> Any:
         """The result of one request, passed as keyword arguments (async engines run on ``loop``)."""
-        value = self.function(**request)
+        value = self.function(*args, **request)
         if inspect.isawaitable(value):
             if loop is None:
                 return asyncio.run(_await(value))

@@ -39,11 +39,11 @@ class CatalogPair:
 
     def call_legacy(self, request: Any) -> Any:
         """One request through the legacy callable."""
-        return self.legacy.call(_kwargs(request))
+        return self.legacy.call(_kwargs(request), None, getattr(request, "args", ()))
 
     def call_candidate(self, request: Any) -> Any:
         """One request through the candidate callable."""
-        return self.candidate.call(_kwargs(request))
+        return self.candidate.call(_kwargs(request), None, getattr(request, "args", ()))
 
     async def acall_legacy(self, request: Any) -> Any:
         value = self.legacy.function(**_kwargs(request))

@@ -1,7 +1,8 @@
 """Requests files: one request per row, as a service passes it to ``Router.call`` (keywords).
 
 JSON Lines (``.jsonl``; one JSON object per line) or Parquet (one row per request, one column per
-keyword). The key ``routing_key`` is ``Router.call``'s own and is not passed to the engines.
+keyword). The key ``routing_key`` is ``Router.call``'s own and is not passed to the engines;
+``__args__`` (a list) holds positional arguments, if any.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Request:
     kwargs: dict[str, Any]
     routing_key: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    args: tuple[Any, ...] = ()  # positional arguments (``__args__`` in a row), rare
 
 
 def read_requests(path: str | Path) -> list[Request]:
@@ -73,4 +75,7 @@ def _plain(value: Any) -> Any:
 def _request(file: Path, where: str, row: dict[str, Any]) -> Request:
     kwargs = dict(row)
     key = kwargs.pop("routing_key", "")
-    return Request(f"{file.name} {where}", kwargs, str(key or ""))
+    args = kwargs.pop("__args__", [])
+    if not isinstance(args, list):
+        raise BadInputData(f"requests file {str(file)!r} {where}: __args__ must be a list")
+    return Request(f"{file.name} {where}", kwargs, str(key or ""), args=tuple(args))

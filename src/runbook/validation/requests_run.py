@@ -91,7 +91,7 @@ def _one(
 ) -> tuple[Fields | None, float, str | None]:
     start = timer()
     try:
-        value = engine.call(request.kwargs, loop)
+        value = engine.call(request.kwargs, loop, request.args)
     except KeyboardInterrupt:
         raise
     except SystemExit as exc:
