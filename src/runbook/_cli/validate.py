@@ -126,6 +126,7 @@ def _run(args: argparse.Namespace, settings: Any) -> Any:
 def _run_batch(args: argparse.Namespace, settings: Any, component: Any) -> Any:
     from runbook._cli.validate_catalog import engines_config, failed_report
     from runbook.engines.registry import load_pair
+    from runbook.errors import UserInputError
     from runbook.validation import FinancialCalculationValidator
 
     config = engines_config(args, settings, component)
@@ -141,8 +142,8 @@ def _run_batch(args: argparse.Namespace, settings: Any, component: Any) -> Any:
                 seed=args.seed,
                 progress=progress,
             )
-        except KeyboardInterrupt:
-            raise
+        except (KeyboardInterrupt, UserInputError):
+            raise  # bad input (e.g. a window longer than the data) stays exit 2
         except BaseException as exc:  # an engine raising or exiting mid-run is a FAIL, with a report  # noqa: BLE001 - an engine raising or exiting is a FAIL verdict, never a traceback
             return failed_report(component.value, pair, exc)
 
