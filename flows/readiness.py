@@ -43,9 +43,9 @@ def readiness(
     components = ordered_components(catalog_components() if component == "all" else [component])
     market_history = check_market_history()
     notifier = check_notifier()
-    shared = {"store": check_store(), "expectations": check_expectations(), "notifier": notifier,
+    shared = {"store": check_store(), "expectations": check_expectations(), "notifier": notifier.as_dict(),
               "market_history": market_history.as_dict()}
-    shared_checks = [CheckResult("notifier", notifier["ok"], notifier["detail"]),
+    shared_checks = [CheckResult("notifier", notifier.ok, notifier.detail),
                      *quality_checks([market_history])]
     results, failures = {}, []
     for name in components:
@@ -56,8 +56,9 @@ def readiness(
                 engines = check_engines(name.value)
                 baseline = record_baseline(name.value, calls=baseline_calls)
                 run.note("engines", "ok", f"{engines['legacy']} / {engines['candidate']}")
-                run.note("baseline", "recorded", f"p50 {baseline['latency_p50_us']:.0f} us")
-                results[name.value] = run.complete(result="ready", engines=engines, baseline=baseline)
+                run.note("baseline", "recorded", f"p50 {baseline.latency_p50_us:.0f} us")
+                results[name.value] = run.complete(result="ready", engines=engines,
+                                                   baseline=baseline.as_dict())
         except RunbookError as exc:
             failures.append(f"{name.value}: {exc}")
     if failures:

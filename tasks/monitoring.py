@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from runbook.domain.evidence import BaselineFigures
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.monitoring import MonitorDecision, effectiveness_probe, memory_probe, monitor_and_act
 from runbook.orchestration.context import PhaseContext, load_settings, open_store
@@ -73,7 +74,7 @@ def prune_observations(*, retention_days: float | None = None) -> dict[str, Any]
 
 
 @runbook_task(name="record-baseline")
-def record_baseline(component: str, *, calls: int = 300) -> dict[str, Any]:
+def record_baseline(component: str, *, calls: int = 300) -> BaselineFigures:
     """Measure legacy's latency, memory (and hedge effectiveness) and store it as the baseline."""
     from runbook.control.baselines import BaselineStore
     from runbook.engines.registry import load_pair
@@ -83,11 +84,11 @@ def record_baseline(component: str, *, calls: int = 300) -> dict[str, Any]:
     baseline = measure_legacy_baseline(component, load_pair(component, engines_config=settings.engines),
                                        calls=calls)
     BaselineStore(open_store(settings)).record(component, baseline)
-    return {
-        "component": component, "latency_p50_us": baseline.latency_p50_us,
-        "latency_p99_us": baseline.latency_p99_us, "peak_memory_bytes": baseline.peak_memory_bytes,
-        "hedge_effectiveness": baseline.hedge_effectiveness, "source": baseline.source,
-    }
+    return BaselineFigures(
+        component=component, latency_p50_us=baseline.latency_p50_us, latency_p99_us=baseline.latency_p99_us,
+        peak_memory_bytes=baseline.peak_memory_bytes, hedge_effectiveness=baseline.hedge_effectiveness,
+        source=baseline.source,
+    )
 
 
 @runbook_task(name="has-baseline")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runbook.domain.evidence import NotifierCheck
 from runbook.orchestration.context import load_settings
 from tasks._base import runbook_task
 
@@ -34,12 +35,12 @@ def rollback_alert(component: str, *, reason: str, evidence: Mapping[str, Any], 
 
 
 @runbook_task(name="check-notifier")
-def check_notifier() -> dict[str, Any]:
+def check_notifier() -> NotifierCheck:
     """Slack answers ``auth.test`` when configured; otherwise messages go to the console."""
     from runbook.slack.client import check_auth, client_from_settings
 
     client = client_from_settings(load_settings())
     if client is None:
-        return {"channel": "console", "ok": True, "detail": "Slack not configured: console and run log"}
+        return NotifierCheck("console", True, "Slack not configured: console and run log")
     auth = check_auth(client)
-    return {"channel": "slack", "ok": auth.ok, "detail": auth.error or f"{auth.team} as {auth.user}"}
+    return NotifierCheck("slack", auth.ok, auth.error or f"{auth.team} as {auth.user}")

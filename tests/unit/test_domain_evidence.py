@@ -6,7 +6,14 @@ import dataclasses
 
 import pytest
 
-from runbook.domain.evidence import CheckView, QualitySummary, RolledBack, ValidationSummary
+from runbook.domain.evidence import (
+    BaselineFigures,
+    CheckView,
+    NotifierCheck,
+    QualitySummary,
+    RolledBack,
+    ValidationSummary,
+)
 from runbook.domain.verdicts import Verdict
 from runbook.monitoring import MonitorDecision
 
@@ -42,3 +49,13 @@ def test_a_rollback_says_whether_it_moved_the_component() -> None:
     again = RolledBack("var_engine", "rolled_back", 0.0, 7, changed=False)
     assert again.as_dict() == {"component": "var_engine", "mode": "rolled_back", "traffic_percent": 0.0,
                                "epoch": 7, "changed": False}
+
+
+def test_readiness_values_read_back_as_the_evidence_the_audit_log_keeps() -> None:
+    """A baseline and a notifier check become plain values with their units' names, none dropped."""
+    baseline = BaselineFigures("var_engine", 120.5, 410.0, 2048, None, "readiness: 300 calls")
+    assert baseline.as_dict() == {"component": "var_engine", "latency_p50_us": 120.5, "latency_p99_us": 410.0,
+                                  "peak_memory_bytes": 2048, "hedge_effectiveness": None,
+                                  "source": "readiness: 300 calls"}
+    assert NotifierCheck("console", True, "no Slack").as_dict() == {"channel": "console", "ok": True,
+                                                                    "detail": "no Slack"}

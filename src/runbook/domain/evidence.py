@@ -10,7 +10,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["CheckView", "QualitySummary", "RolledBack", "TrafficWindow", "ValidationSummary"]
+__all__ = [
+    "BaselineFigures", "CheckView", "NotifierCheck", "QualitySummary", "RolledBack", "TrafficWindow",
+    "ValidationSummary",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierCheck:
+    """Where the runbook's messages go (``slack`` or ``console``), whether it answers, and the detail."""
+
+    channel: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"channel": self.channel, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineFigures:
+    """A legacy baseline as recorded in phase 0: latency in microseconds, memory in bytes,
+    hedge effectiveness in [0, 1] (None for components that do not hedge)."""
+
+    component: str
+    latency_p50_us: float
+    latency_p99_us: float
+    peak_memory_bytes: int
+    hedge_effectiveness: float | None
+    source: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"component": self.component, "latency_p50_us": self.latency_p50_us,
+                "latency_p99_us": self.latency_p99_us, "peak_memory_bytes": self.peak_memory_bytes,
+                "hedge_effectiveness": self.hedge_effectiveness, "source": self.source}
 
 
 @dataclass(frozen=True, slots=True)
