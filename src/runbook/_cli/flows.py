@@ -175,7 +175,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_run_component(phase: str, component: str | None) -> None:
     """BadParameter (exit 2, before anything starts) for a component ``phase`` does not take."""
-    from runbook.domain.components import ALL_COMPONENTS_ALIAS, component_names, parse_component
+    from runbook.domain.catalog import component_names
+    from runbook.domain.components import ALL_COMPONENTS_ALIAS, parse_component
     from runbook.domain.plans import Phase, check_phase_component
     from runbook.errors import BadParameter
 

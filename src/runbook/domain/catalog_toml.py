@@ -88,9 +88,9 @@ def _entry(
     )
 
 
-def _files(table: dict[str, Any], folder: Path, where: str) -> dict[str, str]:
+def _files(table: dict[str, Any], folder: Path, where: str) -> dict[str, Any]:
     """The entry's data files, resolved against the catalog's folder."""
-    out = {}
+    out: dict[str, Any] = {}
     for key in ("requests", "market_data", "portfolios"):
         if key in table:
             out[key] = str(folder / _text(table[key], f"{where}: {key}"))

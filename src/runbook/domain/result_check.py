@@ -13,6 +13,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from runbook.errors import BadParameter
 
@@ -63,8 +64,10 @@ class ResultCheck:
         for name in self.names:
             value: object = result
             for part in name.split("."):
-                mapping = isinstance(value, Mapping)
-                value = value.get(part, _MISSING) if mapping else getattr(value, part, _MISSING)  # type: ignore[union-attr]
+                if isinstance(value, Mapping):
+                    value = value.get(part, _MISSING)
+                else:
+                    value = getattr(value, part, _MISSING)
                 if value is _MISSING:
                     break
             if value is not _MISSING:
@@ -130,5 +133,5 @@ def _eval(node: ast.AST, fields: Mapping[str, float]) -> float | bool:
             left = right
         return True
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        return float(cast("float", node.value))  # a non-number constant raises here, as float() does
     return float(fields[_dotted(node)])

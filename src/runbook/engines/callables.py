@@ -116,7 +116,7 @@ def _build(target: Any, where: str) -> Callable[..., Any]:
     if not callable(target):
         raise BadEngine(f"{where}: {type(target).__name__} is not callable")
     if not (inspect.isclass(target) or _takes_nothing(target)):
-        return target  # type: ignore[no-any-return]
+        return target
     try:
         built = target()
     except KeyboardInterrupt:
@@ -125,7 +125,7 @@ def _build(target: Any, where: str) -> Callable[..., Any]:
         raise BadEngine(f"{where}: the factory failed: {type(exc).__name__}: {exc}") from None
     if not callable(built):
         raise BadEngine(f"{where}: the factory returned {type(built).__name__}, which is not callable")
-    return built  # type: ignore[no-any-return]
+    return built
 
 
 def _takes_nothing(function: Any) -> bool:

@@ -223,7 +223,7 @@ CANDIDATES: dict[Component, type] = {
     Component.HEDGE_CALCULATOR: HedgeRequirementsCalculator,
 }
 
-FAULTS: dict[Component, dict[str, Callable[[], object]]] = {
+FAULTS: dict[str, dict[str, Callable[[], object]]] = {
     Component.MARKET_DATA_PROVIDER: {"gap_fill_forward": GapFillForward},
     Component.PERFORMANCE_ANALYZER: {"annualisation_252_vs_365": Annualisation365},
     Component.CORRELATION_ANALYZER: {"pairwise_nan_drop": PairwiseNaNDrop},
@@ -249,4 +249,4 @@ FAULTS: dict[Component, dict[str, Callable[[], object]]] = {
 
 def list_faults() -> list[tuple[str, str]]:
     """Every (component, fault name) pair, in component order."""
-    return [(component.value, name) for component, faults in FAULTS.items() for name in faults]
+    return [(str(component), name) for component, faults in FAULTS.items() for name in faults]

@@ -43,7 +43,9 @@ def var_request_fields(
 
 
 def _as_dict(result: Any) -> dict[str, Any]:
-    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    return result
 
 
 def plain_callable(component: str, engine: Any) -> Callable[..., dict[str, Any]]:
@@ -70,7 +72,7 @@ def plain_callable(component: str, engine: Any) -> Callable[..., dict[str, Any]]
 def _shipped(component: str, role: str) -> Callable[..., dict[str, Any]]:
     from runbook.engines.registry import DEFAULT_PATHS, import_engine
 
-    path = DEFAULT_PATHS[component][role]  # type: ignore[index]
+    path = DEFAULT_PATHS[component][role]
     return plain_callable(component, import_engine(path, component))
 
 

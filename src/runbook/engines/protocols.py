@@ -76,7 +76,7 @@ class EngineMethods:
         return tuple(name for name in names if name)
 
 
-ENGINE_METHODS: dict[Component, EngineMethods] = {
+ENGINE_METHODS: dict[str, EngineMethods] = {
     Component.MARKET_DATA_PROVIDER: EngineMethods(
         MarketDataEngine,
         "get_returns_sync",

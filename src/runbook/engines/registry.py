@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook.domain.catalog import entry_of
-from runbook.domain.components import Component, parse_component
+from runbook.domain.components import AnyComponent, Component, parse_component
 from runbook.engines.faults import FAULTS, list_faults
 from runbook.engines.protocols import ENGINE_METHODS, EngineMethods
 from runbook.errors import BadEngine, BadParameter
@@ -23,7 +23,7 @@ from runbook.errors import BadEngine, BadParameter
 __all__ = ["DEFAULT_PATHS", "EnginePair", "import_engine", "list_faults", "load_pair", "pair_of"]
 
 _LEGACY_RISK = "runbook.engines.legacy:DriftRiskEngine"
-DEFAULT_PATHS: dict[Component, dict[str, str]] = {
+DEFAULT_PATHS: dict[str, dict[str, str]] = {
     Component.MARKET_DATA_PROVIDER: {
         "legacy": _LEGACY_RISK,
         "candidate": "runbook.engines.market_data:MarketDataProvider",
@@ -52,7 +52,7 @@ class EnginePair:
     return the component's frozen result dataclass; ``acall_*`` are the async twins.
     """
 
-    component: Component
+    component: AnyComponent
     legacy: Any
     candidate: Any
     legacy_path: str
@@ -115,12 +115,12 @@ def _build(path: str, target: Any, methods: EngineMethods) -> Any:
         raise BadEngine(f"engine path {path!r}: cannot build the engine without arguments ({exc})") from None
 
 
-def _check(path: str, engine: Any, component: Component) -> None:
+def _check(path: str, engine: Any, component: str) -> None:
     methods = ENGINE_METHODS[component]
     missing = [name for name in methods.required if not callable(getattr(engine, name, None))]
     if missing:
         raise BadEngine(
-            f"engine {path!r} does not fit the {component.value} protocol "
+            f"engine {path!r} does not fit the {component} protocol "
             f"({methods.protocol.__name__}): missing {', '.join(missing)}"
         )
     if not inspect.iscoroutinefunction(getattr(engine, methods.single_async)):
@@ -161,7 +161,7 @@ def load_pair(
     return _faulted_pair(component, legacy, paths, fault)
 
 
-def _faulted_pair(component: Component, legacy: Any, paths: dict[str, str], fault: str) -> EnginePair:
+def _faulted_pair(component: AnyComponent, legacy: Any, paths: dict[str, str], fault: str) -> EnginePair:
     faults = FAULTS[component]
     if fault not in faults:
         allowed = ", ".join(faults) or "none"

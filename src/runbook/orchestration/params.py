@@ -7,11 +7,12 @@ anything moves (also for runs started through the API, which skip the form's own
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from runbook.domain.components import ALL_COMPONENTS_ALIAS, parse_component
+from runbook.domain.components import ALL_COMPONENTS_ALIAS, AnyComponent, parse_component
 from runbook.domain.decisions import GateOutcomePolicy, MonitorPolicy
 from runbook.domain.plans import (
     ADR_HISTORICAL_SCENARIOS,
@@ -35,7 +36,7 @@ __all__ = [
 
 
 
-def _component_or(alias: str):  # type: ignore[no-untyped-def]
+def _component_or(alias: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         return value if value == alias else parse_component(value)
 
@@ -44,11 +45,15 @@ def _component_or(alias: str):  # type: ignore[no-untyped-def]
 
 # Components are the catalog's (runbook.toml), checked when the run starts, so a firm's own
 # component is accepted by the same forms and an unknown name fails naming the known ones.
-ComponentParam = Annotated[
-    str,
-    AfterValidator(parse_component),
-    Field(description="a component of the catalog (runbook.toml; by default the ADR's five)"),
-]
+if TYPE_CHECKING:
+    # What the validator hands a flow: the catalog's component (a Component or a ComponentName).
+    ComponentParam = AnyComponent
+else:
+    ComponentParam = Annotated[
+        str,
+        AfterValidator(parse_component),
+        Field(description="a component of the catalog (runbook.toml; by default the ADR's five)"),
+    ]
 ComponentOrAll = Annotated[
     str, AfterValidator(_component_or("all")), Field(description="a component of the catalog, or all")
 ]
@@ -85,7 +90,7 @@ class ValidationOptions(BaseModel):
         default=None, description="requests file (JSON Lines or Parquet, one request per row)"
     )
 
-    def sources(self) -> dict[str, str | None]:
+    def sources(self) -> dict[str, Any]:
         """The request sources, as ``validate_offline`` takes them."""
         return {"market_data": self.market_data, "portfolios": self.portfolios, "requests": self.requests}
 

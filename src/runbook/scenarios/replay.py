@@ -7,7 +7,7 @@ fractions split keys finely and each key stays on one route.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -123,7 +123,7 @@ def _correlation(rng: np.random.Generator) -> tuple[str, object]:
     return f"corr-{days}d", CorrelationRequest(gapped[start : start + days])
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[np.random.Generator], tuple[str, object]]] = {
     Component.VAR_ENGINE: _var,
     Component.HEDGE_CALCULATOR: _hedge,
     Component.MARKET_DATA_PROVIDER: _market_data,

@@ -138,7 +138,7 @@ def _window_mc(component: str) -> Callable[..., Iterator[ScenarioSet]]:
     return build
 
 
-ADAPTERS: dict[Component, ComponentAdapter] = {
+ADAPTERS: dict[str, ComponentAdapter] = {
     Component.MARKET_DATA_PROVIDER: ComponentAdapter(
         Component.MARKET_DATA_PROVIDER,
         MARKET_DATA_METRICS,

@@ -235,7 +235,7 @@ class FinancialCalculationValidator:
 
     def _decide(
         self,
-        component: Component,
+        component: Component | str,
         adapter: ComponentAdapter,
         pair: EnginePair,
         blocks: list[Outputs],
