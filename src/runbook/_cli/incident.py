@@ -121,7 +121,7 @@ def _move(entry: Any) -> str:
             return f"canary {fraction * 100:g}%"
         return mode or "-"
 
-    if entry.from_mode is None and entry.to_mode is None:
+    if entry.to_mode is None:  # not a mode change (a verdict, a gate decision)
         return ""
     return f"{side(entry.from_mode, entry.from_fraction)} -> {side(entry.to_mode, entry.to_fraction)}"
 

@@ -22,7 +22,7 @@ class RollbackThresholds:
         cold calls cost more (``runbook demo`` uses 200 us).
     max_memory_ratio: candidate peak memory / legacy baseline (ADR: 1.50, i.e. 50% more).
     min_hedge_effectiveness_ratio: HE_new / HE_baseline (ADR: 0.95).
-    max_mismatch_rate: shadow comparisons outside tolerance / comparisons.
+    max_mismatch_rate: comparisons outside tolerance / comparisons (shadow, and verified canary/full).
     min_observations: calls needed before a rate can pass (below it the verdict is HOLD).
     confidence: one-sided confidence of the count-based tests (0.99 by default).
     """
