@@ -11,8 +11,8 @@ Per call the router reads its cached state (one attribute and one clock read), t
   (over ``candidate_timeout_s``), invalid (None, NaN/inf, what ``validate`` rejects, or not the
   kind of answer legacy gives: ``_shape``) or switched off by the circuit breaker is answered by
   old and counted. **Verified canary**: an answer of new that was served is compared with old's
-  answer to the same request on a worker thread, off the caller's path (every call by default for
-  the critical components, ``verify_share`` of them otherwise), and recorded like a shadow
+  answer to the same request on a worker thread, off the caller's path (every call by default,
+  ``verify_share`` of them if set), and recorded like a shadow
   comparison, mismatches flagged and their requests kept (``capture``).
 - ``retired``: new only; old code is gone, so new's own exception reaches the caller.
 - state older than ``max_staleness_s`` (store unreachable): legacy, counted as ``failsafe_legacy``.
@@ -53,7 +53,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from runbook.domain.components import is_critical, parse_component
+from runbook.domain.components import parse_component
 from runbook.domain.modes import Mode
 from runbook.domain.observation import ErrorKind
 from runbook.runtime._aio import is_async_callable, run_coroutine
@@ -86,8 +86,6 @@ _perf = time.perf_counter
 _wall = time.time
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
-# verify_share when not given: every call of the critical components, a tenth of the others.
-_VERIFY_CRITICAL, _VERIFY_OTHER = 1.0, 0.1
 
 
 def _catalog_check(component: str) -> Callable[[Any], str | None] | None:
@@ -129,8 +127,8 @@ class Router:
         one call in this many is repeated in its worker under tracemalloc to sample new's memory.
     candidate_workers: the most candidate threads serving at once (started on demand); size it to
         the service's concurrent callers: a call finding them all busy is answered by old.
-    verify_share: share of served answers compared with old in [0, 1] (None: 1 for the critical
-        components var_engine and hedge_calculator, 0.1 for the others).
+    verify_share: share of served answers compared with old in [0, 1]; every one by default, so
+        the monitor's mismatch trigger decides as soon as its error trigger does.
     rel_tolerance, abs_tolerance: an answer within either of old's matches (abs in result units).
     breaker_failures, breaker_cool_down_s: calculation errors in a row that open the circuit
         breaker, and seconds it stays open before one call probes new again.
@@ -160,7 +158,7 @@ class Router:
         candidate_timeout_s: float | None = None,
         candidate_isolation: Literal["thread", "inline", "process"] = "thread",
         candidate_workers: int = 8,
-        verify_share: float | None = None,
+        verify_share: float = 1.0,
         sample_share: float = 0.0,
         rel_tolerance: float = 1e-5,
         abs_tolerance: float = 0.0,
@@ -176,8 +174,6 @@ class Router:
         if validate is None:
             validate = _catalog_check(self.component)
         candidate_timeout_s = shadow_timeout_s if candidate_timeout_s is None else candidate_timeout_s
-        if verify_share is None:
-            verify_share = _VERIFY_CRITICAL if is_critical(parsed) else _VERIFY_OTHER
         check_options(legacy, candidate, shadow_timeout_s, shadow_workers, shadow_queue,
                       refresh_interval_s, max_staleness_s, isolation=candidate_isolation)  # fmt: skip
         check_isolation(candidate_isolation, candidate_timeout_s, candidate_workers)
