@@ -40,7 +40,8 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
         if state.mode not in IN_MIGRATION:
             continue
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
-                                  seed=sizes.seed, label="nightly", **validation.sources())
+                                  seed=sizes.seed, label="nightly", market_data=validation.market_data,
+                                  portfolios=validation.portfolios, requests=validation.requests)
         quality = [check_quality(suite, frame) for suite, frame in report.frames.items()]
         verdict = decide_checks([validation_check(report), *quality_checks(quality)])
         passed = not verdict.stops

@@ -68,7 +68,8 @@ def shadow(
                       evidence={"flow_run_id": run.flow_run_id, "initiator": initiator})
 
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
-                                  seed=sizes.seed, fault=inject_fault, **validation.sources())
+                                  seed=sizes.seed, fault=inject_fault, market_data=validation.market_data,
+                                  portfolios=validation.portfolios, requests=validation.requests)
         publish_validation(report)
         run.note("offline validation", "passed" if report.passed else "FAILED", report.report_html)
         quality = [check_quality(suite, frame) for suite, frame in report.frames.items()]

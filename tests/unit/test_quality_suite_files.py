@@ -71,9 +71,14 @@ def test_suite_file_is_well_formed(name: str) -> None:
 
 def test_value_sets_follow_the_domain() -> None:
     """Components, routes, modes and error kinds in the suites are the domain's enums."""
-    components = {c.value for c in Component}
+    components = [c.value for c in Component]
     for name in ("engine_outputs", "shadow_comparisons", "canary_window"):
-        assert _value_set(name, "component") == components
+        [raw] = [e["kwargs"]["value_set"] for e in _document(name)["expectations"]
+                 if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == "component"]
+        assert raw == "catalog:components"  # the catalog's components when loaded
+        [loaded] = [spec.kwargs["value_set"] for spec in load_suite(name).expectations
+                    if spec.kwargs.get("column") == "component" and "value_set" in spec.kwargs]
+        assert loaded == components
     for name in ("shadow_comparisons", "canary_window"):
         assert _value_set(name, "error_kind") == {k.value for k in ErrorKind}
         assert _value_set(name, "route") == {r.value for r in Route}

@@ -51,7 +51,9 @@ def load_catalog(path: Path) -> Catalog:
     for name, table in parse_table(raw.get("components", {}), f"{where}: [components]").items():
         table = parse_table(table, f"{where}: [components.{name}]")
         entry = _entry(name, table, where, date_column, bundled.get(name))
-        entries[name] = replace(entry, **_files(table, path.resolve().parent, f"{where}: component {name!r}"))
+        files = _files(table, path.resolve().parent, f"{where}: component {name!r}")
+        entries[name] = replace(entry, requests=files.get("requests"), market_data=files.get("market_data"),
+                                portfolios=files.get("portfolios"))  # fmt: skip
     if not entries:
         raise BadParameter(f"{where} declares no components")
     return Catalog(entries, path)
@@ -90,7 +92,7 @@ def _entry(
 
 def _files(table: dict[str, Any], folder: Path, where: str) -> dict[str, Any]:
     """The entry's data files, resolved against the catalog's folder."""
-    out: dict[str, Any] = {}
+    out: dict[str, str] = {}
     for key in ("requests", "market_data", "portfolios"):
         if key in table:
             out[key] = str(folder / _text(table[key], f"{where}: {key}"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from runbook.domain.catalog import component_names, entry_of
+from runbook.errors import BadParameter
 
 ALL_COMPONENTS_ALIAS = "all_components"
 
@@ -81,6 +82,18 @@ def catalog_components() -> list[AnyComponent]:
 def is_critical(component: str) -> bool:
     """True for critical-tier components (the ADR's VaR and hedging; a catalog's ``tier``)."""
     return entry_of(str(component)).critical
+
+
+def bundled_component(name: str) -> Component:
+    """``name`` as one of the ADR's five (BadParameter for a catalog component: the shipped
+    batch machinery knows the five only; catalog components validate through their callables)."""
+    try:
+        return Component(str(parse_component(name)))
+    except ValueError:
+        raise BadParameter(
+            f"{name} is a catalog component: it has no shipped batch engines; validate it through its "
+            f"single-request callables (runbook validate {name})"
+        ) from None
 
 
 def bundled(component: str) -> Component | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook.domain.catalog import entry_of
-from runbook.domain.components import AnyComponent, Component, parse_component
+from runbook.domain.components import AnyComponent, Component, bundled_component, parse_component
 from runbook.engines.faults import FAULTS, list_faults
 from runbook.engines.protocols import ENGINE_METHODS, EngineMethods
 from runbook.errors import BadEngine, BadParameter
@@ -86,7 +86,7 @@ class EnginePair:
 
 def import_engine(path: str, component: Component | str) -> Any:
     """The engine at ``module:attribute`` built and checked against ``component``'s protocol."""
-    component = parse_component(str(component))
+    component = bundled_component(str(component))
     module_name, sep, attribute = str(path).partition(":")
     if not sep or not module_name or not attribute:
         raise BadEngine(f"engine path {path!r} must look like 'package.module:Attribute'")
@@ -141,6 +141,7 @@ def load_pair(
         from runbook.engines.catalog_pair import catalog_pair
 
         return catalog_pair(component)  # type: ignore[return-value]
+    component = bundled_component(str(component))
     configured = dict((engines_config or {}).get(component.value, {}))
     unknown = set(configured) - {"legacy", "candidate"}
     if unknown:
@@ -177,7 +178,7 @@ def _faulted_pair(component: AnyComponent, legacy: Any, paths: dict[str, str], f
 
 def pair_of(component: Component | str, legacy: Any, candidate: Any) -> EnginePair:
     """An EnginePair of two engine objects already built (checked against the protocol)."""
-    component = parse_component(str(component))
+    component = bundled_component(str(component))
     names = []
     for engine in (legacy, candidate):
         name = f"{type(engine).__module__}:{type(engine).__qualname__}"

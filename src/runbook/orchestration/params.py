@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+)
 
 from runbook.domain.components import ALL_COMPONENTS_ALIAS, AnyComponent, parse_component
 from runbook.domain.decisions import GateOutcomePolicy, MonitorPolicy

@@ -34,6 +34,7 @@ SUITES: tuple[str, ...] = (
     "market_history", "scenarios", "engine_outputs", "shadow_comparisons", "canary_window",
 )
 SEVERITIES = ("critical", "warning", "info")
+CATALOG_COMPONENTS = "catalog:components"  # a value_set naming the catalog's components (runbook.toml)
 _ENTRY_KEYS = frozenset({"type", "kwargs", "severity", "meta", "notes", "description"})
 _COLUMN_KEYS = ("column", "column_A", "column_B")
 
@@ -208,8 +209,18 @@ def _parse_entry(entry: object, position: int, path: Path) -> ExpectationSpec:
     if severity not in SEVERITIES:
         raise BadSuite(f"{where} ({kind}): unknown severity {severity!r}; allowed: {', '.join(SEVERITIES)}")
     meta = entry.get("meta") or {}
-    return ExpectationSpec(position=position, type=kind, kwargs=dict(kwargs), severity=severity,
+    return ExpectationSpec(position=position, type=kind, kwargs=_catalog_values(kwargs), severity=severity,
                            meta=dict(meta))
+
+
+def _catalog_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``"value_set": "catalog:components"`` becomes the names of the catalog's components."""
+    out = dict(kwargs)
+    if out.get("value_set") == CATALOG_COMPONENTS:
+        from runbook.domain.catalog import component_names
+
+        out["value_set"] = list(component_names())
+    return out
 
 
 def to_gx_suite(suite: Suite) -> Any:

@@ -47,7 +47,7 @@ def replay_requests(component: Component | str, *, count: int, seed: int = 0) ->
         yield from _catalog(component, count=count, seed=seed)
         return
     rng = np.random.default_rng(seed)
-    build = _BUILDERS[component]
+    build = _BUILDERS[Component(str(component))]
     for _ in range(count):
         label, request = build(rng)
         yield f"{label}#{int(rng.integers(ACCOUNTS_PER_PORTFOLIO)):03d}", request

@@ -81,7 +81,9 @@ def _generated(
         for request in requests[::PARAMETRIC_SHARE]:
             request.kwargs["method"] = "parametric"
         extra = []
-    return requests, [*extra, _backtest_maker(entry, sources, legacy, candidate, history)]
+    monte_carlo = skipped("monte_carlo_var_es", "Monte Carlo draws feed the shipped engines' batch "
+                          "methods only; here every request is a market-data window through the callables")
+    return requests, [*extra, lambda: monte_carlo, _backtest_maker(entry, sources, legacy, candidate, history)]
 
 
 def _backtest_maker(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from runbook.domain.components import Component, parse_component
+from runbook.domain.components import Component, bundled_component
 from runbook.engines.conventions import CONVENTIONS
 from runbook.engines.registry import EnginePair, load_pair, pair_of
 from runbook.errors import BadParameter
@@ -85,7 +85,7 @@ class FinancialCalculationValidator:
         progress: Progress | None = None,
     ) -> ValidationReport:
         """Validate ``pair`` (default: the shipped engines) on ``historical`` + ``monte_carlo`` scenarios."""
-        component = parse_component(str(component))
+        component = bundled_component(str(component))
         adapter = ADAPTERS[component]
         (progress or _no_progress)("historical scenarios", 0, 1)
         sets = historical_sets(adapter, self.history, historical, seed, self.windows) if historical else []
@@ -153,7 +153,7 @@ class FinancialCalculationValidator:
         progress: Progress | None = None,
     ) -> ValidationReport:
         """Validate ``pair`` on a given historical scenario set plus ``monte_carlo`` draws."""
-        component = parse_component(str(component))
+        component = bundled_component(str(component))
         sets = [hist_set] if isinstance(hist_set, ScenarioSet) else list(hist_set or [])
         if not sets and monte_carlo <= 0:
             raise BadParameter("nothing to validate: give historical or Monte Carlo scenarios")
