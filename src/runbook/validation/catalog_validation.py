@@ -83,7 +83,8 @@ def _generated(
         extra = []
     monte_carlo = skipped("monte_carlo_var_es", "Monte Carlo draws feed the shipped engines' batch "
                           "methods only; here every request is a market-data window through the callables")
-    return requests, [*extra, lambda: monte_carlo, _backtest_maker(entry, sources, legacy, candidate, history)]
+    backtest = _backtest_maker(entry, sources, legacy, candidate, history)
+    return requests, [*extra, lambda: monte_carlo, backtest]
 
 
 def _backtest_maker(
