@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # Raw observations are kept this many days (per-minute rollups for good); see `runbook observations`.
     observation_retention_days: float = 7.0
 
+    # Validation on dask.distributed: an existing scheduler ("tcp://host:8786"), else a local cluster
+    # of this many worker processes when > 0; neither: validation runs in the calling process.
+    dask_address: str | None = None
+    dask_workers: int = 0
+
     # Slack; when the bot token is unset, messages go to the console and the run log.
     slack_bot_token: str | None = None
     slack_bot_token_block: str | None = Field(
