@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_INCONCLUSIVE = 0, 1, 3
@@ -52,6 +54,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--seed", type=int, default=0, help="scenario sampling and Monte Carlo seed")
+    parser.add_argument(
+        "--workers", type=int, metavar="N",
+        help="run the engines on a local dask cluster of N worker processes (same numbers as one process)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dask", metavar="ADDRESS", help="run the engines on the dask scheduler at ADDRESS "
+        "(default RUNBOOK_DASK_ADDRESS)",
+    )  # fmt: skip
     parser.add_argument(
         "--window",
         type=int,
@@ -127,12 +137,11 @@ def _run_batch(args: argparse.Namespace, settings: Any, component: Any) -> Any:
     from runbook._cli.validate_catalog import engines_config, failed_report
     from runbook.engines.registry import load_pair
     from runbook.errors import UserInputError
-    from runbook.validation import FinancialCalculationValidator
 
     config = engines_config(args, settings, component)
     pair = load_pair(component, engines_config=config, fault=args.inject_fault)
-    validator = FinancialCalculationValidator(windows=tuple(args.window) if args.window else None)
-    with _Progress() as progress:
+    windows = tuple(args.window) if args.window else None
+    with _validator(args, settings, windows=windows) as validator, _Progress() as progress:
         try:
             return validator.validate_component(
                 component,
@@ -146,6 +155,24 @@ def _run_batch(args: argparse.Namespace, settings: Any, component: Any) -> Any:
             raise  # bad input (e.g. a window longer than the data) stays exit 2
         except BaseException as exc:  # an engine raising or exiting mid-run is a FAIL, with a report  # noqa: BLE001 - an engine raising or exiting is a FAIL verdict, never a traceback
             return failed_report(component.value, pair, exc)
+
+
+@contextmanager
+def _validator(args: argparse.Namespace, settings: Any, **options: Any) -> Iterator[Any]:
+    """In this process, or partitioned by book on dask (--dask / RUNBOOK_DASK_ADDRESS, --workers)."""
+    from runbook.errors import BadParameter
+    from runbook.validation import FinancialCalculationValidator
+
+    address = args.dask or getattr(settings, "dask_address", None)
+    if args.workers is not None and args.workers < 1:
+        raise BadParameter(f"--workers {args.workers} must be >= 1")
+    if not address and args.workers is None:
+        yield FinancialCalculationValidator(**options)
+        return
+    from runbook.validation.distributed import PartitionedValidator, dask_runner
+
+    with dask_runner(address=address, workers=args.workers) as runner:
+        yield PartitionedValidator(runner, **options)
 
 
 class _Progress:
