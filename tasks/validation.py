@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +30,6 @@ def validate_offline(
     """
     from runbook.domain.catalog import entry_of
     from runbook.engines.registry import load_pair
-    from runbook.validation import FinancialCalculationValidator
     from runbook.validation.catalog_validation import Sources, pair_engines, validate_catalog_component
 
     settings = load_settings()
@@ -41,9 +42,10 @@ def validate_offline(
     else:
         progress = progress_reporter(artifact_key("validation-progress", component, label),
                                      description=f"offline validation of {component}")
-        report = FinancialCalculationValidator().validate_component(
-            component, pair, historical=historical, monte_carlo=monte_carlo, seed=seed, progress=progress
-        )
+        with _validator(settings.dask_address) as validator:
+            report = validator.validate_component(
+                component, pair, historical=historical, monte_carlo=monte_carlo, seed=seed, progress=progress
+            )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     paths = report.write(settings.reports_dir / component / f"{stamp}-{label}")
     frames = {} if report.outputs == () else {"scenarios": report.scenarios_frame(),
@@ -57,6 +59,20 @@ def validate_offline(
         report_html=str(paths["html"]), report_json=str(paths["json"]),
         frames=frames,
     )
+
+
+@contextmanager
+def _validator(dask_address: str | None) -> Iterator[Any]:
+    """Partitions on the dask scheduler at RUNBOOK_DASK_ADDRESS when set, else in the flow's process."""
+    from runbook.validation import FinancialCalculationValidator
+
+    if not dask_address:
+        yield FinancialCalculationValidator()
+        return
+    from runbook.validation.distributed import PartitionedValidator, dask_runner
+
+    with dask_runner(address=dask_address) as runner:
+        yield PartitionedValidator(runner)
 
 
 @runbook_task(name="check-engines")

@@ -35,10 +35,9 @@ class Settings(BaseSettings):
     # Raw observations are kept this many days (per-minute rollups for good); see `runbook observations`.
     observation_retention_days: float = 7.0
 
-    # Validation on dask.distributed: an existing scheduler ("tcp://host:8786"), else a local cluster
-    # of this many worker processes when > 0; neither: validation runs in the calling process.
+    # Validation on dask.distributed: the scheduler `runbook validate` sends partitions to
+    # ("tcp://host:8786"); unset: one process, unless --workers N asks for a local cluster.
     dask_address: str | None = None
-    dask_workers: int = 0
 
     # Slack; when the bot token is unset, messages go to the console and the run log.
     slack_bot_token: str | None = None

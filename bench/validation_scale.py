@@ -1,0 +1,99 @@
+"""Validation of var_engine over many books: one process vs a 2-worker dask LocalCluster.
+
+Books are seeded random VaR portfolios over the bundled assets (weights, notional, confidence,
+horizon). The same PartitionedValidator runs in one process and on a local cluster of
+``--workers`` processes (one thread each); performance checks are off in both (they time the
+machine, not the numbers). Printed: wall time of each, scenarios per second per worker, peak RSS
+per worker (goal <= 1 GiB), and whether the verdicts and every number match (they must).
+
+    .venv/bin/python bench/validation_scale.py [--books 1000] [--historical 10000] [--monte-carlo 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import numpy as np
+
+from runbook.scenarios.portfolios import Portfolio
+from runbook.validation.distributed import InProcess, PartitionedValidator, dask_runner
+
+
+def books(count: int, seed: int = 0) -> tuple[Portfolio, ...]:
+    """``count`` seeded VaR books over the three bundled assets."""
+    rng = np.random.default_rng(seed)
+    return tuple(
+        Portfolio(
+            f"BOOK{i:05d}",
+            tuple(float(w) for w in rng.dirichlet(np.ones(3))),
+            float(rng.uniform(1e6, 5e7)),
+            float(rng.choice([0.95, 0.975, 0.99])),
+            int(rng.choice([1, 5, 10])),
+        )
+        for i in range(count)
+    )
+
+
+def comparable(report) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    data = json.loads(report.to_json())
+    data["summary"].pop("seconds")
+    data["summary"].pop("distributed", None)
+    return data
+
+
+def peak_rss() -> int:
+    """This process's peak resident set, bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--books", type=int, default=1_000)
+    parser.add_argument("--historical", type=int, default=10_000)
+    parser.add_argument("--monte-carlo", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    portfolios = books(args.books)
+    size = {"historical": args.historical, "monte_carlo": args.monte_carlo, "seed": 0}
+    scenarios = args.historical + args.monte_carlo
+
+    started = time.perf_counter()
+    alone = PartitionedValidator(InProcess(), books=portfolios, check_performance=False).validate_component(
+        "var_engine", **size
+    )
+    one_s = time.perf_counter() - started
+    with dask_runner(workers=args.workers) as runner:
+        started = time.perf_counter()
+        spread = PartitionedValidator(runner, books=portfolios, check_performance=False).validate_component(
+            "var_engine", **size
+        )
+        dask_s = time.perf_counter() - started
+        worker_rss = runner.client.run(peak_rss)
+    figures = {
+        "bench": "validation_scale", "books": args.books, "historical": args.historical,
+        "monte_carlo": args.monte_carlo, "workers": args.workers,
+        "one_process_s": round(one_s, 2), "dask_s": round(dask_s, 2),
+        "scenarios_per_s_per_worker": round(scenarios / dask_s / args.workers),
+        "peak_rss_per_worker_mib": round(max(worker_rss.values()) / 2**20, 1),
+        "verdict_one_process": alone.passed, "verdict_dask": spread.passed,
+        "verdicts_match": alone.passed == spread.passed,
+        "numbers_match": comparable(alone) == comparable(spread),
+        "partitions": spread.summary["distributed"]["partitions"],
+    }  # fmt: skip
+    print(
+        f"var_engine, {args.books} books, {args.historical} historical + {args.monte_carlo} MC: "
+        f"one process {figures['one_process_s']} s, {args.workers} dask workers {figures['dask_s']} s "
+        f"({figures['scenarios_per_s_per_worker']} scenarios/s per worker, peak RSS per worker "
+        f"{figures['peak_rss_per_worker_mib']} MiB); verdicts match: {figures['verdicts_match']}, "
+        f"numbers match: {figures['numbers_match']}"
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
