@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import ndtri
 
 from runbook.engines import black_scholes
+from runbook.engines.batches import VaRBatch
 from runbook.engines.hedging import HedgeRequirementsCalculator
+from runbook.engines.legacy import DriftRiskEngine
 from runbook.engines.legacy_hedging import DriftHedgingEngine, _legacy_bs
+from runbook.engines.var import VaRCalculationEngine
 
 # case, S, K, q, r, T, sigma, is_call, greek, value (Haug 1998)
 HAUG = [
@@ -80,11 +82,15 @@ def test_minimum_variance_hedge_hull(engine):
     assert out["effectiveness"][0] == pytest.approx(0.64, rel=1e-12)
 
 
-def test_normal_multipliers():
-    """z(0.99) = 2.326348 and ES multipliers phi(z_c)/(1-c) = 2.062713, 2.337803, 2.665214."""
-    assert float(ndtri(0.99)) == pytest.approx(2.326348, abs=1e-6)
-    for level, expected in ((0.95, 2.062713), (0.975, 2.337803), (0.99, 2.665214)):
-        z = ndtri(level)
-        assert float(np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) / (1 - level)) == pytest.approx(
-            expected, abs=1e-6
-        )
+@pytest.mark.parametrize("engine", [VaRCalculationEngine(), DriftRiskEngine()], ids=["candidate", "legacy"])
+def test_normal_multipliers(engine):
+    """Delta-normal VaR / ES of both engines are z_c sigma and phi(z_c)/(1-c) sigma with the published
+    constants z(0.95) = 1.644854, z(0.975) = 1.959964, z(0.99) = 2.326348 and ES multipliers
+    2.062713, 2.337803, 2.665214; sigma is the sample standard deviation of the window's P&L."""
+    levels = np.array([0.95, 0.975, 0.99])
+    returns = np.random.default_rng(5).normal(0.0, 0.01, (1, 250, 2)).repeat(3, axis=0)
+    batch = VaRBatch(returns, np.array([[0.6, 0.4]] * 3), np.full(3, 1e6), levels, np.ones(3))
+    out = engine.var_batch(batch)
+    sigma = (1e6 * np.expm1(returns[0]) @ np.array([0.6, 0.4])).std(ddof=1)
+    assert out["var_parametric"] / sigma == pytest.approx([1.644854, 1.959964, 2.326348], abs=1e-6)
+    assert out["es_parametric"] / sigma == pytest.approx([2.062713, 2.337803, 2.665214], abs=1e-6)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from runbook._cli.validate import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, exit_code
 from runbook.engines.hedging import HedgeRequirementsCalculator
 from runbook.engines.registry import load_pair, pair_of
+from runbook.engines.requests import VaRResult
+from runbook.engines.var import VaRCalculationEngine
 from runbook.errors import BadParameter
+from runbook.scenarios.loader import load_market_history
 from runbook.validation import FinancialCalculationValidator
 from runbook.validation import statistics as st
+from runbook.validation.noise import NOISE_K, NOISE_SEEDS, noise_check, var_noise_check
 from runbook.validation.report import Check, ValidationReport
 from runbook.validation.scales import OWN_VALUE, describe, scale_of
 
@@ -149,3 +155,47 @@ def test_verdict_and_exit_code_of_each_outcome():
     assert _report(ok, undecided).passed is False
     assert exit_code("something else") == EXIT_FAILED
     assert [c.outcome for c in (ok, undecided, failed)] == ["pass", "inconclusive", "fail"]
+
+
+class OwnRandomNumbers(VaRCalculationEngine):
+    """A candidate that draws its own random numbers (no common random numbers), optionally biased."""
+
+    common_random_numbers = False
+
+    def __init__(self, bias: float = 1.0) -> None:
+        self.bias = bias
+
+    def calculate_var_sync(self, request=None, /, **fields):
+        own = dataclasses.replace(request, seed=request.seed * 7_919 + 104_729)
+        result = super().calculate_var_sync(own)
+        return VaRResult(result.var * self.bias, result.es * self.bias)
+
+
+@pytest.mark.parametrize(("bias", "passed"), [(1.0, True), (1.08, False), (0.92, False)])
+def test_without_common_random_numbers_legacy_noise_sets_the_margin(bias, passed):
+    """Own draws: inside legacy-vs-legacy noise passes; 8% off (several margins away) fails."""
+    legacy = load_pair("var_engine").legacy
+    check = var_noise_check(load_market_history(), legacy, OwnRandomNumbers(bias), seed=0)
+    assert check.passed is passed
+    rows = {r["metric"]: r for r in check.numbers["rows"]}
+    assert set(rows) == {"var", "es"}
+    for row in rows.values():
+        assert 0 < row["legacy_sd"] < 0.03 * row["legacy_mean"]
+        assert row["margin"] == pytest.approx(NOISE_K * row["legacy_sd"] * np.sqrt(2 / NOISE_SEEDS))
+        assert row["passed"] is (abs(row["candidate_mean"] - row["legacy_mean"]) <= row["margin"])
+
+
+def test_the_validator_adds_the_noise_check_for_engines_without_common_random_numbers(validator):
+    """A candidate declaring common_random_numbers = False gets the noise-calibrated check."""
+    pair = pair_of("var_engine", load_pair("var_engine").legacy, OwnRandomNumbers())
+    report = validator.validate_component("var_engine", pair, historical=300, monte_carlo=2_000)
+    assert report.check("monte_carlo_noise_calibrated").passed
+    assert "margin 4 standard errors" in report.check("monte_carlo_noise_calibrated").detail
+    shipped = validator.validate_component("var_engine", historical=300, monte_carlo=2_000)
+    with pytest.raises(KeyError):
+        shipped.check("monte_carlo_noise_calibrated")
+
+
+def test_noise_check_with_nothing_to_compare_does_not_pass():
+    """No metrics compared is not a pass."""
+    assert not noise_check([]).passed

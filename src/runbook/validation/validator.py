@@ -33,6 +33,7 @@ from runbook.validation.comparison import (
     worst_scenarios,
 )
 from runbook.validation.custom import scenario_set_from_requests
+from runbook.validation.noise import var_noise_check
 from runbook.validation.performance import PerformanceGate, compare_performance, head, performance_checks
 from runbook.validation.report import Check, Outputs, ValidationReport
 from runbook.validation.scales import scale_of
@@ -256,6 +257,8 @@ class FinancialCalculationValidator:
         if component is Component.VAR_ENGINE:
             if mc is not None:
                 checks.append(critical.mc_var_check(mc, pair.legacy, pair.candidate, self.margins.rtol))
+            if not getattr(pair.candidate, "common_random_numbers", True):
+                checks.append(var_noise_check(self.history, pair.legacy, pair.candidate, seed=seed))
             report("backtests", 0, 1)
             check, results, series = critical.backtest_check(self.history, pair.legacy, pair.candidate)
             checks.append(check)
