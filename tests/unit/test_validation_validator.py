@@ -79,9 +79,10 @@ def test_var_faults_fail_by_name(validator, fault, check):
 
 
 def test_inverted_cdf_is_not_passed_as_equal(validator):
-    """inverted_cdf vs linear quantiles differ on almost every historical scenario."""
+    """inverted_cdf vs linear quantiles differ wherever (n - 1) c is not an integer: on far more than the
+    250-day third of the 1,500 historical scenarios."""
     report = _run(validator, "var_engine", "quantile_convention")
-    assert report.check("tolerance:historical:var").numbers["failures"] > 1_000
+    assert report.check("tolerance:historical:var").numbers["failures"] > 1_500 // 3
     assert not report.check("equivalence_tost:historical:var").passed
     assert not report.check("portfolios_intersection_union").passed
 

@@ -137,14 +137,11 @@ def worst_scenarios(blocks: list[Outputs], *, count: int = 10) -> list[WorstScen
 
 
 def _worst(block: Outputs, metric: str, i: int) -> WorstScenario:
-    offset = 0
-    for s in block.scenarios:
-        if i < offset + len(s):
-            local = i - offset
-            scenario_id = _one_id(s, local)
-            portfolio = s.portfolio_ids[int(s.portfolio_index[local])]
-            break
-        offset += len(s)
+    ends = np.cumsum([len(s) for s in block.scenarios])
+    k = int(np.searchsorted(ends, i, side="right"))  # the set holding block row i
+    s, local = block.scenarios[k], i - (int(ends[k - 1]) if k else 0)
+    scenario_id = _one_id(s, local)
+    portfolio = s.portfolio_ids[int(s.portfolio_index[local])]
     old, new = float(block.legacy[metric][i]), float(block.candidate[metric][i])
     return WorstScenario(
         scenario_id, block.kind, portfolio, metric, old, new, abs(new - old), float(block.scaled[metric][i])

@@ -74,7 +74,7 @@ def difference_plot(report: Any) -> str | None:
             axes.hist(values, bins=60, histtype="step", label=f"{block.kind}:{metric}")
     axes.axvline(np.log10(report.summary.get("rtol", 1e-5)), color="red", linestyle="--", label="tolerance")
     axes.set(xlabel="log10 |relative difference| (1e-18 = identical)", ylabel="scenarios")
-    axes.legend(fontsize=7, ncol=2)
+    axes.legend(fontsize=7, ncol=2, loc="upper left")
     return _png(figure)
 
 
@@ -94,7 +94,7 @@ def backtest_plot(report: Any) -> str | None:
         hits = loss > series[name]
         axes.scatter(dates[hits], loss[hits], s=10, color=color, marker="x")
     axes.set(title="backtest: exceptions (x) over time", ylabel="currency")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left")
     return _png(figure)
 
 
