@@ -201,3 +201,42 @@ async def test_async_entry_points_of_the_analytics_candidates():
     analyzer = CorrelationAnalyzer()
     async_result = await analyzer.calculate_correlations(returns=returns)
     assert async_result.upper_triangle == analyzer.calculate_correlations_sync(returns=returns).upper_triangle
+
+
+def test_validator_paths_without_one_kind_of_scenario():
+    """Monte Carlo only: no drift or performance check; historical only: no effectiveness check;
+    neither: bad input."""
+    from runbook.engines.registry import load_pair
+    from runbook.errors import BadParameter
+    from runbook.validation import FinancialCalculationValidator
+
+    validator = FinancialCalculationValidator(check_performance=False)
+    mc_only = validator.validate_component("hedge_calculator", historical=0, monte_carlo=2_000)
+    names = {c.name for c in mc_only.checks}
+    assert "hedge_effectiveness_noninferiority" in names
+    assert not names & {"hedge_ratio_drift", "latency", "memory"}
+    assert mc_only.summary["windows"] == []
+    historical_only = validator.validate_component("hedge_calculator", historical=200, monte_carlo=0)
+    names = {c.name for c in historical_only.checks}
+    assert "hedge_ratio_drift" in names
+    assert "hedge_effectiveness_noninferiority" not in names
+    with pytest.raises(BadParameter, match="nothing to validate"):
+        validator.validate_scenarios("var_engine", load_pair("var_engine"), None, monte_carlo=0)
+
+
+async def test_adr_entry_point_with_a_count_and_the_module_function():
+    """validate_var_calculations(old, new, 300) samples 300 historical scenarios; validate_component()
+    with its default validator gates performance too."""
+    from runbook.engines.registry import load_pair
+    from runbook.validation import FinancialCalculationValidator, validate_component
+
+    pair = load_pair("var_engine")
+    validator = FinancialCalculationValidator(check_performance=False)
+    report = await validator.validate_var_calculations(pair.legacy, pair.candidate, 300, monte_carlo=1_000)
+    assert report.summary["historical_scenarios"] == 300
+    stages: list[str] = []
+    full = validate_component(
+        "correlation_analyzer", historical=100, monte_carlo=200, progress=lambda s, d, t: stages.append(s)
+    )
+    assert {"latency", "memory"} <= {c.name for c in full.checks}
+    assert "performance" in stages
