@@ -189,3 +189,30 @@ def test_backtest_zone_may_not_get_worse():
     assert worse.numbers["exceptions_candidate"] > worse.numbers["exceptions_legacy"]
     better, _, _ = critical.backtest_check(history, legacy, FixedVaR(legacy, 2.0))
     assert better.passed
+
+
+def test_monte_carlo_check_judges_each_portfolio_on_its_own_draws():
+    """Draws off for the first portfolio only: its rows fail, the second's pass, the check fails."""
+    block = _mc_block()
+    index = block.scenarios[0].portfolio_index
+    candidate = {"loss": np.where(index == 0, block.legacy["loss"] * 1.01, block.legacy["loss"])}
+    shifted = Outputs(block.kind, block.scenarios, block.legacy, candidate, block.scaled)
+    check = critical.mc_var_check(shifted, ScaledVaR(1.0), ScaledVaR(1.0), st.RTOL)
+    assert not check.passed
+    by_portfolio = {(r["portfolio_id"], r["metric"]): r["passed"] for r in check.numbers["rows"]}
+    first, second = (p.portfolio_id for p in PORTFOLIOS[:2])
+    expected = {(first, "var"): False, (first, "es"): False, (second, "var"): True, (second, "es"): True}
+    assert by_portfolio == expected
+
+
+def test_intersection_union_goes_on_past_a_portfolio_without_scenarios():
+    """A portfolio with no scenarios before a failing one: the failing one is still judged."""
+    rel = np.zeros(2_000)
+    rel[1::2] = 2 * st.RTOL
+    block = _pair_block(rel)
+    shifted_index = block.scenarios[0].portfolio_index + 1  # P0 -> P1, P1 -> P2; P0 has none
+    sets = (_set(HISTORICAL, ("P0", "P1", "P2"), shifted_index),)
+    moved = Outputs(block.kind, sets, block.legacy, block.candidate, block.scaled)
+    check, table = intersection_union([moved], Margins())
+    assert not check.passed
+    assert {r["portfolio_id"]: r["passed"] for r in table["per_portfolio"]} == {"P1": True, "P2": False}
