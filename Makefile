@@ -4,7 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench up clean
+.PHONY: demo test lint typecheck bench up clean coverage mutation
+
+# Line + branch coverage of the candidate engines and validation/ (floor 99%, scripts/coverage_gate.py).
+COV_JSON := .runbook/coverage.json
+COV_ARGS := --cov=runbook.engines --cov=runbook.validation --cov-branch --cov-report=json:$(COV_JSON) --cov-report=
+COV_TESTS := tests/unit/test_engines_*.py tests/unit/test_validation_*.py tests/integration/test_validate_cli.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +24,19 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src flows tasks tests bench
-	$(BIN)/python -m pytest
+	mkdir -p .runbook
+	$(BIN)/python -m pytest $(COV_ARGS)
+	$(BIN)/python scripts/coverage_gate.py $(COV_JSON)
+
+coverage: $(STAMP)
+	mkdir -p .runbook
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(COV_TESTS) $(COV_ARGS)
+	$(BIN)/python scripts/coverage_gate.py $(COV_JSON)
+
+# Mutation testing of the verdict-deciding statistics ([tool.mutmut] in pyproject.toml).
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src flows tasks tests bench
@@ -32,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/observation_ingest.py
 	$(BIN)/python bench/rollback_propagation.py
 	$(BIN)/python bench/validation_throughput.py
+	$(BIN)/python bench/validation_noise.py
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/peer_overhead.py
 
@@ -39,4 +57,4 @@ up: $(STAMP)
 	$(BIN)/runbook up
 
 clean:
-	rm -rf .runbook build *.egg-info src/*.egg-info
+	rm -rf .runbook build mutants *.egg-info src/*.egg-info
