@@ -178,7 +178,10 @@ def test_custom_hedge_scenarios_with_an_option_book():
         },
         "portfolio_id": "B9",
     }
-    scenarios = scenario_set_from_requests(Component.HEDGE_CALCULATOR, [item, dict(item)])
+    from runbook.engines.requests import OptionBook
+
+    built = dict(item, book=OptionBook(**item["book"]))  # an OptionBook is taken as it is
+    scenarios = scenario_set_from_requests(Component.HEDGE_CALCULATOR, [item, built])
     assert len(scenarios) == 2
     assert scenarios.portfolio_ids == ("B9",)
     assert scenarios.window_days.tolist() == [60, 60]
@@ -240,3 +243,42 @@ async def test_adr_entry_point_with_a_count_and_the_module_function():
     )
     assert {"latency", "memory"} <= {c.name for c in full.checks}
     assert "performance" in stages
+
+
+def test_fewer_scenarios_than_windows_skip_the_empty_share():
+    """Two scenarios over three windows: one each in two windows, none in the third, ids 0 and 1."""
+    from runbook.scenarios.loader import load_market_history
+    from runbook.validation.windows import historical_sets
+
+    sets = historical_sets(ADAPTERS[Component.VAR_ENGINE], load_market_history(), 2, 0)
+    assert [len(s) for s in sets] == [1, 1]
+    assert [s.start for s in sets] == [0, 1]
+
+
+def test_peak_bytes_inside_an_already_running_trace():
+    """peak_bytes works (and leaves tracing on) when tracemalloc is already tracing."""
+    import tracemalloc
+
+    from runbook.validation.performance import peak_bytes
+
+    tracemalloc.start()
+    try:
+        assert peak_bytes(lambda: np.ones(100_000)) >= 800_000
+        assert tracemalloc.is_tracing()
+    finally:
+        tracemalloc.stop()
+
+
+async def test_async_performance_and_hedge_entry_points():
+    """analyze_performance answers like the sync call; validate_hedge_calculations takes a count."""
+    from runbook.engines.registry import load_pair
+    from runbook.validation import FinancialCalculationValidator
+
+    prices = np.cumprod(1 + np.random.default_rng(4).normal(0, 0.01, (30, 2)), axis=0) * 100
+    analyzer = PerformanceAnalyzer()
+    result = await analyzer.analyze_performance(prices=prices, weights=[0.5, 0.5])
+    assert result == analyzer.analyze_performance_sync(prices=prices, weights=[0.5, 0.5])
+    pair = load_pair("hedge_calculator")
+    validator = FinancialCalculationValidator(check_performance=False)
+    report = await validator.validate_hedge_calculations(pair.legacy, pair.candidate, 100, monte_carlo=500)
+    assert report.summary["historical_scenarios"] == 100
