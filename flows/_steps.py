@@ -175,7 +175,7 @@ def shift_traffic(
 def traffic_phase(
     phase: Phase, component: AnyComponent, *, initiator: str, steps: list[float] | None,
     observation: ObservationOptions, gate: GateOptions, thresholds: ThresholdOptions,
-    inject_fault: str | None, lock_wait_s: float,
+    inject_fault: str | None, lock_wait_s: float, start_ticket: str | None = None,
 ) -> dict[str, Any]:
     """The body of both traffic phases (canary, critical): check, enter, shift traffic step by step.
 
@@ -185,7 +185,8 @@ def traffic_phase(
     planned = validate_steps(steps if steps is not None else default_steps(component))
     limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
                              inject_fault=inject_fault)
-    with begin_phase(phase, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+    with begin_phase(phase, component, initiator=initiator, lock_wait_s=lock_wait_s,
+                     start_ticket=start_ticket) as run:
         state = enter(run)
         health = shift_traffic(run, steps=steps_from(planned, state.traffic_percent),
                                observation=observation, gate=gate, thresholds=limits, fault=inject_fault)

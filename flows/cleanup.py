@@ -27,6 +27,7 @@ def cleanup(
     thresholds: ThresholdOptions = ThresholdOptions(),
     inject_fault: str | None = None,
     lock_wait_s: float = 0.0,
+    start_ticket: str | None = None,
 ) -> dict[str, Any]:
     """Take a component to full, confirm it is healthy there, retire legacy, and write the report.
 
@@ -40,11 +41,14 @@ def cleanup(
         thresholds: ADR-0011 rollback triggers
         inject_fault: demos and drills only: a named candidate defect
         lock_wait_s: seconds to wait when another phase holds the component (0: refuse at once)
+        start_ticket: set by `runbook start --sign-with` or the Slack /runbook command (verified
+            initiator); leave empty
     """
     limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
                              inject_fault=inject_fault)
     keep_full = gate.model_copy(update={"on_reject": GateFallback.HOLD, "on_timeout": GateFallback.HOLD})
-    with begin_phase(Phase.CLEANUP, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+    with begin_phase(Phase.CLEANUP, component, initiator=initiator, lock_wait_s=lock_wait_s,
+                     start_ticket=start_ticket) as run:
         state = enter(run)
         if needs_promotion(state.mode):
             current = step_label(state.traffic_percent)

@@ -28,6 +28,7 @@ def critical(
     thresholds: ThresholdOptions = ThresholdOptions(),
     inject_fault: str | None = None,
     lock_wait_s: float = 0.0,
+    start_ticket: str | None = None,
 ) -> dict[str, Any]:
     """Shift a critical component's traffic in the ADR's steps, two approvers per gate.
 
@@ -41,8 +42,10 @@ def critical(
         thresholds: ADR-0011 rollback triggers, hedge effectiveness included
         inject_fault: demos and drills only: a named candidate defect
         lock_wait_s: seconds to wait when another phase holds the component (0: refuse at once)
+        start_ticket: set by `runbook start --sign-with` or the Slack /runbook command (verified
+            initiator); leave empty
     """
     return traffic_phase(
         Phase.CRITICAL, component, initiator=initiator, steps=steps, observation=observation, gate=gate,
-        thresholds=thresholds, inject_fault=inject_fault, lock_wait_s=lock_wait_s,
+        thresholds=thresholds, inject_fault=inject_fault, lock_wait_s=lock_wait_s, start_ticket=start_ticket,
     )

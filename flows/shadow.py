@@ -45,6 +45,7 @@ def shadow(
     thresholds: ThresholdOptions = ThresholdOptions(),
     inject_fault: str | None = None,
     lock_wait_s: float = 0.0,
+    start_ticket: str | None = None,
 ) -> dict[str, Any]:
     """Put a component in shadow mode and ask whether it is ready for canary.
 
@@ -57,15 +58,18 @@ def shadow(
         thresholds: ADR-0011 rollback triggers
         inject_fault: demos and drills only: a named candidate defect (see `runbook validate --list-faults`)
         lock_wait_s: seconds to wait when another phase holds the component (0: refuse at once)
+        start_ticket: set by `runbook start --sign-with` or the Slack /runbook command (verified
+            initiator); leave empty
     """
     limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
                              inject_fault=inject_fault)
     sizes = validation.checked()
-    with begin_phase(Phase.SHADOW, component, initiator=initiator, lock_wait_s=lock_wait_s) as run:
+    with begin_phase(Phase.SHADOW, component, initiator=initiator, lock_wait_s=lock_wait_s,
+                     start_ticket=start_ticket) as run:
         enter(run)
         enable_shadow(component.value, context=run.context, actor=run.actor,
                       reason="phase 1: shadow validation",
-                      evidence={"flow_run_id": run.flow_run_id, "initiator": initiator})
+                      evidence={"flow_run_id": run.flow_run_id, "initiator": run.initiator})
 
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
                                   seed=sizes.seed, fault=inject_fault, market_data=validation.market_data,

@@ -12,7 +12,8 @@ Every error the library raises on purpose derives from ``RunbookError``; the CLI
     │   ├── BadEngine                   an engine import path or signature that does not fit
     │   ├── BadSuite                    a data-quality suite file that cannot be loaded
     │   ├── BadParameter                a flow or command parameter out of range
-    │   └── BadSetting                  a RUNBOOK_* setting that does not parse
+    │   ├── BadSetting                  a RUNBOOK_* setting that does not parse
+    │   └── UnknownGate                 a gate key that does not exist or belongs to another run
     ├── ConcurrentModification          another writer changed the component first (epoch check)
     ├── ComponentBusy                   another phase already holds the component (one at a time)
     ├── StoreUnavailable                the state store cannot be reached (or did not answer in time)
@@ -22,6 +23,7 @@ Every error the library raises on purpose derives from ``RunbookError``; the CLI
     ├── AuditChainBroken                the audit log's hash chain does not verify
     ├── ValidationFailed                a validation or data-quality check did not pass
     ├── ApprovalRefused                 an approval that the gate's policy does not accept
+    ├── PhaseStartRefused               a critical phase not started from a verified channel
     ├── AutomaticRollback               the monitor rolled a component back during a phase
     ├── GateRejected                    a human rejected a gate
     └── GateTimedOut                    nobody decided a gate in time
@@ -45,11 +47,13 @@ __all__ = [
     "InvalidTrafficFraction",
     "InvalidTransition",
     "OrchestratorUnavailable",
+    "PhaseStartRefused",
     "RollbackFailed",
     "RunbookError",
     "StoreMissing",
     "StoreUnavailable",
     "UnknownComponent",
+    "UnknownGate",
     "UserInputError",
     "ValidationFailed",
 ]
@@ -95,6 +99,10 @@ class BadSetting(UserInputError):
     """A ``RUNBOOK_*`` setting does not parse; the message names the variable and what is allowed."""
 
 
+class UnknownGate(UserInputError):
+    """A gate key this store does not know, or one that belongs to another run."""
+
+
 class ConcurrentModification(RunbookError):
     """Another writer changed the component between our read and our write."""
 
@@ -137,6 +145,10 @@ class ValidationFailed(RunbookError):
 
 class ApprovalRefused(RunbookError):
     """An approval or rejection that the gate's policy does not accept (who, when, or which gate)."""
+
+
+class PhaseStartRefused(RunbookError):
+    """A phase of a critical component started without a verified initiator."""
 
 
 class AutomaticRollback(RunbookError):

@@ -6,6 +6,7 @@ The CLI and flow entry points build it and pass it down; the library never reads
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,16 @@ class Settings(BaseSettings):
     slack_channels: dict[str, str] = Field(default_factory=dict, description="component -> channel id")
     # Approver allow-lists by component name or by tier ("critical", "standard"); empty = anyone.
     approvers: dict[str, list[str]] = Field(default_factory=dict)
+    # Where typed names (CLI --as, the Prefect resume form, console) count: none, standard, all.
+    unverified_channels: Literal["none", "standard", "all"] = Field(
+        default="standard", description="gates on which an unverified (typed) name counts as a decision"
+    )
+    # ssh-keygen allowed-signers file (as git uses) holding the approvers' public keys.
+    allowed_signers: Path | None = Field(
+        default=None, description="allowed-signers file verifying `--sign-with` approvals and starts"
+    )
+    # Base URL of the report server `runbook up` starts (links in the UI, Slack and the CLI).
+    reports_url: str = "http://127.0.0.1:4280"
 
     # Prefect UI base URL used in links (e.g. http://127.0.0.1:4200).
     prefect_ui_url: str = "http://127.0.0.1:4200"

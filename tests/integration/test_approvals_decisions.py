@@ -18,7 +18,7 @@ from runbook.domain.gates import (
     GateStatus,
     gate_key,
 )
-from runbook.errors import ApprovalRefused
+from runbook.errors import ApprovalRefused, UnknownGate
 
 RUN = "5f0c2a1e-7d44-4b1b-9a43-0c3b2e1f9a77"
 CRITICAL = GatePolicy(required_approvals=2, forbid_initiator=True)
@@ -48,7 +48,7 @@ def _open(store: Store, *, slot: int = 1, policy: GatePolicy = CRITICAL) -> str:
 
 def _submit(store: Store, key: str, approver: str, decision: Decision = Decision.APPROVE, run: str = RUN):
     return submit_decision(store, flow_run_id=run, gate_key=key, decision=decision, approver=approver,
-                           channel=Channel.CLI, comment="checked the numbers", resume=False)
+                           channel=Channel.CLI, comment="checked the numbers")
 
 
 def _actions(store: Store) -> list[str]:
@@ -110,9 +110,9 @@ def test_allow_list_is_enforced(store):
 def test_unknown_gate_wrong_run_and_closed_gate_are_refused(store):
     """A gate that does not exist, belongs to another run, or is no longer pending is refused."""
     key = _open(store)
-    with pytest.raises(ApprovalRefused, match="no gate"):
+    with pytest.raises(UnknownGate, match="no gate"):
         _submit(store, key + "x", "alice")
-    with pytest.raises(ApprovalRefused, match="belongs to run"):
+    with pytest.raises(UnknownGate, match="belongs to run"):
         _submit(store, key, "alice", run="another-run")
     GateStore(store).set_status(key, GateStatus.SUPERSEDED)
     with pytest.raises(ApprovalRefused, match="no longer pending"):

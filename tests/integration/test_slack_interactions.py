@@ -40,7 +40,8 @@ def store(sqlite_url: str) -> Iterator[Store]:
     store = Store.from_url(sqlite_url)
     GateStore(store).open_request(GateRequest(
         gate_key=KEY, flow_run_id=RUN, component="market_data_provider", phase="canary", title="Step to 10%",
-        critical=False, policy=GatePolicy(), initiator="U0ALICE", evidence={}, created_at=datetime.now(UTC),
+        critical=False, policy=GatePolicy(allowed_approvers=frozenset({"U0ALICE", "U0BOB"})),
+        initiator="U0ALICE", evidence={}, created_at=datetime.now(UTC),
     ))
     yield store
     store.dispose()
@@ -130,7 +131,7 @@ def test_unreadable_payload_is_audited_without_a_reply(
 def test_configured_allow_list_refuses_with_an_ephemeral_reason(
     client: AsgiClient, store: Store, fake: FakeSlackServer
 ) -> None:
-    """A user outside the configured list is told why; the gate stays undecided; the audit says who."""
+    """A user outside the gate's allow-list is told why; the gate stays undecided; the audit says who."""
     response = client.post_signed(build_interaction_request(SECRET, _click(user="U0MALLORY"), timestamp=NOW))
     assert response.status_code == 200
     text = fake.calls_for("chat.postEphemeral")[0].args["text"]
@@ -145,7 +146,7 @@ def test_unknown_gate_is_refused(client: AsgiClient, store: Store, fake: FakeSla
     """A button naming a gate the store does not know is refused and audited."""
     payload = _click(gate_key="no.such.gate.run-x.a1.s1")
     client.post_signed(build_interaction_request(SECRET, payload, timestamp=NOW))
-    assert "does not exist" in fake.calls_for("chat.postEphemeral")[0].args["text"]
+    assert "no gate" in fake.calls_for("chat.postEphemeral")[0].args["text"]
     assert _slack_rows(store)[0].action == "slack_click_refused"
 
 

@@ -190,6 +190,17 @@ def test_critical_gate_policy_needs_two_approvers_not_the_initiator():
     assert (standard.required_approvals, standard.forbid_initiator) == (1, False)
 
 
+def test_typed_names_count_on_standard_gates_only_by_default():
+    """By default critical gates need a verified channel and standard gates do not; config widens or
+    narrows that."""
+    from runbook.domain.gates import UnverifiedChannels
+
+    assert gate_policy(Component.VAR_ENGINE, {}).verified_only is True
+    assert gate_policy(Component.MARKET_DATA_PROVIDER, {}).verified_only is False
+    assert gate_policy(Component.VAR_ENGINE, {}, UnverifiedChannels.ALL).verified_only is False
+    assert gate_policy(Component.MARKET_DATA_PROVIDER, {}, UnverifiedChannels.NONE).verified_only is True
+
+
 def test_gate_policy_allow_list_prefers_component_over_tier():
     """A component's own allow-list wins over its tier's; the tier's applies otherwise."""
     approvers = {"var_engine": ["quant-lead"], "critical": ["risk-lead", "cro"], "standard": ["sre"]}

@@ -48,12 +48,12 @@ def test_gate_request_buttons_carry_run_and_gate() -> None:
         assert blocks.parse_button_value(button["value"]) == (request.flow_run_id, request.gate_key)
 
 
-def test_only_approve_asks_for_confirmation() -> None:
-    """Approve opens a confirm dialog; Reject does not."""
+def test_approve_and_reject_both_ask_for_confirmation() -> None:
+    """Approve and Reject open a confirm dialog; Reject's says it rolls back."""
     _, layout = blocks.gate_request_blocks(_request(), run_url="http://ui")
     buttons = {b["action_id"]: b for b in _actions(layout)}
     assert "confirm" in buttons[blocks.ACTION_APPROVE]
-    assert "confirm" not in buttons[blocks.ACTION_REJECT]
+    assert "rolls it back" in buttons[blocks.ACTION_REJECT]["confirm"]["text"]["text"]
 
 
 def test_gate_request_shows_evidence_and_run_link() -> None:

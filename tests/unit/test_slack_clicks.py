@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 
 from runbook.domain.gates import Decision
-from runbook.slack.clicks import MalformedClick, configured_approvers, parse_click
+from runbook.slack.clicks import MalformedClick, parse_click
 from runbook.slack.testing import gate_click_payload
 
 
@@ -62,12 +62,3 @@ def test_other_interaction_types_are_not_clicks() -> None:
     payload["actions"][0]["action_id"] = "somebody_elses_button"
     with pytest.raises(MalformedClick, match="not a runbook gate button"):
         parse_click(_body(payload))
-
-
-def test_configured_approvers_prefer_component_then_tier() -> None:
-    """The component's list wins; otherwise the tier's; nothing configured means anyone."""
-    approvers = {"var_engine": ["U1"], "critical": ["U2", "U3"], "standard": ["U4"]}
-    assert configured_approvers(approvers, component="var_engine", critical=True) == {"U1"}
-    assert configured_approvers(approvers, component="hedge_calculator", critical=True) == {"U2", "U3"}
-    assert configured_approvers(approvers, component="market_data_provider", critical=False) == {"U4"}
-    assert configured_approvers({}, component="var_engine", critical=True) == frozenset()

@@ -92,6 +92,8 @@ def demo_settings(settings: Settings, *, now: datetime | None = None) -> Setting
     return settings.model_copy(update={
         "home": home, "database_url": None, "slack_bot_token": None, "slack_bot_token_block": None,
         "approvers": {},
+        # A private sandbox: typed names (demo approvers, the console) decide its critical gates too.
+        "unverified_channels": "all",
     })
 
 

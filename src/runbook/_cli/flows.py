@@ -1,4 +1,4 @@
-"""``runbook approve | reject | gates | up | run | demo``: the runbook's flows from the command line.
+"""``runbook approve | reject | resume | gates | up | run (start) | demo``: flows from the command line.
 
 Light at import: Prefect, the flows and rich load inside the handlers that need them.
 """
@@ -9,6 +9,8 @@ import argparse
 import contextlib
 import os
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook._cli import os_user as _os_user
@@ -30,9 +32,17 @@ def register(subparsers: Any) -> None:
         parser.add_argument("run_id", metavar="RUN_ID", help="the paused flow run's id")
         parser.add_argument("--gate", required=True, metavar="KEY", help="the gate key (see `runbook gates`)")
         parser.add_argument("--as", dest="approver", default=_os_user(),
-                            help="who decides (default: the OS user)")
+                            help="who decides, typed (default: the OS user; counts on standard gates only)")
+        parser.add_argument("--sign-with", metavar="KEY", type=Path,
+                            help="your SSH private key: the decision is signed and verified against "
+                                 "RUNBOOK_ALLOWED_SIGNERS (required on critical gates)")
         parser.add_argument("--comment", default="", help="why (kept with the decision)")
         parser.set_defaults(handler=_decide, decision=verb)
+
+    resume = subparsers.add_parser("resume", help="deliver a recorded decision to its paused run again")
+    resume.add_argument("run_id", metavar="RUN_ID", help="the paused flow run's id")
+    resume.add_argument("--gate", required=True, metavar="KEY", help="the gate key (see `runbook gates`)")
+    resume.set_defaults(handler=_resume)
 
     gates = subparsers.add_parser("gates", help="list the gates paused runs are waiting on")
     gates.add_argument("--run", metavar="RUN_ID", help="only this run's")
@@ -42,12 +52,15 @@ def register(subparsers: Any) -> None:
     up.add_argument("--api-url", help="Prefect API URL (default: PREFECT_API_URL, else http://127.0.0.1:4200/api)")
     up.set_defaults(handler=_up)
 
-    run = subparsers.add_parser("run", help="run one phase flow here and now (no deployment needed)")
+    run = subparsers.add_parser("run", aliases=["start"],
+                                help="run one phase flow here and now (no deployment needed)")
     run.add_argument("phase", choices=PHASES)
     run.add_argument("--component", default=None,
                      help="the component (emergency_rollback also takes all_components)")
     run.add_argument("--as", dest="initiator", default=_os_user(),
-                     help="who starts the run (default: the OS user)")
+                     help="who starts the run, typed (default: the OS user)")
+    run.add_argument("--sign-with", metavar="KEY", type=Path,
+                     help="your SSH private key: a verified start (required for critical components)")
     run.set_defaults(handler=_run)
 
     demo = subparsers.add_parser("demo", help="the whole runbook on embedded defaults, in a few minutes")
@@ -62,51 +75,77 @@ def register(subparsers: Any) -> None:
 
 
 
-# ---- approve / reject / gates -----------------------------------------------------------------
+# ---- approve / reject / resume / gates ------------------------------------------------------
 def _decide(args: argparse.Namespace, settings: Settings) -> int:
-    from runbook.approvals import submit_decision
+    from runbook.approvals import submit_decision, submit_signed_decision
     from runbook.control.store import Store
     from runbook.domain.gates import Channel
+    from runbook.orchestration.resume import PrefectResumer
 
     with Store.from_settings(settings) as store:
-        _check_gate(store, run_id=args.run_id, gate=args.gate)
-        outcome = submit_decision(
-            store, flow_run_id=args.run_id, gate_key=args.gate, decision=args.decision,
-            approver=args.approver, channel=Channel.CLI, comment=args.comment,
-        )
+        if args.sign_with is None:
+            outcome = submit_decision(
+                store, flow_run_id=args.run_id, gate_key=args.gate, decision=args.decision,
+                approver=args.approver, channel=Channel.CLI, comment=args.comment, resumer=PrefectResumer(),
+            )
+        else:
+            from runbook.signatures import decision_message, new_nonce, sign
+
+            nonce, at = new_nonce(), int(time.time())
+            text = decision_message(flow_run_id=args.run_id, gate_key=args.gate, decision=args.decision,
+                                    nonce=nonce, at=at)
+            outcome = submit_signed_decision(
+                store, sign(text, key=args.sign_with, nonce=nonce, at=at), flow_run_id=args.run_id,
+                gate_key=args.gate, decision=args.decision, comment=args.comment,
+                allowed_signers=settings.allowed_signers, resumer=PrefectResumer(),
+            )
+    return _report(outcome)
+
+
+def _report(outcome: Any) -> int:
+    """0 once the run has the decision (or had it); 1 when it is recorded but not delivered yet."""
+    if outcome.resume_failed:
+        print(outcome.message, file=sys.stderr)
+        return 1
     print(outcome.message)
-    return 0 if outcome.accepted or outcome.already_decided else 1
+    return 0
 
 
-def _check_gate(store: Any, *, run_id: str, gate: str) -> None:
-    """BadParameter (exit 2, nothing written) for a gate key this store does not know, or another run's."""
-    from runbook.control.gates import GateStore
-    from runbook.errors import BadParameter
+def _resume(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.approvals import resume_decided
+    from runbook.control.store import Store
+    from runbook.orchestration.resume import PrefectResumer
 
-    request = GateStore(store).request(gate)
-    if request is None:
-        raise BadParameter(f"no gate {gate!r} in {store.display_url}; `runbook gates` lists the waiting "
-                           "ones (a demo keeps its gates in its own store: use the RUNBOOK_DATABASE_URL "
-                           "it printed)")
-    if request.flow_run_id != run_id:
-        raise BadParameter(f"gate {gate!r} belongs to run {request.flow_run_id}, not {run_id!r}")
+    with Store.from_settings(settings) as store:
+        outcome = resume_decided(store, flow_run_id=args.run_id, gate_key=args.gate, resumer=PrefectResumer())
+    return _report(outcome)
 
 
 def _gates(args: argparse.Namespace, settings: Settings) -> int:
+    from runbook.control.gates import GateStore
     from runbook.control.store import Store
     from runbook.orchestration.pending import pending_gates
 
     with Store.from_settings(settings) as store:
         gates = pending_gates(store, flow_run_id=args.run)
-    if not gates:
+        undelivered = GateStore(store).not_resumed(flow_run_id=args.run)
+        statuses = {r.gate_key: GateStore(store).request(r.gate_key) for r in undelivered}
+    undelivered = [r for r in undelivered
+                   if (req := statuses.get(r.gate_key)) is not None and req.status.value != "timed_out"]
+    if not gates and not undelivered:
         print("no gate is waiting")
         return 0
     for gate in gates:
         request = gate.request
         expires = request.expires_at.isoformat(timespec="seconds") if request.expires_at else "never"
+        identity = ", verified identity only" if request.policy.verified_only else ""
         print(f"{request.title}  [{request.component}, {request.phase}, run {gate.run_name}, "
-              f"times out {expires}]")
-        print(f"  runbook approve {request.flow_run_id} --gate {request.gate_key}")
+              f"times out {expires}{identity}]")
+        sign = " --sign-with ~/.ssh/id_ed25519" if request.policy.verified_only else " --as <you>"
+        print(f"  runbook approve {request.flow_run_id} --gate {request.gate_key}{sign}")
+    for record in undelivered:
+        print(f"decided, not resumed: {record.decision.value} by {record.approver} on {record.gate_key}")
+        print(f"  runbook resume {record.flow_run_id} --gate {record.gate_key}")
     return 0
 
 
@@ -159,8 +198,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from runbook._cli.runs import run_phase
 
     _check_run_component(args.phase, args.component)
+    ticket = _signed_start(args, settings) if args.sign_with is not None else None
     with hide_stop_tracebacks():
-        state = run_phase(args.phase, component=args.component, initiator=args.initiator)
+        state = run_phase(args.phase, component=args.component, initiator=args.initiator, start_ticket=ticket)
     if state.is_completed():
         print(f"{args.phase}: {state.type.value}")
         return 0
@@ -171,6 +211,23 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{args.phase}: {state.type.value} {state.message or ''}".rstrip()
           + f" (details: the Prefect run log of flow run {state.state_details.flow_run_id})", file=sys.stderr)
     return 1
+
+
+def _signed_start(args: argparse.Namespace, settings: Settings) -> str:
+    """A verified start ticket for this phase and component, signed with ``--sign-with``."""
+    from runbook.control.store import Store
+    from runbook.errors import BadParameter
+    from runbook.initiators import signed_start
+    from runbook.signatures import new_nonce, sign, start_message
+
+    if args.component is None:
+        raise BadParameter("--sign-with starts one component's phase: give --component")
+    nonce, at = new_nonce(), int(time.time())
+    text = start_message(phase=args.phase, component=args.component, nonce=nonce, at=at)
+    signed = sign(text, key=args.sign_with, nonce=nonce, at=at)
+    with Store.from_settings(settings) as store:
+        return signed_start(store, signed, phase=args.phase, component=args.component,
+                            allowed_signers=settings.allowed_signers)
 
 
 def _check_run_component(phase: str, component: str | None) -> None:

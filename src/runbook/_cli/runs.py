@@ -10,8 +10,14 @@ __all__ = ["run_phase"]
 _NO_COMPONENT = frozenset({"nightly_validation", "auto_rollback_monitor"})
 
 
-def run_phase(phase: str, *, component: str | None, initiator: str) -> Any:
-    """Run the ``phase`` flow for ``component`` and return its final Prefect state."""
+_TICKETED = frozenset({"shadow", "canary", "critical", "cleanup"})
+
+
+def run_phase(phase: str, *, component: str | None, initiator: str, start_ticket: str | None = None) -> Any:
+    """Run the ``phase`` flow for ``component`` and return its final Prefect state.
+
+    ``start_ticket`` (from a signed start) makes the initiator verified, for the phases that take one.
+    """
     from runbook.orchestration.deployments import load_flow
 
     flow = load_flow(f"flows/{phase}.py:{phase}")
@@ -22,4 +28,6 @@ def run_phase(phase: str, *, component: str | None, initiator: str) -> Any:
         kwargs = {"initiator": initiator}
         if component is not None:
             kwargs["component"] = component
+        if start_ticket is not None and phase in _TICKETED:
+            kwargs["start_ticket"] = start_ticket
     return flow(**kwargs, return_state=True)

@@ -94,6 +94,21 @@ class GateStore:
         with self._store.read() as conn:
             return [_request(row) for row in conn.execute(query).mappings()]
 
+    def mark_resumed(self, gate_key: str) -> None:
+        """Note that the decision on ``gate_key`` reached its run (the run resumed with it)."""
+        with self._store.write(exclusive=False) as conn:
+            conn.execute(update(_DECISIONS).where(_DECISIONS.c.gate_key == gate_key,
+                                                  _DECISIONS.c.resumed_at.is_(None)).values(resumed_at=utc_now()))
+
+    def not_resumed(self, *, flow_run_id: str | None = None) -> list[GateDecisionRecord]:
+        """Human decisions recorded but not yet acted on by their run, oldest first."""
+        query = select(_DECISIONS).where(_DECISIONS.c.resumed_at.is_(None),
+                                         _DECISIONS.c.decision != Decision.TIMEOUT.value)
+        if flow_run_id is not None:
+            query = query.where(_DECISIONS.c.flow_run_id == flow_run_id)
+        with self._store.read() as conn:
+            return [_decision(row) for row in conn.execute(query.order_by(_DECISIONS.c.id)).mappings()]
+
     def _update_request(self, gate_key: str, **values: Any) -> None:
         with self._store.write(exclusive=False) as conn:
             result = conn.execute(update(_REQUESTS).where(_REQUESTS.c.gate_key == gate_key).values(**values))
@@ -112,6 +127,7 @@ def _request_row(request: GateRequest) -> dict[str, Any]:
         "required_approvals": request.policy.required_approvals,
         "allowed_approvers": json.dumps(sorted(request.policy.allowed_approvers)),
         "forbid_initiator": request.policy.forbid_initiator,
+        "verified_only": request.policy.verified_only,
         "initiator": request.initiator,
         "evidence": json.dumps(dict(request.evidence), sort_keys=True, default=str),
         "status": GateStatus(request.status).value,
@@ -127,6 +143,7 @@ def _request(row: Mapping[Any, Any]) -> GateRequest:
         required_approvals=int(row["required_approvals"]),
         allowed_approvers=frozenset(json.loads(row["allowed_approvers"] or "[]")),
         forbid_initiator=bool(row["forbid_initiator"]),
+        verified_only=bool(row["verified_only"]),
     )
     return GateRequest(
         gate_key=row["gate_key"],
@@ -167,4 +184,5 @@ def _decision(row: Mapping[Any, Any]) -> GateDecisionRecord:
         channel=Channel(row["channel"]),
         at=as_utc(row["at"]) or utc_now(),
         comment=row["comment"] or "",
+        resumed_at=as_utc(row["resumed_at"]),
     )

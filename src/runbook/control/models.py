@@ -106,6 +106,7 @@ class GateRequestRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     slack_channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     slack_ts: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    verified_only: Mapped[bool] = mapped_column(Boolean, default=False)  # unverified channels refused
 
 
 class GateDecisionRow(Base):
@@ -120,6 +121,44 @@ class GateDecisionRow(Base):
     channel: Mapped[str] = mapped_column(String(32))
     comment: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SeenNonceRow(Base):
+    """A signature or nonce already used: a second use is a replay (shared by every process)."""
+
+    __tablename__ = "seen_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class VerifiedStartRow(Base):
+    """A phase start proven by a verified channel, claimed once by the flow run it started."""
+
+    __tablename__ = "verified_starts"
+
+    ticket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(32))
+    component: Mapped[str] = mapped_column(String(64))
+    principal: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PhaseLockRow(Base):
+    """Which flow run holds a component's phase lock (so a lock left by a dead run can be reclaimed)."""
+
+    __tablename__ = "phase_locks"
+
+    component: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow_run_id: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(32))
+    lease_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class BaselineRow(Base):

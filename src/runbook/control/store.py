@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TIMEOUT_S", "HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNEL", "Store", "normalize_url"]
 
 # The newest Alembic revision; checked cheaply so that a store already at head never imports Alembic.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Bound of bulk transactions (migrations, observation windows, the audit walk), in seconds.
 _BULK_TIMEOUT_S = 120.0

@@ -24,10 +24,33 @@ class Channel(StrEnum):
 
     PREFECT_UI = "prefect_ui"
     CLI = "cli"
+    CLI_SIGNED = "cli_signed"  # a decision signed with the approver's SSH key, verified by the runbook
     SLACK = "slack"
     CONSOLE = "console"
     DEMO = "demo"
     AUTOMATION = "automation"
+
+    @property
+    def verified(self) -> bool:
+        """True when the channel proves who decided (a typed name proves nothing)."""
+        return self in _VERIFIED
+
+
+_VERIFIED = frozenset({Channel.SLACK, Channel.CLI_SIGNED, Channel.AUTOMATION})
+
+# Longest user id or principal a decision may carry (the store's column width).
+MAX_ACTOR_CHARS = 128
+
+
+class UnverifiedChannels(StrEnum):
+    """Where a typed name (CLI ``--as``, the Prefect resume form, console, demo) counts as a decision."""
+
+    NONE = "none"  # nowhere: every gate needs a verified channel
+    STANDARD = "standard"  # standard gates only (the default): critical gates need a verified channel
+    ALL = "all"  # everywhere (demos and drills)
+
+    def allowed_on(self, *, critical: bool) -> bool:
+        return self is UnverifiedChannels.ALL or (self is UnverifiedChannels.STANDARD and not critical)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +60,13 @@ class GatePolicy:
     required_approvals: distinct approvers needed (2 on critical components).
     allowed_approvers: user ids allowed to decide; empty means anyone.
     forbid_initiator: the person who started the run may not decide.
+    verified_only: only a verified channel (signed Slack request, signed CLI decision) counts.
     """
 
     required_approvals: int = 1
     allowed_approvers: frozenset[str] = field(default_factory=frozenset)
     forbid_initiator: bool = False
+    verified_only: bool = False
 
 
 def check_approver(
@@ -50,8 +75,17 @@ def check_approver(
     approver: str,
     initiator: str | None,
     prior_approvers: Collection[str],
+    channel: Channel | None = None,
 ) -> None:
     """Raise ``ApprovalRefused`` with the reason if ``approver`` may not decide this gate now."""
+    if not approver or len(approver) > MAX_ACTOR_CHARS:
+        raise ApprovalRefused(f"an approver id has 1 to {MAX_ACTOR_CHARS} characters (got {len(approver)})")
+    if policy.verified_only and (channel is None or not channel.verified):
+        via = channel.value if channel is not None else "an unknown channel"
+        raise ApprovalRefused(
+            f"this gate needs a verified identity; a typed name via {via} does not count. Decide from "
+            "Slack, or sign: `runbook approve RUN --gate KEY --sign-with ~/.ssh/id_ed25519`"
+        )
     if policy.allowed_approvers and approver not in policy.allowed_approvers:
         raise ApprovalRefused(f"{approver!r} is not on this gate's approver allow-list")
     if policy.forbid_initiator and initiator is not None and approver == initiator:
@@ -117,3 +151,4 @@ class GateDecisionRecord:
     channel: Channel
     at: datetime
     comment: str = ""
+    resumed_at: datetime | None = None  # when the run resumed with it (None: not acted on yet)

@@ -25,7 +25,7 @@ from runbook.domain.components import (
     is_critical,
     parse_component,
 )
-from runbook.domain.gates import GatePolicy
+from runbook.domain.gates import GatePolicy, UnverifiedChannels
 from runbook.domain.modes import Mode
 from runbook.errors import BadParameter, InvalidTransition
 
@@ -216,12 +216,16 @@ def step_label(percent: float) -> str:
     return "canary-" + f"{percent:g}".replace(".", "_")
 
 
-def gate_policy(component: AnyComponent, approvers: Mapping[str, Sequence[str]]) -> GatePolicy:
-    """Who may decide ``component``'s gates.
+def gate_policy(
+    component: AnyComponent,
+    approvers: Mapping[str, Sequence[str]],
+    unverified: UnverifiedChannels = UnverifiedChannels.STANDARD,
+) -> GatePolicy:
+    """Who may decide ``component``'s gates, and through which channels.
 
     Critical components need two different approvers, neither the run's initiator. The allow-list
     is the component's own entry in ``approvers``, else its tier's (``critical`` / ``standard``),
-    else anyone.
+    else anyone. Typed names count only where ``unverified`` allows them (standard gates by default).
     """
     critical = is_critical(component)
     tier = "critical" if critical else "standard"
@@ -230,6 +234,7 @@ def gate_policy(component: AnyComponent, approvers: Mapping[str, Sequence[str]])
         required_approvals=2 if critical else 1,
         allowed_approvers=frozenset(allowed),
         forbid_initiator=critical,
+        verified_only=not UnverifiedChannels(unverified).allowed_on(critical=critical),
     )
 
 

@@ -20,6 +20,7 @@ from runbook.control.audit import AuditLog
 from runbook.control.outcomes import PHASE_COMPLETED, PHASE_STARTED, PHASE_STOPPED
 from runbook.domain.components import AnyComponent, is_critical
 from runbook.domain.decisions import NextAction, PhaseDecision, StopKind
+from runbook.domain.gates import UnverifiedChannels
 from runbook.domain.plans import Phase, gate_policy
 from runbook.errors import (
     AutomaticRollback,
@@ -74,6 +75,7 @@ class PhaseRun:
     notifier: Notifier
     flow_run_id: str
     flow_run_name: str
+    initiator_channel: str = "typed"  # the verified channel that started the run, or "typed"
     log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -100,9 +102,12 @@ class PhaseRun:
     def start(self) -> None:
         """Record that the phase started (once its entry checks passed)."""
         AuditLog(self.store).append(component=self.component.value, action=PHASE_STARTED, actor=self.actor,
-                                    reason=f"{self.phase.value} started by {self.initiator}",
+                                    reason=f"{self.phase.value} started by {self.initiator} "
+                                           f"(via {self.initiator_channel})",
                                     evidence={"flow_run_id": self.flow_run_id,
-                                              "flow_run_name": self.flow_run_name})
+                                              "flow_run_name": self.flow_run_name,
+                                              "initiator": self.initiator,
+                                              "initiator_channel": self.initiator_channel})
 
     def note(self, step: str, result: str, detail: str = "") -> None:
         """Add a line to the runbook log (artifact) and to the run's thread in Slack or the console."""
@@ -114,7 +119,9 @@ class PhaseRun:
         """Open the gate ``step`` and wait for its approvers (every automated check has passed)."""
         spec = GateSpec(
             phase=self.phase.value, component=self.component, step=step, title=title, evidence=evidence,
-            policy=gate_policy(self.component, self.settings.approvers), initiator=self.initiator,
+            policy=gate_policy(self.component, self.settings.approvers,
+                               UnverifiedChannels(self.settings.unverified_channels)),
+            initiator=self.initiator,
             timeout_s=options.timeout_s, poll_interval_s=options.poll_interval_s, run_url=self.run_url,
         )
         answer = run_gate(self.store, self.notifier, spec, flow_run_id=self.flow_run_id)
@@ -174,15 +181,29 @@ class PhaseRun:
 
 @contextmanager
 def begin_phase(
-    phase: Phase, component: AnyComponent, *, initiator: str, lock_wait_s: float = 0.0
+    phase: Phase, component: AnyComponent, *, initiator: str, lock_wait_s: float = 0.0,
+    start_ticket: str | None = None,
 ) -> Iterator[PhaseRun]:
-    """Hold ``component``'s phase lock and yield the running phase (ComponentBusy if taken)."""
+    """Hold ``component``'s phase lock and yield the running phase (ComponentBusy if taken).
+
+    A critical component's phase is refused here (PhaseStartRefused, before the lock) unless it
+    was started from a verified channel (``start_ticket``) or typed names count on critical gates.
+    """
     from runbook.control.gates import GateStore
+    from runbook.initiators import resolve_initiator
     from runbook.slack.notifier import make_notifier
 
     settings = load_settings()
     store = open_store(settings)
     flow_run_id, flow_run_name = current_run()
-    with phase_lock(component.value, phase=phase.value, wait_s=lock_wait_s):
-        yield PhaseRun(phase, component, initiator, settings, store,
-                       make_notifier(settings, gate_store=GateStore(store)), flow_run_id, flow_run_name)
+    who = resolve_initiator(
+        store, phase=phase.value, component=component.value, typed=initiator, start_ticket=start_ticket,
+        critical=is_critical(component) and phase is not Phase.READINESS, flow_run_id=flow_run_id,
+        unverified=settings.unverified_channels,
+    )
+    with phase_lock(component.value, phase=phase.value, wait_s=lock_wait_s, store=store,
+                    flow_run_id=flow_run_id):
+        run = PhaseRun(phase, component, who.name, settings, store,
+                       make_notifier(settings, gate_store=GateStore(store)), flow_run_id, flow_run_name,
+                       initiator_channel=who.channel)
+        yield run

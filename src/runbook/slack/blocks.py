@@ -83,8 +83,18 @@ def gate_request_blocks(request: GateRequest, *, run_url: str) -> tuple[str, Blo
             "deny": _plain("Cancel"),
         },
     }
-    reject = {"type": "button", "action_id": ACTION_REJECT, "text": _plain("Reject"),
-              "style": "danger", "value": value}
+    reject = {
+        "type": "button", "action_id": ACTION_REJECT, "text": _plain("Reject"), "style": "danger",
+        "value": value,
+        "confirm": {
+            "title": _plain("Reject this gate?"),
+            "text": _mrkdwn(f"Rejecting stops phase *{request.phase}* of *{request.component}* "
+                            "and rolls it back to legacy (unless the gate is set to hold)."),
+            "confirm": _plain("Reject"),
+            "deny": _plain("Cancel"),
+            "style": "danger",
+        },
+    }
     blocks = [
         *_gate_head(request),
         *([_section(f"<{run_url}|Open the run in Prefect>")] if run_url else []),
@@ -99,6 +109,15 @@ def gate_decided_blocks(request: GateRequest, records: Sequence[GateDecisionReco
     lines = [decision_line(record) for record in records] or ["Decided (no decision recorded)"]
     text = f"{request.title}: " + "; ".join(lines)
     blocks = [*_gate_head(request), _section("\n".join(lines)), _context(f"gate `{request.gate_key}`")]
+    return text, blocks
+
+
+def gate_superseded_blocks(request: GateRequest, reason: str) -> tuple[str, Blocks]:
+    """A gate message whose answer was refused: buttons removed, the reason, where it asks again."""
+    text = f"{request.title}: answer refused ({reason}); a new message asks again"
+    blocks = [*_gate_head(request), _section(f":no_entry: Answer refused: {_cut(reason)}\n"
+                                             "This message is superseded; a new one asks again."),
+              _context(f"gate `{request.gate_key}`")]
     return text, blocks
 
 
@@ -151,6 +170,10 @@ def _gate_head(request: GateRequest) -> Blocks:
     )
     if request.initiator:
         facts += f"\n*Started by:* {request.initiator}"
+    if request.policy.verified_only:
+        facts += "\n*Identity:* verified only (Slack or a signed `runbook approve --sign-with`)"
+    if request.expires_at is not None:
+        facts += f"\n*Expires:* {_when(request.expires_at)} (then nothing is promoted)"
     return [_header(request.title or f"Gate: {request.component}"), _section(facts),
             *_evidence_sections(request.evidence)]
 

@@ -8,14 +8,14 @@ the cryptography; this module names why a request is refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from runbook.domain.gates import Decision
+from runbook.domain.gates import MAX_ACTOR_CHARS, Decision
 from runbook.slack.blocks import GATE_ACTIONS, parse_button_value
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "Click",
     "Clock",
     "MalformedClick",
-    "configured_approvers",
     "parse_click",
     "signature_problem",
 ]
@@ -92,7 +91,7 @@ def parse_click(body: bytes) -> Click:
     payload = _payload(body)
     user = payload.get("user")
     user_id = user.get("id") if isinstance(user, dict) else None
-    user_id = user_id if isinstance(user_id, str) and user_id else None
+    user_id = user_id if isinstance(user_id, str) and 0 < len(user_id) <= MAX_ACTOR_CHARS else None
     channel_id, message_ts = _where(payload)
     actions = payload.get("actions")
     action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
@@ -104,7 +103,7 @@ def parse_click(body: bytes) -> Click:
     if payload.get("type") != "block_actions":
         raise refuse(f"interaction type {payload.get('type')!r} is not a button click (block_actions)")
     if user_id is None:
-        raise refuse("the payload names no user")
+        raise refuse(f"the payload names no user (or an id longer than {MAX_ACTOR_CHARS} characters)")
     decision = GATE_ACTIONS.get(action.get("action_id"))  # type: ignore[arg-type]
     if decision is None:
         raise refuse(f"action {action.get('action_id')!r} is not a runbook gate button")
@@ -114,15 +113,6 @@ def parse_click(body: bytes) -> Click:
         raise refuse(str(exc)) from None
     return Click(user_id=user_id, flow_run_id=flow_run_id, gate_key=gate_key, decision=decision,
                  action_ts=action_ts or "", channel_id=channel_id, message_ts=message_ts)
-
-
-def configured_approvers(
-    approvers: Mapping[str, Collection[str]], *, component: str, critical: bool
-) -> frozenset[str]:
-    """The configured allow-list for a gate: by component name, else by tier; empty means anyone."""
-    if approvers.get(component):
-        return frozenset(approvers[component])
-    return frozenset(approvers.get("critical" if critical else "standard") or ())
 
 
 def _payload(body: bytes) -> dict[str, Any]:

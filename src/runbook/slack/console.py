@@ -41,6 +41,11 @@ class ConsoleNotifier:
         self._emit(f"Gate decided: {request.title} ({request.gate_key})",
                    [_decision_text(record) for record in decision_records], style="bold")
 
+    def gate_superseded(self, request: GateRequest, reason: str) -> None:
+        self._emit(f"Gate answer refused: {request.title} ({request.gate_key})",
+                   [reason, "the gate asks again under a new key"], style="bold yellow",
+                   level=logging.WARNING)
+
     def rollback_alert(
         self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool
     ) -> None:

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from runbook.domain.gates import Channel, Decision, GateDecisionRecord, GateRequest
-from runbook.errors import ApprovalRefused
+from runbook.domain.gates import MAX_ACTOR_CHARS, Channel, Decision, GateDecisionRecord, GateRequest
+from runbook.errors import ApprovalRefused, UnknownGate
 from runbook.settings import Settings
-from runbook.slack.clicks import Click, MalformedClick, configured_approvers, parse_click
+from runbook.slack.clicks import Click, MalformedClick, parse_click
 
 __all__ = ["UNKNOWN_COMPONENT", "AuditSink", "ClickHandler", "GateLookup", "Replier"]
 
@@ -120,35 +120,22 @@ class ClickHandler:
 
     # -- deciding ---------------------------------------------------------------------------------
     def _decide(self, click: Click, meta: Mapping[str, object]) -> None:
-        request = self._gates.request(click.gate_key) if self._gates else None
         try:
-            request = self._check(click, request)
             outcome = self._submit(
                 self._store, flow_run_id=click.flow_run_id, gate_key=click.gate_key,
                 decision=click.decision, approver=click.user_id, channel=Channel.SLACK,
             )
             if not outcome.accepted and not outcome.already_decided:
                 raise _Refused(outcome.message or "the gate's policy did not accept this decision")
-        except (_Refused, ApprovalRefused) as exc:
+        except (_Refused, ApprovalRefused, UnknownGate) as exc:
+            request = self._gates.request(click.gate_key) if self._gates else None
             self._record("slack_click_refused", actor=click.user_id, reason=f"refused: {exc}",
                          evidence=_click_evidence(click, meta), component=_component(request))
             self._reply(click.channel_id, click.user_id, f"Not recorded: {exc}")
             return
-        self._after(click, request, outcome, meta)
-
-    def _check(self, click: Click, request: GateRequest | None) -> GateRequest:
-        if request is None:
-            raise _Refused(f"gate {click.gate_key!r} does not exist (an old or foreign button)")
-        if request.flow_run_id != click.flow_run_id:
-            raise _Refused(f"the button names run {click.flow_run_id!r}, but gate {click.gate_key!r} "
-                           f"belongs to run {request.flow_run_id!r}")
-        allowed = configured_approvers(self.settings.approvers, component=request.component,
-                                       critical=request.critical)
-        if allowed and click.user_id not in allowed:
-            tier = "critical" if request.critical else "standard"
-            raise _Refused(f"<@{click.user_id}> is not on the approver allow-list for {request.component} "
-                           f"({tier} tier)")
-        return request
+        request = self._gates.request(click.gate_key) if self._gates else None
+        if request is not None:
+            self._after(click, request, outcome, meta)
 
     def _after(self, click: Click, request: GateRequest, outcome: Any, meta: Mapping[str, object]) -> None:
         record: GateDecisionRecord | None = outcome.record
@@ -167,6 +154,9 @@ class ClickHandler:
         if self._replier is not None and record is not None:
             self._replier.gate_decided(message, [record])
         after = " The run resumed." if outcome.resumed else f" {outcome.message}"
+        if getattr(outcome, "resume_failed", False):
+            after = (" Your decision is recorded, but the run could not be resumed yet; the runbook "
+                     "retries until it lands or the gate times out.")
         self._reply(click.channel_id, click.user_id, f"Recorded: you {verb} {request.title}.{after}")
 
     def _malformed(self, exc: MalformedClick, meta: Mapping[str, object]) -> None:
@@ -183,8 +173,8 @@ class ClickHandler:
             log.warning("no audit log: %s by %s: %s", action, actor, reason)
             return
         try:
-            self._audit.append(component=component or UNKNOWN_COMPONENT, action=action, actor=actor,
-                               reason=reason, evidence=dict(evidence))
+            self._audit.append(component=component or UNKNOWN_COMPONENT, action=action,
+                               actor=actor[:MAX_ACTOR_CHARS], reason=reason[:2000], evidence=dict(evidence))
         except Exception:
             log.exception("could not audit %s by %s (%s)", action, actor, reason)
 
@@ -218,9 +208,12 @@ class ClickHandler:
 
                 self._gates = GateStore(self._store)
             if self._submit is None:
-                from runbook.approvals import submit_decision
+                from functools import partial
 
-                self._submit = submit_decision
+                from runbook.approvals import submit_decision
+                from runbook.orchestration.resume import PrefectResumer
+
+                self._submit = partial(submit_decision, resumer=PrefectResumer())
             if self._replier is None:
                 self._replier = _default_replier(self.settings)
             self._ready = True

@@ -32,6 +32,8 @@ class Notifier(Protocol):
 
     def gate_decided(self, request: GateRequest, decision_records: Sequence[GateDecisionRecord]) -> None: ...
 
+    def gate_superseded(self, request: GateRequest, reason: str) -> None: ...
+
     def rollback_alert(
         self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool
     ) -> None: ...
@@ -108,6 +110,14 @@ class SlackNotifier:
         thread = self.thread_of(request.flow_run_id)
         if thread is not None and thread != message:
             self._post(thread[0], text, blocks.run_update_blocks(text), thread_ts=thread[1])
+
+    def gate_superseded(self, request: GateRequest, reason: str) -> None:
+        """The gate's message loses its buttons: an answer was refused and a new message asks again."""
+        message = self._gate_message(request)
+        if message is None:
+            return
+        text, layout = blocks.gate_superseded_blocks(request, reason)
+        self._call("chat_update", channel=message[0], ts=message[1], text=text, blocks=layout)
 
     def rollback_alert(
         self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool
