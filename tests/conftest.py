@@ -81,3 +81,25 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def ssh_signers(tmp_path: Path) -> dict[str, Path]:
+    """Real ed25519 keys made by ssh-keygen for alice, bob, dave and erin; an allowed-signers file
+    (key ``allowed``) that lists alice@firm, bob@firm and dave@firm, not erin."""
+    import subprocess
+
+    folder = tmp_path / "ssh"
+    folder.mkdir()
+    keys: dict[str, Path] = {}
+    lines = []
+    for name in ("alice", "bob", "dave", "erin"):
+        key = folder / name
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
+                       check=True)
+        keys[name] = key
+        if name != "erin":
+            lines.append(f"{name}@firm {(folder / f'{name}.pub').read_text().strip()}")
+    keys["allowed"] = folder / "allowed_signers"
+    keys["allowed"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return keys

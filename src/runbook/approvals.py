@@ -142,7 +142,9 @@ def submit_decision(
         if resumer is not None:
             _check_current_pause(resumer, flow_run_id, gate_key)
     except (ApprovalRefused, UnknownGate) as exc:
-        _audit(audit, context, component=_component_of(request), action="gate_decision_refused",
+        # another run's gate: the refusal is still filed under that gate's component
+        known = request or gates.request(gate_key[:200])
+        _audit(audit, context, component=_component_of(known), action="gate_decision_refused",
                reason=str(exc))
         raise
     record = GateDecisionRecord(flow_run_id=flow_run_id, gate_key=gate_key, decision=parsed,
