@@ -290,6 +290,8 @@ def _deliver(gates: GateStore, resumer: RunResumer, record: GateDecisionRecord) 
 def _resume(gates: GateStore, resumer: RunResumer, record: GateDecisionRecord) -> tuple[bool, str]:
     run_input = {"decision": record.decision.value, "approver": record.approver, "comment": record.comment}
     resumed, note = resumer.resume(record.flow_run_id, run_input)
+    if not resumed:
+        resumed = _delivered_meanwhile(resumer, record)
     if resumed:
         gates.mark_resumed(record.gate_key)
         return True, (f"{record.decision.value} recorded for {record.gate_key}; "
@@ -297,6 +299,15 @@ def _resume(gates: GateStore, resumer: RunResumer, record: GateDecisionRecord) -
     return False, (f"{record.decision.value} recorded, but resuming run {record.flow_run_id} failed: {note}; "
                    f"it is retried; `runbook resume {record.flow_run_id} --gate {record.gate_key}` "
                    "retries now")
+
+
+def _delivered_meanwhile(resumer: RunResumer, record: GateDecisionRecord) -> bool:
+    """True when the run left this gate and runs on: another deliverer (the paused run itself) won."""
+    try:
+        pause = resumer.current_pause(record.flow_run_id)
+    except ApprovalRefused:
+        return False
+    return pause.key is None and pause.state_name == "Running"
 
 
 def _component_of(request: GateRequest | None) -> str:

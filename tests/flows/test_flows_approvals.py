@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -14,7 +16,7 @@ from flows.critical import critical
 from runbook.cli import main
 from runbook.control.audit import AuditLog
 from runbook.control.gates import GateStore
-from runbook.domain.gates import GatePolicy, GateRequest, GateStatus
+from runbook.domain.gates import GatePolicy, GateRequest
 from runbook.orchestration.context import close_stores, open_store
 from runbook.orchestration.testing import fast_options, prepare, wait_for_gate
 
@@ -75,37 +77,89 @@ def test_cli_approval_resumes_the_run_and_refuses_a_stale_key(store, capsys):
     assert actions.count("gate_decision_duplicate") == 1
 
 
-def test_critical_gate_refuses_the_initiator_from_the_ui_and_the_cli(store, capsys):
-    """On a critical gate the initiator is refused from the UI form (re-asked under a new key) and
-    the CLI; two different approvers then promote the component."""
-    prepare(store, "var_engine")
-    thread, result = _start(critical, component="var_engine", initiator="carol", steps=[25, 100],
-                            **fast_options(validation=False))
-    first = wait_for_gate(store).request
-    assert first.gate_key.endswith("-a1-s1")
+def _description(flow_run_id: str) -> str:
+    """The resume form's description of the run's current pause, as the Prefect UI shows it."""
+    from prefect.client.orchestration import get_client
+    from prefect.input.actions import read_flow_run_input
 
-    resume_flow_run(first.flow_run_id, run_input={"decision": "approve", "approver": "carol"})
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state
+    return read_flow_run_input(state.state_details.run_input_keyset["description"], flow_run_id=flow_run_id)
+
+
+def _warnings(flow_run_id: str, *, containing: str, wait_s: float = 20.0) -> list[str]:
+    """WARNING lines of the run's Prefect log that contain ``containing`` (logs arrive in batches)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+        found = [log.message for log in logs if log.level == logging.WARNING and containing in log.message]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def test_critical_gate_counts_only_verified_identities(store, ssh_signers, monkeypatch, capsys):
+    """A critical phase started with alice's signature: typed names (CLI --as, the resume form) are
+    refused, visibly (run log WARNING, next description starts with the reason); alice's own signed
+    approval is refused; bob's and dave's signed approvals promote the component."""
+    from runbook.initiators import signed_start
+    from runbook.signatures import new_nonce, sign, start_message
+
+    monkeypatch.setenv("RUNBOOK_ALLOWED_SIGNERS", str(ssh_signers["allowed"]))
+    prepare(store, "var_engine")
+    nonce, at = new_nonce(), int(time.time())
+    signed = sign(start_message(phase="critical", component="var_engine", nonce=nonce, at=at),
+                  key=ssh_signers["alice"], nonce=nonce, at=at)
+    ticket = signed_start(store, signed, phase="critical", component="var_engine",
+                          allowed_signers=ssh_signers["allowed"])
+    thread, result = _start(critical, component="var_engine", initiator="typed-carol", steps=[25, 100],
+                            start_ticket=ticket, **fast_options(validation=False))
+    first = wait_for_gate(store).request
+    assert (first.initiator, first.policy.verified_only) == ("alice@firm", True)
+
+    assert main(["approve", first.flow_run_id, "--gate", first.gate_key, "--as", "bob"]) == 1
+    assert "verified identity" in capsys.readouterr().err
+    resume_flow_run(first.flow_run_id, run_input={"decision": "approve", "approver": "bob"})
     retry = _next_gate(store, after=first.gate_key).request
     assert retry.gate_key.endswith("-a2-s1")
-    assert GateStore(store).request(first.gate_key).status is GateStatus.SUPERSEDED
-    assert GateStore(store).decision(first.gate_key) is None
+    assert _description(retry.flow_run_id).startswith("**Refused: this gate needs a verified identity")
+    assert _warnings(retry.flow_run_id, containing="verified identity")
 
-    assert main(["reject", retry.flow_run_id, "--gate", retry.gate_key, "--as", "carol"]) == 1
+    signed_approve = ["approve", retry.flow_run_id, "--gate", retry.gate_key, "--sign-with"]
+    assert main([*signed_approve, str(ssh_signers["alice"])]) == 1
     assert "started this run" in capsys.readouterr().err
-    assert main(["approve", retry.flow_run_id, "--gate", retry.gate_key, "--as", "alice"]) == 0
-
+    assert main([*signed_approve, str(ssh_signers["bob"])]) == 0
     second = _next_gate(store, after=retry.gate_key).request
     assert second.gate_key.endswith("-a1-s2")
-    assert main(["approve", second.flow_run_id, "--gate", second.gate_key, "--as", "alice"]) == 1
+    signed_second = ["approve", second.flow_run_id, "--gate", second.gate_key, "--sign-with"]
+    assert main([*signed_second, str(ssh_signers["bob"])]) == 1
     assert "different approver" in capsys.readouterr().err
-    resume_flow_run(second.flow_run_id, run_input={"decision": "approve", "approver": "bob"})
+    assert main([*signed_second, str(ssh_signers["dave"])]) == 0
 
     thread.join(timeout=120)
     assert result["state"].is_completed()
     assert store.state("var_engine").mode.value == "full"
     records = GateStore(store).decisions_for_run(first.flow_run_id)
-    assert [(r.approver, r.channel.value) for r in records] == [("alice", "cli"), ("bob", "prefect_ui")]
+    assert [(r.approver, r.channel.value) for r in records] == [("bob@firm", "cli_signed"),
+                                                                 ("dave@firm", "cli_signed")]
+    started = [e for e in AuditLog(store).entries(component="var_engine") if e.action == "phase_started"]
+    assert started[-1].evidence["initiator"] == "alice@firm"
+
+
+def test_critical_phase_started_with_a_typed_name_is_refused_at_its_start(store, capsys):
+    """`runbook start critical` without a signature fails before anything moves, says how to start
+    it, prints no traceback, and audits the refusal."""
+    prepare(store, "var_engine")
+    code = main(["start", "critical", "--component", "var_engine", "--as", "carol"])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "--sign-with" in out.err
+    assert "/runbook critical var_engine" in out.err
+    assert "Traceback" not in out.err + out.out
+    assert store.state("var_engine").mode.value == "shadow"
     entries = AuditLog(store).entries(component="var_engine")
-    refused = [e for e in entries if e.action == "gate_decision_refused"]
-    assert [(e.actor, e.evidence["channel"]) for e in refused] == [
-        ("carol", "prefect_ui"), ("carol", "cli"), ("alice", "cli")]
+    assert [e.actor for e in entries if e.action == "phase_start_refused"] == ["carol"]

@@ -29,6 +29,8 @@ def store(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch) -> It
     for name in ("RUNBOOK_DATABASE_URL", "RUNBOOK_SLACK_BOT_TOKEN", "RUNBOOK_SLACK_BOT_TOKEN_BLOCK",
                  "RUNBOOK_APPROVERS"):
         monkeypatch.delenv(name, raising=False)
+    # Drills: typed names start critical phases and answer their gates (identity has its own tests).
+    monkeypatch.setenv("RUNBOOK_UNVERIFIED_CHANNELS", "all")
     yield open_store()
     close_stores()
 
@@ -145,9 +147,11 @@ def test_second_phase_is_refused_while_the_first_waits_at_a_gate(store):
         assert store.state("market_data_provider").epoch == epoch
     finally:
         from runbook.approvals import submit_decision
+        from runbook.orchestration.resume import PrefectResumer
 
         submit_decision(store, flow_run_id=gate.request.flow_run_id, gate_key=gate.request.gate_key,
-                        decision=Decision.REJECT, approver="dave", channel=Channel.CLI, comment="test over")
+                        decision=Decision.REJECT, approver="dave", channel=Channel.CLI, comment="test over",
+                        resumer=PrefectResumer())
         runner.join(timeout=120)
     assert first["state"].is_failed()
     starts = [e for e in AuditLog(store).entries(component="market_data_provider")

@@ -16,7 +16,7 @@ import pytest
 from prefect import flow
 from prefect.context import FlowRunContext
 
-from runbook.approvals import read_pause, submit_decision
+from runbook.approvals import submit_decision
 from runbook.control.audit import AuditLog
 from runbook.control.gates import GateStore
 from runbook.control.safety import ProductionSafetyManager
@@ -26,6 +26,7 @@ from runbook.domain.gates import Channel, Decision, GatePolicy
 from runbook.domain.modes import Mode
 from runbook.orchestration.gates import GateSpec, run_gate
 from runbook.orchestration.pending import pending_gates
+from runbook.orchestration.resume import PrefectResumer
 from runbook.settings import Settings
 from runbook.slack.blocks import ACTION_APPROVE, parse_button_value
 from runbook.slack.interactions import create_app
@@ -139,7 +140,7 @@ def _approve_button(call: RecordedCall) -> dict:
 
 def _wait_paused(run_id: str, key: str) -> None:
     deadline = time.monotonic() + WAIT_S
-    while read_pause(run_id).key != key:
+    while PrefectResumer().current_pause(run_id).key != key:
         assert time.monotonic() < deadline, f"run {run_id} never paused at {key}"
         time.sleep(0.2)
 
@@ -166,7 +167,8 @@ def _finish(run: GatedRun) -> None:
     while run.thread is not None and run.thread.is_alive() and time.monotonic() < deadline:
         for gate in pending_gates(run.store):
             submit_decision(run.store, flow_run_id=gate.request.flow_run_id, gate_key=gate.request.gate_key,
-                            decision=Decision.REJECT, approver="U0CLEANUP", channel=Channel.CLI)
+                            decision=Decision.REJECT, approver="U0CLEANUP", channel=Channel.CLI,
+                            resumer=PrefectResumer())
         run.thread.join(0.5)
 
 
@@ -199,7 +201,7 @@ def test_user_not_on_the_gates_allow_list_is_refused(gated: GatedRun, sqlite_url
     gate = gated.next_gate()
     assert gated.click("U0MALLORY", gate) == 200
     assert "allow-list" in gated.ephemeral_to("U0MALLORY")[0]
-    assert read_pause(gate[0]).key == gate[1]
+    assert PrefectResumer().current_pause(gate[0]).key == gate[1]
     assert GateStore(gated.store).decision(gate[1]) is None
     assert [e.actor for e in gated.audit("slack_click_refused")] == ["U0MALLORY"]
     assert [e.actor for e in gated.audit("gate_decision_refused")] == ["U0MALLORY"]
@@ -211,7 +213,7 @@ def test_initiator_may_not_approve_a_critical_gate(gated: GatedRun, sqlite_url: 
     gate = gated.next_gate()
     assert gated.click(INITIATOR, gate) == 200
     assert "started this run" in gated.ephemeral_to(INITIATOR)[0]
-    assert read_pause(gate[0]).key == gate[1]
+    assert PrefectResumer().current_pause(gate[0]).key == gate[1]
     assert [e.actor for e in gated.audit("slack_click_refused")] == [INITIATOR]
 
 
@@ -224,7 +226,7 @@ def test_critical_gate_needs_two_different_approvers(gated: GatedRun, sqlite_url
     assert second[1] != first[1]
     assert gated.click("U0ALICE", second, n=1) == 200
     assert "second, different approver" in gated.ephemeral_to("U0ALICE")[-1]
-    assert read_pause(second[0]).key == second[1]
+    assert PrefectResumer().current_pause(second[0]).key == second[1]
     assert gated.click("U0BOB", second) == 200
     assert gated.outcome() == "approve"
     assert gated.store.state(Component.VAR_ENGINE).mode is Mode.CANARY
@@ -245,7 +247,7 @@ def test_stale_button_from_an_earlier_gate_is_refused(gated: GatedRun, sqlite_ur
     assert new[1] != old[1]
     assert gated.click("U0BOB", old) == 200
     assert "no longer pending" in gated.ephemeral_to("U0BOB")[0]
-    assert read_pause(new[0]).key == new[1]
+    assert PrefectResumer().current_pause(new[0]).key == new[1]
     assert gated.click("U0BOB", new, n=1) == 200
     assert gated.outcome() == "approve"
     assert [e.evidence["gate_key"] for e in gated.audit("slack_click_refused")] == [old[1]]
@@ -275,5 +277,5 @@ def test_slack_down_does_not_block_the_gate(gated: GatedRun, sqlite_url: str) ->
         time.sleep(0.2)
     run_id, key = pending[0].request.flow_run_id, pending[0].request.gate_key
     submit_decision(gated.store, flow_run_id=run_id, gate_key=key, decision=Decision.APPROVE,
-                    approver="U0ALICE", channel=Channel.CLI)
+                    approver="U0ALICE", channel=Channel.CLI, resumer=PrefectResumer())
     assert gated.outcome() == "approve"

@@ -20,7 +20,15 @@ from rich.table import Table
 from rich.text import Text
 
 from runbook.domain.plans import ADR_HISTORICAL_SCENARIOS, ADR_MONTE_CARLO_SCENARIOS
-from runbook.errors import AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed
+from runbook.errors import (
+    AutomaticRollback,
+    ComponentBusy,
+    GateRejected,
+    GateTimedOut,
+    PhaseStartRefused,
+    UserInputError,
+    ValidationFailed,
+)
 
 if TYPE_CHECKING:
     from runbook._cli.demo import DemoOptions, DemoResult
@@ -31,7 +39,9 @@ __all__ = ["DemoConsoleFilter", "StopTracebackFilter", "hide_stop_tracebacks", "
            "print_summary", "quiet_prefect_console"]
 
 # What a phase raises when the runbook stops it on purpose (PhaseRun.stop): an outcome, not a crash.
-STOP_ERRORS = (AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed)
+# Deliberate stops: a monitor hold or rollback, a rejection, a timeout, a refused start, a bad parameter.
+STOP_ERRORS = (AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed, PhaseStartRefused,
+               ComponentBusy, UserInputError)
 _RUN_LOGGERS = frozenset({"prefect.flow_runs", "prefect.task_runs"})
 
 _STATUS_STYLE = {"completed": "green", "held": "yellow", "rolled_back": "bold red", "failed": "bold red"}

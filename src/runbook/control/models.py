@@ -159,6 +159,7 @@ class PhaseLockRow(Base):
     phase: Mapped[str] = mapped_column(String(32))
     lease_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the holder's last heartbeat
 
 
 class BaselineRow(Base):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, update
 
 from runbook.control._time import as_utc, utc_now
 from runbook.control.models import PhaseLockRow
@@ -33,6 +33,11 @@ class PhaseLockHolder:
     phase: str
     lease_id: str | None
     acquired_at: datetime
+    renewed_at: datetime
+
+    def silent_for(self, now: datetime) -> float:
+        """Seconds since the holder's last heartbeat."""
+        return (now - self.renewed_at).total_seconds()
 
 
 class PhaseLocks:
@@ -45,8 +50,15 @@ class PhaseLocks:
         """Remember that ``flow_run_id`` holds ``component``'s lock (replacing the last holder)."""
         with self._store.write(exclusive=False) as conn:
             conn.execute(delete(_LOCKS).where(_LOCKS.c.component == component))
+            now = utc_now()
             conn.execute(insert(_LOCKS).values(component=component, flow_run_id=flow_run_id, phase=phase,
-                                               lease_id=lease_id, acquired_at=utc_now()))
+                                               lease_id=lease_id, acquired_at=now, renewed_at=now))
+
+    def heartbeat(self, component: str, *, flow_run_id: str, at: datetime | None = None) -> None:
+        """The holder is alive (its process still runs the phase)."""
+        with self._store.write(exclusive=False) as conn:
+            mine = (_LOCKS.c.component == component) & (_LOCKS.c.flow_run_id == flow_run_id)
+            conn.execute(update(_LOCKS).where(mine).values(renewed_at=at or utc_now()))
 
     def holder(self, component: str) -> PhaseLockHolder | None:
         """The recorded holder of ``component``'s lock, or None."""
@@ -55,7 +67,8 @@ class PhaseLocks:
         if row is None:
             return None
         return PhaseLockHolder(row["component"], row["flow_run_id"], row["phase"], row["lease_id"],
-                               as_utc(row["acquired_at"]) or utc_now())
+                               as_utc(row["acquired_at"]) or utc_now(),
+                               as_utc(row["renewed_at"]) or utc_now())
 
     def take_over(self, component: str, *, dead_flow_run_id: str) -> bool:
         """Forget the dead holder; True for exactly one caller (the one that reclaims its slot)."""

@@ -1,6 +1,6 @@
 """Approvers that answer gates from inside a process: the demo's, the console prompt, tests'.
 
-They watch for pending gates and answer through ``submit_decision`` (resume=True), the same path
+They watch for pending gates and answer through the decision service with Prefect's resume port, the same path
 as the CLI and Slack, so policy, records and audit rows are identical. The demo approver picks,
 for each slot, a name the gate's policy accepts (critical gates get two different demo approvers,
 neither the initiator) and records ``channel=demo``.
@@ -19,6 +19,7 @@ from runbook.control.gates import GateStore
 from runbook.domain.gates import Channel, Decision, GateRequest
 from runbook.errors import ApprovalRefused
 from runbook.orchestration.pending import pending_gates
+from runbook.orchestration.resume import PrefectResumer
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
@@ -65,6 +66,7 @@ class BackgroundApprover:
         self, store: Store, choose: Chooser, *, channel: Channel = Channel.DEMO, poll_s: float = 0.5
     ) -> None:
         self._store, self._choose, self._channel, self._poll_s = store, choose, channel, poll_s
+        self._resumer = PrefectResumer()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="runbook-approver", daemon=True)
         self.answered: list[tuple[str, str, str]] = []
@@ -96,7 +98,7 @@ class BackgroundApprover:
             submit_decision(
                 self._store, flow_run_id=request.flow_run_id, gate_key=request.gate_key,
                 decision=answer.decision, approver=answer.approver, channel=self._channel,
-                comment=answer.comment,
+                comment=answer.comment, resumer=self._resumer,
             )
         except ApprovalRefused as exc:
             self.refusals.append(str(exc))

@@ -15,8 +15,10 @@ the slot is given back directly. Exactly one claimant reclaims (the store arbitr
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 
 PREFIX = "runbook-phase-"
 LEASE_S = 300.0
+HEARTBEAT_S = 20.0  # how often a holder says it is alive (phase_locks.renewed_at)
+SILENT_AFTER_S = 120.0  # a holder silent this long has lost its process, whatever Prefect's state says
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +73,43 @@ def phase_lock(
         if store is None or not reclaim_if_dead(store, component):
             raise
         lease = _acquire(component, phase=phase, wait_s=wait_s, flow_run_id=flow_run_id)
-    if store is not None and flow_run_id is not None:
-        from runbook.control.phase_locks import PhaseLocks
-
-        PhaseLocks(store).record(component, flow_run_id=flow_run_id, phase=phase, lease_id=str(lease))
+    beat = None if store is None or flow_run_id is None else _Heartbeat(store, component, flow_run_id)
     try:
         with maintain_concurrency_lease(lease, LEASE_S, raise_on_lease_renewal_failure=False):
+            if beat is not None:
+                beat.start(phase=phase, lease_id=str(lease))
             yield
     finally:
+        if beat is not None:
+            beat.stop()
         release_concurrency_slots_with_lease(lease)
+
+
+class _Heartbeat:
+    """Records the holder, then notes every ``HEARTBEAT_S`` that its process still runs the phase."""
+
+    def __init__(self, store: Store, component: str, flow_run_id: str) -> None:
+        from runbook.control.phase_locks import PhaseLocks
+
+        self._locks, self._component, self._flow_run_id = PhaseLocks(store), component, flow_run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="runbook-phase-heartbeat", daemon=True)
+
+    def start(self, *, phase: str, lease_id: str) -> None:
+        self._locks.record(self._component, flow_run_id=self._flow_run_id, phase=phase, lease_id=lease_id)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self._locks.heartbeat(self._component, flow_run_id=self._flow_run_id)
+            except Exception:  # the store is down for now: the next beat tries again
+                log.debug("phase-lock heartbeat failed", exc_info=True)
 
 
 def _acquire(component: str, *, phase: str, wait_s: float, flow_run_id: str | None) -> UUID:
@@ -100,8 +132,12 @@ def _acquire(component: str, *, phase: str, wait_s: float, flow_run_id: str | No
     return response.lease_id
 
 
-def reclaim_if_dead(store: Store, component: str) -> bool:
-    """Give back ``component``'s slot if its recorded holder is no longer running; True if reclaimed."""
+def reclaim_if_dead(store: Store, component: str, *, now: datetime | None = None) -> bool:
+    """Give back ``component``'s slot if its recorded holder is no longer running; True if reclaimed.
+
+    No longer running: Prefect says the run ended (or does not know it), or the holder's process has
+    been silent for ``SILENT_AFTER_S`` (a paused run whose process died stays "Paused" in Prefect).
+    """
     from runbook.control.audit import AuditLog
     from runbook.control.phase_locks import PhaseLocks
 
@@ -109,12 +145,15 @@ def reclaim_if_dead(store: Store, component: str) -> bool:
     if holder is None:
         return False
     state = _run_state(holder.flow_run_id)
-    if state is not None and not state.is_final():
+    silent = holder.silent_for(now or datetime.now(UTC))
+    if state is not None and not state.is_final() and silent < SILENT_AFTER_S:
         return False
     if not PhaseLocks(store).take_over(component, dead_flow_run_id=holder.flow_run_id):
         return False  # another claimant reclaimed it first
     _free_slot(component, holder.lease_id)
     where = f"is {state.name}" if state is not None else "is unknown to Prefect"
+    if state is not None and not state.is_final():
+        where += f" but its process has been silent for {silent:.0f} s"
     AuditLog(store).append(
         component=component, action="phase_lock_reclaimed", actor="runbook",
         reason=f"{limit_name(component)} was held by run {holder.flow_run_id} ({holder.phase}), "

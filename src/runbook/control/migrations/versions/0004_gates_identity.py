@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("phase", sa.String(32), nullable=False),
         sa.Column("lease_id", sa.String(64), nullable=True),
         sa.Column("acquired_at", _TS, nullable=False),
+        sa.Column("renewed_at", _TS, nullable=False),
     )
 
 
