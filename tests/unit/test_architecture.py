@@ -35,6 +35,8 @@ RINGS: dict[str, tuple[str, ...]] = {
     "traffic": (*OUTER, PREFECT, GX, SLACK),
     "reports": (*OUTER, PREFECT, GX, SLACK),
     "approvals": (*OUTER, PREFECT, GX, SLACK),
+    "signatures": (*OUTER, PREFECT, GX, SLACK),
+    "initiators": (*OUTER, PREFECT, GX, SLACK),
     "quality": (*OUTER, PREFECT, SLACK),
     "slack": (*OUTER, PREFECT, GX),
     "settings": (*OUTER, PREFECT, GX, SLACK),
@@ -43,7 +45,6 @@ RINGS: dict[str, tuple[str, ...]] = {
 
 # Lazy adapters to Prefect that stay, each for a reason; a path through any other edge fails.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("runbook.approvals", PREFECT): "reads a paused run and resumes it after a recorded decision",
     ("runbook.slack.client", PREFECT): "a bot token kept in a Prefect Secret block, read when configured",
     ("runbook.slack.console", PREFECT): "console lines also go to the run log when inside a flow run",
 }

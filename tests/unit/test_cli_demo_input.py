@@ -93,8 +93,9 @@ def test_run_refuses_a_component_the_phase_does_not_take(home, capsys, argv, exp
     assert not home.exists()
 
 
-def test_approve_refuses_an_unknown_gate_key_without_writing(home, capsys):
-    """`runbook approve` with a gate key the store does not know: exit 2, and no audit row."""
+def test_approve_refuses_an_unknown_gate_key_and_audits_the_attempt(home, capsys):
+    """`runbook approve` with a gate key the store does not know: exit 2, no decision, one audit row
+    recording the refused attempt."""
     from runbook.control.audit import AuditLog
     from runbook.control.store import Store
 
@@ -104,11 +105,13 @@ def test_approve_refuses_an_unknown_gate_key_without_writing(home, capsys):
     assert "no gate 'no-such-gate'" in line
     assert "runbook gates" in line
     with Store.from_url(f"sqlite:///{(home / 'runbook.db').resolve()}") as store:
-        assert AuditLog(store).entries() == []
+        assert [(e.action, e.actor) for e in AuditLog(store).entries()] == [("gate_decision_refused", "ann")]
 
 
 def test_reject_refuses_a_run_id_the_gate_does_not_belong_to(home, capsys):
-    """`runbook reject` with another run's id for a real gate: exit 2, naming the gate's run."""
+    """`runbook reject` with another run's id for a real gate: exit 2, naming the gate's run, and the
+    refused attempt audited under the gate's component."""
+    from runbook.control.audit import AuditLog
     from runbook.control.gates import GateStore
     from runbook.control.store import Store
     from runbook.domain.gates import GatePolicy, GateRequest, GateStatus
@@ -127,3 +130,5 @@ def test_reject_refuses_a_run_id_the_gate_does_not_belong_to(home, capsys):
     assert "belongs to run run-aaaa, not 'run-bbbb'" in line
     with Store.from_url(f"sqlite:///{(home / 'runbook.db').resolve()}") as store:
         assert GateStore(store).request(key).status is GateStatus.PENDING
+        refused = AuditLog(store).entries()[-1]
+        assert (refused.action, refused.component) == ("gate_decision_refused", "var_engine")

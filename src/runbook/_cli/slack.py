@@ -29,14 +29,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from runbook.control.store import Store
     from runbook.errors import BadParameter
-    from runbook.slack.interactions import create_app
+    from runbook.orchestration.resume import slack_app
 
     if not 0 < args.port < 65536:
         raise BadParameter(f"--port {args.port} is outside 1..65535")
     if not settings.slack_signing_secret:
         raise BadParameter("RUNBOOK_SLACK_SIGNING_SECRET is not set; the endpoint refuses unsigned requests")
     # Open the store now: a wrong database URL should fail at start, not at the first click.
-    app = create_app(settings, store=Store.from_settings(settings))
+    app = slack_app(settings, store=Store.from_settings(settings))
     print(f"runbook: Slack interactions on http://{args.host}:{args.port}/slack/interactions")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

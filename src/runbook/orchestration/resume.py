@@ -1,14 +1,17 @@
-"""The Prefect side of the decision service's ``RunResumer`` port: read a run's pause, resume it."""
+"""The Prefect side of the gate ports: read a run's pause and resume it (the decision service's
+``RunResumer``), start a phase deployment (the Slack command's ``PhaseStarter``), and the Slack app
+wired with both."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from uuid import UUID
 
 from runbook.approvals import PauseInfo
 from runbook.errors import ApprovalRefused
 
-__all__ = ["PrefectResumer"]
+__all__ = ["PrefectResumer", "prefect_starter", "slack_app"]
 
 
 class PrefectResumer:
@@ -42,3 +45,25 @@ class PrefectResumer:
         if response.status is not SetStateStatus.ACCEPT:
             return False, getattr(response.details, "reason", "") or response.status.value
         return True, ""
+
+
+def prefect_starter(*, phase: str, component: str, initiator: str, start_ticket: str) -> str:
+    """Start the phase's deployment (``<phase>/<phase>``, served by ``runbook up``) without waiting."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(f"{phase}/{phase}", timeout=0, parameters={
+        "component": component, "initiator": initiator, "start_ticket": start_ticket,
+    })
+    return str(getattr(run, "name", None) or getattr(run, "id", ""))
+
+
+def slack_app(settings: Any, **ports: Any) -> Any:
+    """The Slack endpoint with Prefect behind its ports: decisions resume runs, commands start them."""
+    from functools import partial
+
+    from runbook.approvals import submit_decision
+    from runbook.slack.interactions import create_app
+
+    ports.setdefault("submit", partial(submit_decision, resumer=PrefectResumer()))
+    ports.setdefault("starter", prefect_starter)
+    return create_app(settings, **ports)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from runbook.domain.gates import MAX_ACTOR_CHARS, Channel, Decision, GateDecisionRecord, GateRequest
 from runbook.errors import ApprovalRefused, UnknownGate
 from runbook.settings import Settings
 from runbook.slack.clicks import Click, MalformedClick, parse_click
+from runbook.slack.commands import PhaseStarter, SlashCommand, command_meta, start_phase
 
 __all__ = ["UNKNOWN_COMPONENT", "AuditSink", "ClickHandler", "GateLookup", "Replier"]
 
@@ -68,8 +71,11 @@ class ClickHandler:
         submit: Any | None = None,
         audit: AuditSink | None = None,
         gates: GateLookup | None = None,
+        starter: PhaseStarter | None = None,
     ) -> None:
         self.settings = settings
+        self._starter = starter
+        self._refusals = _RefusalCounter()
         self._store: Any = store
         self._submit: Any = submit
         self._replier: Replier | None = replier
@@ -102,10 +108,41 @@ class ClickHandler:
                         "Try again, or decide in the Prefect UI or with the runbook CLI.")
 
     def unverified(self, problem: str, meta: Mapping[str, object]) -> None:
-        """A request refused with HTTP 401: audited without trusting anything in its body."""
+        """A request refused with HTTP 401: counted, and audited in aggregate (one row per minute with
+        the counts by reason), without trusting anything in its body."""
+        summary = self._refusals.add(problem, meta)
+        if summary is None:
+            return
         self._safe_wire()
-        self._record("slack_request_refused", actor="unverified", reason=f"refused: {problem}",
-                     evidence=dict(meta))
+        self._record("slack_request_refused", actor="unverified", reason=summary.reason,
+                     evidence=summary.evidence)
+
+    def first_delivery(self, signature: str, fallback: Any) -> bool:
+        """True the first time a verified request's signature is seen by any process sharing the store
+        (the in-process ``fallback`` when the store cannot be used)."""
+        try:
+            self._wire()
+            if self._store is not None and hasattr(self._store, "write"):
+                from runbook.control.nonces import SeenNonces
+
+                return SeenNonces(self._store).first_use(f"slack:{signature}", channel="slack")
+        except Exception:
+            log.exception("shared replay check failed; using this process's memory")
+        return bool(fallback.first_time(signature))
+
+    def command(self, command: SlashCommand, meta: Mapping[str, object]) -> None:
+        """A verified ``/runbook PHASE COMPONENT``: start the phase with the user as verified initiator."""
+        try:
+            self._wire()
+            if self._starter is None:
+                raise _Refused("starting phases from Slack is not configured on this endpoint "
+                               "(`runbook slack serve` configures it)")
+            text = start_phase(self._store, command, self._starter, self._audit)
+        except Exception as exc:  # noqa: BLE001 - after the answer: told to the user and audited, never raised
+            self._record("slack_command_failed", actor=command.user_id, reason=f"{type(exc).__name__}: {exc}",
+                         evidence=command_meta(meta, command), component=command.component)
+            text = f"Not started: {exc}"
+        self._reply(command.channel_id, command.user_id, text)
 
     def replayed(self, body: bytes, meta: Mapping[str, object]) -> None:
         """A second delivery of an already verified request: audited and otherwise ignored."""
@@ -207,13 +244,10 @@ class ClickHandler:
                 from runbook.control.gates import GateStore
 
                 self._gates = GateStore(self._store)
-            if self._submit is None:
-                from functools import partial
-
+            if self._submit is None:  # records only: the paused run delivers it (runbook slack serve resumes)
                 from runbook.approvals import submit_decision
-                from runbook.orchestration.resume import PrefectResumer
 
-                self._submit = partial(submit_decision, resumer=PrefectResumer())
+                self._submit = submit_decision
             if self._replier is None:
                 self._replier = _default_replier(self.settings)
             self._ready = True
@@ -233,3 +267,35 @@ def _click_evidence(click: Click, meta: Mapping[str, object]) -> dict[str, objec
 
 def _component(request: GateRequest | None) -> str | None:
     return request.component if request is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    reason: str
+    evidence: dict[str, object]
+
+
+class _RefusalCounter:
+    """Unauthenticated requests counted by reason; one audit summary per ``window_s`` (the first
+    request of a quiet period is reported at once, the rest when their window closes)."""
+
+    def __init__(self, *, window_s: float = 60.0, clock: Any = time.monotonic) -> None:
+        self._window_s, self._clock = window_s, clock
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._opened: float | None = None
+        self.total = 0
+
+    def add(self, problem: str, meta: Mapping[str, object]) -> _Summary | None:
+        now = self._clock()
+        with self._lock:
+            self.total += 1
+            if self._opened is not None and now - self._opened < self._window_s:
+                self._counts[problem] += 1
+                return None
+            held, self._counts, self._opened = self._counts, Counter(), now
+        counts = held + Counter({problem: 1})
+        reasons = ", ".join(f"{count} {reason}" for reason, count in counts.most_common())
+        return _Summary(f"refused {sum(counts.values())} unauthenticated request(s): {reasons}",
+                        {"counts": dict(counts), "last_remote": meta.get("remote"),
+                         "window_s": self._window_s})

@@ -18,12 +18,14 @@ from typing import Any, Protocol
 from slack_sdk.signature import Clock as SystemClock
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runbook.settings import Settings
 from runbook.slack.clicks import SIGNATURE_WINDOW_S, Clock, signature_problem
+from runbook.slack.commands import PhaseStarter, parse_command
 from runbook.slack.handler import AuditSink, ClickHandler, GateLookup, Replier
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -70,6 +72,7 @@ def create_app(
     submit: SubmitDecision | None = None,
     audit: AuditSink | None = None,
     gates: GateLookup | None = None,
+    starter: PhaseStarter | None = None,
 ) -> Starlette:
     """The ASGI app for Slack's Request URL.
 
@@ -85,12 +88,14 @@ def create_app(
 
         raise BadParameter("RUNBOOK_SLACK_SIGNING_SECRET is not set; the endpoint refuses unsigned requests")
     handler = ClickHandler(
-        settings=settings, store=store, replier=replier, submit=submit, audit=audit, gates=gates
+        settings=settings, store=store, replier=replier, submit=submit, audit=audit, gates=gates,
+        starter=starter,
     )
     endpoint = _Endpoint(secret=secret, clock=clock or SystemClock(), handler=handler)
     app = Starlette(
         routes=[
             Route("/slack/interactions", endpoint.interactions, methods=["POST"]),
+            Route("/slack/commands", endpoint.commands, methods=["POST"]),
             Route("/healthz", _healthz, methods=["GET"]),
         ]
     )
@@ -110,23 +115,46 @@ class _Endpoint:
         self._seen = _SeenSignatures(clock)
 
     async def interactions(self, request: Request) -> Response:
+        body, meta, refused = await self._verified(request)
+        if refused is not None:
+            return refused
+        return Response(status_code=200, background=_later(self._handler.handle, body, meta))
+
+    async def commands(self, request: Request) -> Response:
+        """``/runbook PHASE COMPONENT``: answered at once; the phase starts after the answer."""
+        body, meta, refused = await self._verified(request)
+        if refused is not None:
+            return refused
+        command = parse_command(body)
+        if isinstance(command, str):
+            return JSONResponse({"response_type": "ephemeral", "text": command})
+        text = f"Starting {command.phase} of {command.component} for <@{command.user_id}>..."
+        return JSONResponse({"response_type": "ephemeral", "text": text},
+                            background=_later(self._handler.command, command, meta))
+
+    async def _verified(self, request: Request) -> tuple[bytes, dict[str, object], Response | None]:
+        """The body and what is known of a request, or the response refusing it (401, 413, replay)."""
         try:
             body = await _read_body(request)
         except _TooLarge:
-            return Response(status_code=413)
+            return b"", {}, Response(status_code=413)
         except Exception:  # noqa: BLE001 - the client went away mid-body: nothing to answer
-            return Response(status_code=400)
+            return b"", {}, Response(status_code=400)
         meta = _request_meta(request, body)
         try:
             problem = signature_problem(self._secret, body=body, headers=request.headers, clock=self._clock)
-        except Exception as exc:  # noqa: BLE001 - belt and braces: an unverifiable request is a 401, never a 500
+        except Exception as exc:  # noqa: BLE001 - an unverifiable request is a 401, never a 500
             problem = f"unverifiable request ({type(exc).__name__})"
         if problem is not None:
-            # No detail in the answer: a forger learns nothing. The audit row keeps the reason.
-            return Response(status_code=401, background=_later(self._handler.unverified, problem, meta))
-        if not self._seen.first_time(request.headers["x-slack-signature"]):
-            return Response(status_code=200, background=_later(self._handler.replayed, body, meta))
-        return Response(status_code=200, background=_later(self._handler.handle, body, meta))
+            # No detail in the answer: a forger learns nothing. The refusal is counted and audited.
+            later = _later(self._handler.unverified, problem, meta)
+            return body, meta, Response(status_code=401, background=later)
+        signature = request.headers["x-slack-signature"]
+        first = await run_in_threadpool(self._handler.first_delivery, signature, self._seen)
+        if not first:
+            later = _later(self._handler.replayed, body, meta)
+            return body, meta, Response(status_code=200, background=later)
+        return body, meta, None
 
 
 async def _read_body(request: Request) -> bytes:
