@@ -1,7 +1,8 @@
 """Typed flow parameters: the Prefect UI renders them as forms (choices, numbers, descriptions).
 
-Defaults are the ADR's. Ranges are checked by ``runbook.domain.plans`` and the domain value objects
-at the start of each flow, so a bad value fails the run with one message naming it before
+Defaults are the ADR's. The ranges are in the parameter schema (the UI's form refuses a value out of
+range) and checked again by ``runbook.domain.plans`` and the domain value objects at the start of
+each flow, so a bad value fails the run with one message naming it before
 anything moves (also for runs started through the API, which skip the form's own checks).
 """
 
@@ -78,13 +79,21 @@ class ValidationOptions(BaseModel):
 
     historical: int = Field(
         default=ADR_HISTORICAL_SCENARIOS,
+        title="Historical scenarios",
+        json_schema_extra={"minimum": 1},
         description="historical scenarios run through both engines (ADR: >= 10,000)",
     )
     monte_carlo: int = Field(
         default=ADR_MONTE_CARLO_SCENARIOS,
+        title="Monte Carlo scenarios",
+        json_schema_extra={"minimum": 1},
         description="Monte Carlo scenarios, common random numbers (ADR: >= 100,000)",
     )
-    seed: int = Field(default=0, description="seed of the Monte Carlo draws (same seed, same scenarios)")
+    seed: int = Field(
+        default=0,
+        title="Seed",
+        description="seed of the Monte Carlo draws (same seed, same scenarios)",
+    )
     market_data: str | None = Field(
         default=None, description="the firm's prices (CSV/Parquet: a date column, one column per asset)"
     )
@@ -113,14 +122,25 @@ class ObservationOptions(BaseModel):
 
     window_s: float = Field(
         default=300.0,
+        title="Observation window (s)",
+        json_schema_extra={"exclusiveMinimum": 0},
         description="seconds of traffic per observation window (the ADR's week per step, in seconds)",
     )
-    rate_per_s: float = Field(default=200.0, description="replayed calls per second during a window")
+    rate_per_s: float = Field(
+        default=200.0,
+        title="Replay rate (calls/s)",
+        json_schema_extra={"exclusiveMinimum": 0},
+        description="replayed calls per second during a window",
+    )
     max_extensions: int = Field(
-        default=2, description="extra windows when the monitor has too few observations to decide (HOLD)"
+        default=2,
+        title="Extra windows",
+        json_schema_extra={"minimum": 0, "maximum": 20},
+        description="extra windows when the monitor has too few observations to decide (HOLD)",
     )
     replay: bool = Field(
         default=True,
+        title="Replay bundled traffic",
         description="drive the routers with bundled historical requests (off: production traffic only)",
     )
 
@@ -141,16 +161,26 @@ class GateOptions(BaseModel):
     model_config = _FROZEN
 
     timeout_s: float = Field(
-        default=86_400.0, description="seconds a gate waits for its approvers; then nothing is promoted"
+        default=86_400.0,
+        title="Gate timeout (s)",
+        json_schema_extra={"exclusiveMinimum": 0},
+        description="seconds a gate waits for its approvers; then nothing is promoted",
     )
     poll_interval_s: int = Field(
-        default=10, description="seconds between the paused run's checks for an answer"
+        default=10,
+        title="Poll interval (s)",
+        json_schema_extra={"minimum": 1, "maximum": 3600},
+        description="seconds between the paused run's checks for an answer",
     )
     on_reject: GateFallback = Field(
-        default=GateFallback.ROLLBACK, description="rollback: back to legacy at once; hold: stay where it is"
+        default=GateFallback.ROLLBACK,
+        title="On reject",
+        description="rollback: back to legacy at once; hold: stay where it is",
     )
     on_timeout: GateFallback = Field(
-        default=GateFallback.HOLD, description="hold: stay in the last safe state; rollback: back to legacy"
+        default=GateFallback.HOLD,
+        title="On timeout",
+        description="hold: stay in the last safe state; rollback: back to legacy",
     )
 
     def checked(self) -> GateOptions:
@@ -169,24 +199,51 @@ class ThresholdOptions(BaseModel):
     model_config = _FROZEN
 
     max_error_rate: float = Field(
-        default=0.001, description="calculation errors per candidate call (ADR: 0.1%)"
+        default=0.001,
+        title="Max calculation error rate",
+        json_schema_extra={"minimum": 0, "maximum": 1},
+        description="calculation errors per candidate call (ADR: 0.1%)",
     )
     max_latency_ratio: float = Field(
-        default=1.20, description="candidate median latency / legacy p50 (ADR: 20% slower)"
+        default=1.20,
+        title="Max latency ratio (new / legacy)",
+        json_schema_extra={"minimum": 1, "maximum": 100},
+        description="candidate median latency / legacy p50 (ADR: 20% slower)",
     )
     max_memory_ratio: float = Field(
-        default=1.50, description="candidate peak memory / legacy peak (ADR: 50% more)"
+        default=1.50,
+        title="Max memory ratio (new / legacy)",
+        json_schema_extra={"minimum": 1, "maximum": 100},
+        description="candidate peak memory / legacy peak (ADR: 50% more)",
     )
     min_hedge_effectiveness_ratio: float = Field(
-        default=0.95, description="hedge effectiveness new / baseline (ADR: 5% degradation)"
+        default=0.95,
+        title="Min hedge effectiveness ratio",
+        json_schema_extra={"minimum": 0, "maximum": 1},
+        description="hedge effectiveness new / baseline (ADR: 5% degradation)",
     )
     max_mismatch_rate: float = Field(
-        default=0.001, description="shadow comparisons outside tolerance / comparisons"
+        default=0.001,
+        title="Max shadow mismatch rate",
+        json_schema_extra={"minimum": 0, "maximum": 1},
+        description="shadow comparisons outside tolerance / comparisons",
     )
-    min_observations: int = Field(default=200, description="calls needed before a rate can pass")
-    confidence: float = Field(default=0.99, description="one-sided confidence of the count-based tests")
+    min_observations: int = Field(
+        default=200,
+        title="Min observations",
+        json_schema_extra={"minimum": 1},
+        description="calls needed before a rate can pass",
+    )
+    confidence: float = Field(
+        default=0.99,
+        title="Confidence",
+        json_schema_extra={"minimum": 0.5, "maximum": 1},
+        description="one-sided confidence of the count-based tests",
+    )
     min_latency_excess_us: float = Field(
         default=50.0,
+        title="Min latency excess (us)",
+        json_schema_extra={"minimum": 0},
         description="microseconds over legacy p50 a call must also exceed to count as slower "
         "(cold-call noise floor; ADR budget: <10 ms additional latency)",
     )
