@@ -154,3 +154,13 @@ def test_format_value_shows_six_significant_digits_and_na() -> None:
     assert blocks.format_value(float("nan")) == "n/a"
     assert blocks.format_value(None) == "n/a"
     assert blocks.format_value(True) == "yes"
+
+
+def test_a_human_rejection_is_announced_as_one() -> None:
+    """A rollback after a person rejected a gate is not called an automatic rollback."""
+    text, layout = blocks.rollback_alert_blocks(
+        "var_engine", reason="critical gate canary-5: rejected by bob", evidence={}, automatic=False,
+        kind="Rollback after a human rejection",
+    )
+    assert text.startswith(":rotating_light: Rollback after a human rejection: var_engine")
+    assert "Automatic" not in text + str(layout)

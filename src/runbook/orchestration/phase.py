@@ -162,7 +162,10 @@ class PhaseRun:
             self.component.value, reason=reason, evidence=evidence
         )
         emit_rolled_back(self.component.value, source="gate", reason=reason, evidence=evidence)
-        self.notifier.rollback_alert(self.component.value, reason=reason, evidence=evidence, automatic=True)
+        rejected = decision.kind is StopKind.GATE_REJECTED
+        self.notifier.rollback_alert(self.component.value, reason=reason, evidence=evidence,
+                                     automatic=not rejected,
+                                     kind="Rollback after a human rejection" if rejected else None)
 
     def _outcome(self, status: str, **fields: Any) -> dict[str, Any]:
         return {"component": self.component.value, "phase": self.phase.value, "status": status,

@@ -122,10 +122,11 @@ def gate_superseded_blocks(request: GateRequest, reason: str) -> tuple[str, Bloc
 
 
 def rollback_alert_blocks(
-    component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool
+    component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool, kind: str | None = None
 ) -> tuple[str, Blocks]:
-    """An automatic or emergency rollback of ``component``, with the evidence that triggered it."""
-    kind = "Automatic rollback" if automatic else "Emergency rollback"
+    """An automatic or emergency rollback of ``component`` (or ``kind``, e.g. a human rejection's),
+    with the evidence that triggered it."""
+    kind = kind or ("Automatic rollback" if automatic else "Emergency rollback")
     text = f":rotating_light: {kind}: {component} serves legacy again. Reason: {reason}"
     blocks = [
         _header(f"{kind}: {component}"),

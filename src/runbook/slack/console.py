@@ -47,9 +47,10 @@ class ConsoleNotifier:
                    level=logging.WARNING)
 
     def rollback_alert(
-        self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool
+        self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool,
+        kind: str | None = None,
     ) -> None:
-        kind = "Automatic rollback" if automatic else "Emergency rollback"
+        kind = kind or ("Automatic rollback" if automatic else "Emergency rollback")
         self._emit(f"{kind}: {component} serves legacy. Reason: {reason}", _evidence_lines(evidence),
                    style="bold red", level=logging.WARNING)
 

@@ -35,7 +35,8 @@ class Notifier(Protocol):
     def gate_superseded(self, request: GateRequest, reason: str) -> None: ...
 
     def rollback_alert(
-        self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool
+        self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool,
+        kind: str | None = None,
     ) -> None: ...
 
     def validation_result(self, component: str, *, passed: bool, summary: Mapping[str, object]) -> None: ...
@@ -120,10 +121,11 @@ class SlackNotifier:
         self._call("chat_update", channel=message[0], ts=message[1], text=text, blocks=layout)
 
     def rollback_alert(
-        self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool
+        self, component: str, *, reason: str, evidence: Mapping[str, object], automatic: bool,
+        kind: str | None = None,
     ) -> None:
         text, layout = blocks.rollback_alert_blocks(
-            component, reason=reason, evidence=evidence, automatic=automatic
+            component, reason=reason, evidence=evidence, automatic=automatic, kind=kind
         )
         self._post(self.channel_for(component), text, layout)
 
