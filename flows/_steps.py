@@ -37,6 +37,7 @@ from runbook.domain.thresholds import RollbackThresholds
 from runbook.domain.verdicts import Verdict
 from runbook.engines.fault_checks import check_fault
 from runbook.monitoring import MonitorDecision
+from runbook.monitoring.capacity import check_capacity
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
 from runbook.orchestration.phase import PhaseRun, begin_phase
 from tasks.artifacts import publish_step_health
@@ -185,6 +186,9 @@ def traffic_phase(
     planned = validate_steps(steps if steps is not None else default_steps(component))
     limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,
                              inject_fault=inject_fault)
+    if observation.replay:  # before anything moves: a window x rate that can never decide is refused
+        check_capacity(planned, window_s=observation.window_s, rate_per_s=observation.rate_per_s,
+                       windows=observation.max_extensions + 1, thresholds=limits)
     with begin_phase(phase, component, initiator=initiator, lock_wait_s=lock_wait_s,
                      start_ticket=start_ticket) as run:
         state = enter(run)
