@@ -302,12 +302,13 @@ def _resume(gates: GateStore, resumer: RunResumer, record: GateDecisionRecord) -
 
 
 def _delivered_meanwhile(resumer: RunResumer, record: GateDecisionRecord) -> bool:
-    """True when the run left this gate and runs on: another deliverer (the paused run itself) won."""
+    """True when the run left this gate and went on: another deliverer (the paused run itself) won."""
     try:
         pause = resumer.current_pause(record.flow_run_id)
     except ApprovalRefused:
         return False
-    return pause.key is None and pause.state_name == "Running"
+    # Paused at a later gate, or running on: the run has left this gate with the decision.
+    return pause.key != record.gate_key and (pause.key is not None or pause.state_name == "Running")
 
 
 def _component_of(request: GateRequest | None) -> str:

@@ -26,10 +26,9 @@ from runbook.domain.gates import Channel, Decision, GatePolicy
 from runbook.domain.modes import Mode
 from runbook.orchestration.gates import GateSpec, run_gate
 from runbook.orchestration.pending import pending_gates
-from runbook.orchestration.resume import PrefectResumer
+from runbook.orchestration.resume import PrefectResumer, slack_app
 from runbook.settings import Settings
 from runbook.slack.blocks import ACTION_APPROVE, parse_button_value
-from runbook.slack.interactions import create_app
 from runbook.slack.notifier import make_notifier
 from runbook.slack.testing import (
     FAKE_TOKEN,
@@ -153,7 +152,8 @@ def gated(sqlite_url: str) -> Iterator[GatedRun]:
     settings = Settings(database_url=sqlite_url, slack_signing_secret=SECRET, slack_bot_token=FAKE_TOKEN)
     with FakeSlackServer() as fake:
         settings = settings.model_copy(update={"slack_api_url": fake.base_url})
-        run = GatedRun(store=store, fake=fake, client=AsgiClient(create_app(settings, store=store)))
+        # As `runbook slack serve` wires it: decisions resume runs through Prefect.
+        run = GatedRun(store=store, fake=fake, client=AsgiClient(slack_app(settings, store=store)))
         try:
             yield run
         finally:
@@ -241,7 +241,7 @@ def test_stale_button_from_an_earlier_gate_is_refused(gated: GatedRun, sqlite_ur
     gated.start(Component.MARKET_DATA_PROVIDER, critical=False, database_url=sqlite_url)
     old = gated.next_gate()
     # An answer typed into the Prefect UI by someone the policy refuses re-opens the gate (attempt 2).
-    ui_answer = {"decision": "approve", "approver": "U0MALLORY", "channel": "prefect_ui"}
+    ui_answer = {"decision": "approve", "approver": "U0MALLORY"}
     resume_flow_run(old[0], run_input=ui_answer)
     new = gated.next_gate()
     assert new[1] != old[1]

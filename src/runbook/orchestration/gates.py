@@ -232,7 +232,7 @@ class _DeliverRecorded:
             try:
                 record = GateStore(self._store).decision(self._request.gate_key)
                 # A fresh decision is being delivered by whoever recorded it: leave it to them first.
-                grace = timedelta(seconds=2 * self._every_s)
+                grace = timedelta(seconds=max(10.0, 5 * self._every_s))
                 if record is not None and record.resumed_at is None and datetime.now(UTC) - record.at > grace:
                     resume_decided(self._store, flow_run_id=self._request.flow_run_id,
                                    gate_key=self._request.gate_key, resumer=resumer)

@@ -38,7 +38,7 @@ def fast_options(
     return options
 
 
-def wait_for_gate(store: Store, *, timeout_s: float = 60.0, poll_s: float = 0.25) -> PendingGate:
+def wait_for_gate(store: Store, *, timeout_s: float = 180.0, poll_s: float = 0.25) -> PendingGate:
     """The first gate a paused run waits on, once there is one (TimeoutError after ``timeout_s``)."""
     from runbook.orchestration.pending import pending_gates
 
