@@ -287,11 +287,16 @@ def test_shadow_comparisons_fail_on_defect(suites, mutate, expectation_type, col
     assert _failure(result, expectation_type, column).sample_ids == (key,)
 
 
-def test_shadow_flagged_mismatch_is_not_a_data_failure(suites: dict[str, Suite]) -> None:
-    """A difference over tolerance already flagged ``mismatch`` is the monitor's business, not bad data."""
+def test_shadow_flagged_mismatch_still_fails_naming_its_key(suites: dict[str, Suite]) -> None:
+    """A difference over tolerance fails the suite even when the router already flagged it ``mismatch``.
+
+    The router flags every comparison beyond tolerance, so excluding flagged rows would leave the
+    tolerance expectation nothing to see; the suite names the routing key instead."""
     frame = _set("rel_difference", 3e-3, where=3)(shadow_frame())
     frame.loc[3, "error_kind"] = "mismatch"
-    assert run_suite(suites["shadow_comparisons"], frame).passed
+    result = run_suite(suites["shadow_comparisons"], frame)
+    assert not result.passed
+    assert _failure(result, "expect_column_values_to_be_between", "rel_difference").sample_ids == ("book-3",)
 
 
 def test_canary_window_missing_route_fails(suites: dict[str, Suite]) -> None:
