@@ -180,7 +180,8 @@ def test_phase_refused_before_readiness_recorded_a_baseline(store):
          "max_error_rate 2.0"),
         (critical, {"component": "hedge_calculator", "observation": {"window_s": 0}}, "window_s 0"),
         (shadow, {"component": "var_engine", "inject_fault": "no_such_fault"}, "no_such_fault"),
-        (shadow, {"component": "risk_engine"}, "unknown component 'risk_engine'; allowed: market_data_provider"),
+        (shadow, {"component": "risk_engine"},
+         "unknown component 'risk_engine'; allowed: market_data_provider"),
     ],
 )
 def test_invalid_parameters_fail_the_run_before_anything_moves(store, flow_fn, kwargs, named):
