@@ -4,8 +4,8 @@ Per backend (SQLite file, PostgreSQL in a temporary database):
 
 1. fill ``--rows`` observations spread over ``--days`` days up to now, generated inside the
    database (untimed setup; four components, one error in a thousand);
-2. ingest: ``ObservationStore.write_batch`` of 100,000 observations in batches of 1,000 into the
-   full table (goal >= 20,000 / s);
+2. ingest: 200,000 observations through an ``ObservationRecorder`` (the routers' path: batches of
+   up to 1,000 written by its background thread) into the full table (goal >= 20,000 / s);
 3. rollup: ``roll_up`` of the last hour (the real code: raw rows -> per-minute rollups); the
    watermark is first set an hour back, standing for the every-minute rollups of the monitor flow
    over the older rows (their cost is the rollup rate printed here);
@@ -30,8 +30,9 @@ from sqlalchemy import text
 
 from runbook.control import ObservationStore, Store
 from runbook.control.rollups import RollupStore
-from runbook.domain.observation import ErrorKind, Observation, Route
+from runbook.domain.observation import ErrorKind, Route
 from runbook.monitoring.retention import roll_up, window_summary
+from runbook.runtime import ObservationRecorder
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DAY = 86_400.0
@@ -73,18 +74,29 @@ def fill(store: Store, rows: int, days: float, now: float) -> float:
     return rows / (time.perf_counter() - started)
 
 
-def ingest(store: Store, now: float, count: int = 100_000, batch: int = 1_000) -> float:
-    """Observations per second through ObservationStore.write_batch into the full table."""
-    calls = [
-        Observation("var_engine", "shadow", Route.LEGACY, f"book-{i % 997}", now - 200 + i * 1e-4,
-                    800.0, 790.0, ErrorKind.NONE, 1e-9, 1e-12, None, None, 0, 1)
+def ingest(store: Store, now: float, count: int = 200_000) -> float:
+    """Observations per second through the routers' path into the full table: an ObservationRecorder
+    (default batches) fed the rows a router hands it, its writer thread building the Observations and
+    writing them with ObservationStore.write_batch; timed until the last one is written."""
+    rows = [
+        ("var_engine", "shadow", Route.LEGACY, f"book-{i % 997}", now - 200 + i * 1e-4, 800.0 + i % 13,
+         790.0 + i % 7, ErrorKind.NONE, 1e-9, 1e-12, None, None, 0, 1)
         for i in range(count)
-    ]
-    writer = ObservationStore(store)
-    started = time.perf_counter()
-    for i in range(0, count, batch):
-        writer.write_batch(calls[i : i + batch])
-    return count / (time.perf_counter() - started)
+    ]  # fmt: skip
+    recorder = ObservationRecorder(ObservationStore(store), queue_size=count)
+    try:
+        started = time.perf_counter()
+        for row in rows:
+            recorder._record_row(row)  # what Router calls per observation
+        if not recorder.flush(timeout_s=600):
+            raise RuntimeError(f"ingest: the recorder did not drain: {recorder.stats()}")
+        seconds = time.perf_counter() - started
+        stats = recorder.stats()
+    finally:
+        recorder.close()
+    if stats["written"] != count:
+        raise RuntimeError(f"ingest: {stats['written']} of {count} written: {stats}")
+    return count / seconds
 
 
 def median_ms(call, runs: int = 7) -> float:  # type: ignore[no-untyped-def]

@@ -87,6 +87,17 @@ def test_sqlite_uses_wal_and_a_busy_timeout(sqlite_url: str) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2_500
 
 
+def test_sqlite_only_observation_batches_commit_without_fsync(sqlite_url: str) -> None:
+    """Control-plane writes commit with synchronous=FULL; observation batches (durable=False) with NORMAL."""
+    with Store.from_url(sqlite_url) as store:
+        with store.write(exclusive=False, durable=False) as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        with store.write() as conn:  # the same pooled connection, reset per transaction
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        with store.write(exclusive=False) as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
 def test_sqlite_readers_are_not_blocked_by_a_writer(sqlite_url: str) -> None:
     """While one store holds the write lock, another reads the last committed state at once."""
     with Store.from_url(sqlite_url) as writer, Store.from_url(sqlite_url) as reader:

@@ -31,10 +31,16 @@ from sqlalchemy.engine import make_url
 
 from runbook.errors import StoreUnavailable
 
-__all__ = ["DEFAULT_TIMEOUT_S", "WRITE_OPTION", "Deadlines", "current_revision", "make_engine", "sqlite_path"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S", "RELAXED_SYNC_OPTION", "WRITE_OPTION", "Deadlines", "current_revision", "make_engine",
+    "sqlite_path",
+]  # fmt: skip
 
 DEFAULT_TIMEOUT_S = 5.0
 WRITE_OPTION = "runbook_write"
+# SQLite: a write transaction with this option commits with synchronous=NORMAL (no fsync per commit in
+# WAL mode; a power cut may lose the last commits, never corrupts); every other write with FULL.
+RELAXED_SYNC_OPTION = "runbook_relaxed_sync"
 _PG_MIN_CONNECT_TIMEOUT_S = 2  # libpq and psycopg treat anything lower as 2 s
 
 
@@ -98,8 +104,14 @@ def _sqlite_on_connect(dbapi_connection: Any, busy_ms: int) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    write = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    options = conn.get_execution_options()
+    if not options.get(WRITE_OPTION, False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # Per transaction (connections are pooled): only bulk observation inserts skip the fsync.
+    relaxed = options.get(RELAXED_SYNC_OPTION, False)
+    conn.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if relaxed else 'FULL'}")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Deadlines:

@@ -22,6 +22,7 @@ _TABLE = cast(Table, ObservationRow.__table__)
 _FIELDS = tuple(f.name for f in fields(Observation))
 _ENUM_FIELDS = ("route", "error_kind")
 _COPY_SQL = f"COPY observations ({', '.join(_FIELDS)}) FROM STDIN"
+_SQLITE_INSERT = f"INSERT INTO observations ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"
 if _FIELDS != (  # pragma: no cover - _copy_row spells the order out for speed
     "component", "mode", "route", "routing_key", "at", "legacy_latency_us", "candidate_latency_us",
     "error_kind", "abs_difference", "rel_difference", "legacy_digest", "candidate_digest", "memory_bytes",
@@ -35,8 +36,10 @@ class ObservationStore:
 
     ``write_batch`` is one transaction outside the control plane's writer lock, so ingest never
     waits on a mode change. On PostgreSQL it streams the rows with ``COPY ... FROM STDIN`` on the
-    engine's raw psycopg connection (one round trip, no per-row statement); elsewhere it is a
-    single executemany through SQLAlchemy Core (no ORM objects).
+    engine's raw psycopg connection (one round trip, no per-row statement). On SQLite it is one
+    executemany of plain tuples on the driver (no per-row parameter processing), committed without
+    an fsync (``Store.write(durable=False)``: WAL, synchronous=NORMAL). Elsewhere a single
+    executemany through SQLAlchemy Core (no ORM objects).
     """
 
     def __init__(self, store: Store) -> None:
@@ -49,6 +52,11 @@ class ObservationStore:
             return 0
         if self._copy:
             return self._copy_batch(observations)
+        if self._store.is_sqlite:
+            tuples = [_copy_row(obs) for obs in observations]
+            with self._store.write(exclusive=False, durable=False) as conn:
+                conn.exec_driver_sql(_SQLITE_INSERT, tuples)
+            return len(tuples)
         rows = [_row(obs) for obs in observations]
         with self._store.write(exclusive=False) as conn:
             conn.execute(insert(_TABLE), rows)
@@ -113,7 +121,7 @@ class ObservationStore:
 
 
 def _copy_row(obs: Observation) -> tuple[Any, ...]:
-    # COPY columns are _FIELDS in order; plain str for the enum values, as in _row.
+    # COPY / SQLite insert columns are _FIELDS in order; plain str for the enum values, as in _row.
     return (
         obs.component, obs.mode, str(obs.route), obs.routing_key, obs.at, obs.legacy_latency_us,
         obs.candidate_latency_us, str(obs.error_kind), obs.abs_difference, obs.rel_difference,

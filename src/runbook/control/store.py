@@ -21,6 +21,7 @@ from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from runbook.control._changes import ChangeSignal
 from runbook.control._engine import (
     DEFAULT_TIMEOUT_S,
+    RELAXED_SYNC_OPTION,
     WRITE_OPTION,
     Deadlines,
     current_revision,
@@ -170,18 +171,22 @@ class Store:
                 yield conn
 
     @contextmanager
-    def write(self, *, exclusive: bool = True, timeout_s: float | None = None) -> Iterator[Connection]:
+    def write(
+        self, *, exclusive: bool = True, timeout_s: float | None = None, durable: bool = True
+    ) -> Iterator[Connection]:
         """A write transaction; ``exclusive`` holds the store's single writer lock until it commits.
 
         SQLite: always ``BEGIN IMMEDIATE`` (waits up to the busy timeout). PostgreSQL: an advisory
         transaction lock when ``exclusive``. Every writer of component_state or the audit chain is
         exclusive, so they run one at a time and the chain never forks; bulk observation inserts
         are not, so they never wait on the control plane. ``timeout_s`` as for ``read``.
+        ``durable=False`` (observation batches): on SQLite the commit skips the fsync (WAL with
+        synchronous=NORMAL: a power cut may lose the last such commits, the file stays sound).
         """
         with self._translate_errors():
             self._check_file()
             with self.engine.connect() as conn, self._deadline(conn, timeout_s):
-                conn.execution_options(**{WRITE_OPTION: True})
+                conn.execution_options(**{WRITE_OPTION: True, RELAXED_SYNC_OPTION: not durable})
                 with conn.begin():
                     if timeout_s is not None and not self.is_sqlite:
                         conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
