@@ -32,8 +32,8 @@ from sqlalchemy.engine import make_url
 from runbook.errors import StoreUnavailable
 
 __all__ = [
-    "DEFAULT_TIMEOUT_S", "RELAXED_SYNC_OPTION", "WRITE_OPTION", "Deadlines", "current_revision", "make_engine",
-    "sqlite_path",
+    "DEFAULT_TIMEOUT_S", "RELAXED_SYNC_OPTION", "WRITE_OPTION", "Deadlines", "current_revision",
+    "make_engine", "sqlite_path",
 ]  # fmt: skip
 
 DEFAULT_TIMEOUT_S = 5.0
