@@ -143,7 +143,8 @@ def test_missing_suite_file_and_unknown_name(tmp_path: Path) -> None:
     """A missing file and a name that is neither bundled nor a .json path are refused."""
     with pytest.raises(BadSuite, match="no such suite file"):
         load_suite(tmp_path / "absent.json")
-    with pytest.raises(BadSuite, match="unknown suite 'market'; allowed: market_history, scenarios"):
+    with pytest.raises(BadSuite, match="unknown suite 'market'; allowed: market_history, market_prices, "
+                                       "scenarios"):
         load_suite("market")
 
 

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from runbook.settings import Settings
 
 # Kept literal so registering the command imports neither pandas nor GX; a test checks it is SUITES.
-BUNDLED_SUITES = ("market_history", "scenarios", "engine_outputs", "shadow_comparisons", "canary_window")
+BUNDLED_SUITES = (
+    "market_history", "market_prices", "scenarios", "engine_outputs", "shadow_comparisons", "canary_window",
+)
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -35,6 +37,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--suite-file", metavar="FILE", type=Path,
                         help="load SUITE from this JSON file instead of the bundled one "
                         "(the file's name must be SUITE)")
+    parser.add_argument("--date-column", metavar="NAME", default="date",
+                        help="market_prices: the column holding dates; every other column is one "
+                        "asset's prices (default: date)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--no-docs", action="store_true", help="do not write Data Docs")
     parser.set_defaults(handler=check_data)
@@ -46,7 +51,8 @@ def check_data(args: argparse.Namespace, settings: Settings) -> int:
 
     suite = _suite(args)
     frame = read_frame(args.path)
-    result = run_suite(suite, frame, data_docs_dir=None if args.no_docs else settings.data_docs_dir)
+    result = run_suite(suite, frame, data_docs_dir=None if args.no_docs else settings.data_docs_dir,
+                       date_column=args.date_column)
     print(json.dumps(result.to_dict(), indent=2) if args.json else render_text(result))
     if result.status is QualityStatus.ERRORED:
         print(f"runbook: error: {len(result.errors)} expectation(s) of suite {result.suite!r} could not be "

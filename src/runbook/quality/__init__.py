@@ -19,6 +19,7 @@ from runbook.quality._suite import (
     DerivedColumn,
     ExpectationSpec,
     Suite,
+    for_columns,
     load_suite,
     suite_path,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "QualityResult",
     "QualityStatus",
     "Suite",
+    "for_columns",
     "load_suite",
     "prepare_frame",
     "run_suite",

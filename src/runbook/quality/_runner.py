@@ -16,8 +16,8 @@ import pandas as pd
 
 from runbook.errors import BadInputData
 from runbook.quality._result import ExpectationError, ExpectationFailure, QualityResult, plain
-from runbook.quality._suite import Suite, check_loaded, load_suite, to_gx_suite
-from runbook.quality.frames import derive_column
+from runbook.quality._suite import Suite, check_loaded, for_columns, load_suite, to_gx_suite
+from runbook.quality.frames import as_dates, derive_column
 
 __all__ = ["DEFAULT_SAMPLE_SIZE", "prepare_frame", "run_suite"]
 
@@ -32,15 +32,20 @@ def run_suite(
     *,
     data_docs_dir: Path | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
+    date_column: str = "date",
 ) -> QualityResult:
     """Validate ``frame`` against a suite (bundled name, JSON path or loaded ``Suite``).
 
     Returns a ``QualityResult``: passed when no critical expectation failed and every expectation
     could be evaluated; up to ``sample_size`` offending row ids per failed expectation. Writes
     Data Docs (HTML) under ``data_docs_dir`` when given. Raises ``BadSuite`` for a bad suite file
-    and ``BadInputData`` when the frame lacks a column the suite reads.
+    and ``BadInputData`` when the frame lacks a column the suite reads. A template suite
+    (``market_prices``) is built for the frame's columns: ``date_column`` and one price column per
+    asset (every other column).
     """
     loaded = suite if isinstance(suite, Suite) else load_suite(suite)
+    if loaded.is_template:
+        frame, loaded = _for_frame(loaded, frame, date_column)
     prepared = prepare_frame(loaded, frame)
     validation = _validate(loaded, prepared, data_docs_dir=data_docs_dir, sample_size=sample_size)
     failures: list[ExpectationFailure] = []
@@ -64,6 +69,16 @@ def run_suite(
     )
 
 
+def _for_frame(suite: Suite, frame: pd.DataFrame, date_column: str) -> tuple[pd.DataFrame, Suite]:
+    if not isinstance(frame, pd.DataFrame):
+        raise BadInputData(f"suite {suite.name!r} checks a pandas DataFrame, not {type(frame).__name__}")
+    if date_column not in frame.columns:
+        raise BadInputData(f"frame for suite {suite.name!r} has no date column {date_column!r}; it has: "
+                           f"{', '.join(map(str, frame.columns)) or '(none)'}")
+    frame = frame.assign(**{date_column: as_dates(frame[date_column])})
+    return frame, for_columns(suite, list(frame.columns), date_column=date_column)
+
+
 def prepare_frame(suite: Suite, frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with a plain row index and the suite's derived columns added.
 
@@ -78,11 +93,18 @@ def prepare_frame(suite: Suite, frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise BadInputData(
             f"frame for suite {suite.name!r} lacks column(s) {', '.join(missing)}; "
-            f"it has: {', '.join(map(str, prepared.columns)) or '(none)'}"
+            f"it has: {', '.join(map(str, prepared.columns)) or '(none)'}{_hint(suite)}"
         )
     for derived in suite.derived_columns:
         prepared[derived.name] = derive_column(prepared, op=derived.op, column=derived.column)
     return prepared
+
+
+def _hint(suite: Suite) -> str:
+    if suite.name != "market_history":
+        return ""
+    return ("; market_history is the bundled set's suite: a price file with a date column and one price "
+            "column per asset is checked by suite market_prices")
 
 
 def _validate(suite: Suite, frame: pd.DataFrame, *, data_docs_dir: Path | None, sample_size: int) -> Any:

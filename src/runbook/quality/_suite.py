@@ -19,20 +19,26 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from runbook.errors import BadSuite
+from runbook.errors import BadInputData, BadSuite
 from runbook.quality.frames import DERIVATIONS
 
-__all__ = ["SEVERITIES", "SUITES", "DerivedColumn", "ExpectationSpec", "Suite", "load_suite", "suite_path"]
+__all__ = [
+    "SEVERITIES", "SUITES", "DerivedColumn", "ExpectationSpec", "Suite", "for_columns", "load_suite",
+    "suite_path",
+]
 
 SUITES: tuple[str, ...] = (
-    "market_history", "scenarios", "engine_outputs", "shadow_comparisons", "canary_window",
+    "market_history", "market_prices", "scenarios", "engine_outputs", "shadow_comparisons", "canary_window",
 )
+# In a template suite (``market_prices``) "{date}" is the date column, and an expectation or derived
+# column naming "{column}" is built once per other column of the frame (one price series per asset).
+DATE_PLACEHOLDER, COLUMN_PLACEHOLDER = "{date}", "{column}"
 SEVERITIES = ("critical", "warning", "info")
 CATALOG_COMPONENTS = "catalog:components"  # a value_set naming the catalog's components (runbook.toml)
 _ENTRY_KEYS = frozenset({"type", "kwargs", "severity", "meta", "notes", "description"})
@@ -116,6 +122,50 @@ class Suite:
         for spec in self.expectations:
             names.extend(c for c in spec.columns if c not in derived)
         return tuple(dict.fromkeys(names))
+
+    @property
+    def is_template(self) -> bool:
+        """Whether the suite names "{date}" or "{column}" and is built for a frame's columns."""
+        parts = [self.id_column, *(json.dumps(spec.kwargs) for spec in self.expectations),
+                 *(f"{d.name} {d.column}" for d in self.derived_columns)]
+        return any(DATE_PLACEHOLDER in p or COLUMN_PLACEHOLDER in p for p in parts)
+
+
+def for_columns(suite: Suite, columns: Sequence[str], *, date_column: str = "date") -> Suite:
+    """``suite`` built for a frame: "{date}" is ``date_column``, "{column}" entries once per column.
+
+    ``columns`` are the frame's columns; every one but ``date_column`` is a price column. Positions
+    are renumbered in the built order, so each Great Expectations result maps back to its entry.
+    """
+    prices = [str(c) for c in columns if c != date_column]
+    if not prices:
+        raise BadInputData(f"suite {suite.name!r} needs one price column per asset besides {date_column!r}; "
+                           f"the data has: {', '.join(map(str, columns)) or '(none)'}")
+    specs: list[ExpectationSpec] = []
+    for spec in suite.expectations:
+        for column in _columns_for(spec.kwargs, prices):
+            kwargs = _fill(spec.kwargs, date_column, column)
+            specs.append(ExpectationSpec(len(specs) + 1, spec.type, kwargs, spec.severity, spec.meta))
+    derived = [DerivedColumn(_fill(d.name, date_column, column), d.op, _fill(d.column, date_column, column))
+               for d in suite.derived_columns for column in _columns_for(f"{d.name} {d.column}", prices)]
+    return Suite(name=suite.name, source=suite.source, description=suite.description,
+                 id_column=_fill(suite.id_column, date_column, None), derived_columns=tuple(derived),
+                 expectations=tuple(specs))
+
+
+def _columns_for(value: object, prices: Sequence[str]) -> Sequence[str | None]:
+    return prices if COLUMN_PLACEHOLDER in json.dumps(value) else (None,)
+
+
+def _fill(value: Any, date_column: str, column: str | None) -> Any:
+    if isinstance(value, str):
+        value = value.replace(DATE_PLACEHOLDER, date_column)
+        return value if column is None else value.replace(COLUMN_PLACEHOLDER, column)
+    if isinstance(value, Mapping):
+        return {key: _fill(item, date_column, column) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, date_column, column) for item in value]
+    return value
 
 
 def suite_path(suite: str | Path) -> Path:

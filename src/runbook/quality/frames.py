@@ -23,6 +23,7 @@ __all__ = [
     "OBSERVATION_COLUMNS",
     "READABLE_SUFFIXES",
     "SCENARIO_COLUMNS",
+    "as_dates",
     "derive_column",
     "observations_frame",
     "read_frame",
@@ -77,11 +78,12 @@ def read_frame(path: Path | str) -> pd.DataFrame:
         raise BadInputData(f"{path}: cannot read as {suffix[1:]}: {exc}") from exc
     for column in DATE_COLUMNS:
         if column in frame.columns:
-            frame[column] = _as_dates(frame[column])
+            frame[column] = as_dates(frame[column])
     return frame
 
 
-def _as_dates(column: pd.Series) -> pd.Series:
+def as_dates(column: pd.Series) -> pd.Series:
+    """Text dates as datetimes when every one parses (ISO 8601); anything else as it is."""
     if pd.api.types.is_datetime64_any_dtype(column) or column.notna().sum() == 0:
         return column
     try:

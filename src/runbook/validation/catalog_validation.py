@@ -52,8 +52,10 @@ def validate_catalog_component(
         requests = read_requests(sources.requests)
         data = market_data_of(entry, sources.market_data)[1] if sources.market_data else None
         extra = [lambda: skipped("backtest_traffic_light", "requests come from a file; no market data given")]
+        if sources.market_data:
+            extra = [_quality_maker(entry, sources)]
         if entry.kind is Kind.VAR and sources.market_data:
-            extra = [_backtest_maker(entry, sources, legacy, candidate)]
+            extra.append(_backtest_maker(entry, sources, legacy, candidate))
         source = f"requests file {sources.requests}"
         return validate_requests(entry, legacy, candidate, requests, source=source, data=data,
                                  extra_checks=extra, timer=timer)  # fmt: skip
@@ -71,8 +73,9 @@ def _generated(
     *, count: int, seed: int,
 ) -> tuple[list[Request], list[Callable[[], Check]]]:
     requests = generated_requests(entry, history, sources, count=count, seed=seed)
+    quality = _quality_maker(entry, sources)
     if entry.kind is Kind.MARKET_DATA:
-        return requests, []
+        return requests, [quality]
     refusing = [e for e in (legacy, candidate) if not e.accepts("method")]
     if refusing:
         reason = f"engine {refusing[0].path!r} takes no 'method' argument (parametric VaR is optional)"
@@ -84,7 +87,16 @@ def _generated(
     monte_carlo = skipped("monte_carlo_var_es", "Monte Carlo draws feed the shipped engines' batch "
                           "methods only; here every request is a market-data window through the callables")
     backtest = _backtest_maker(entry, sources, legacy, candidate, history)
-    return requests, [*extra, lambda: monte_carlo, backtest]
+    return requests, [quality, *extra, lambda: monte_carlo, backtest]
+
+
+def _quality_maker(entry: ComponentEntry, sources: Sources) -> Callable[[], Check]:
+    def make() -> Check:
+        from runbook.validation.data_quality import market_data_quality
+
+        return market_data_quality(sources.market_data, date_column=entry.date_column)
+
+    return make
 
 
 def _backtest_maker(
