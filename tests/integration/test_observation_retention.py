@@ -149,3 +149,63 @@ def test_cli_refuses_a_negative_retention(sqlite_url: str, monkeypatch: pytest.M
         main(["observations", "prune", "--retention-days", "-1"])
     assert exit_info.value.code == 2
     assert "retention '-1' must be a number of days >= 0" in capsys.readouterr().err
+
+
+def awkward_calls(start: float, n: int) -> list[Observation]:
+    """Every error kind, both routes, two modes and epochs, missing, zero, negative and infinite
+    latencies, differences on both sides of the tolerances, memory on both routes."""
+    kinds = list(ErrorKind)
+    latencies = [None, 0.0, -3.0, math.inf, 1e-3, 1.0, 99.5, 1_000.0, 123_456.7]
+    rels = [None, 0.0, 1e-6, 1e-5, 2e-5, 0.5]
+    absolutes = [None, 0.0, 1e-12, 3.0]
+    return [
+        Observation(
+            component=("var_engine", COMPONENT)[i % 2],
+            mode=("shadow", "canary")[(i // 3) % 2],
+            route=Route.CANDIDATE if i % 5 < 2 else Route.LEGACY,
+            routing_key=f"book-{i % 11}",
+            at=start + i * 0.37,
+            legacy_latency_us=latencies[(i * 7) % len(latencies)],
+            candidate_latency_us=latencies[(i * 5) % len(latencies)],
+            error_kind=kinds[(i * 3) % len(kinds)],
+            abs_difference=absolutes[i % len(absolutes)],
+            rel_difference=rels[(i // 2) % len(rels)],
+            memory_bytes=(i * 37) % 5_000 - 100,
+            epoch=1 + (i // 7) % 2,
+        )
+        for i in range(n)
+    ]
+
+
+def test_database_rollups_equal_the_python_summaries(store: Store) -> None:
+    """The rollup the database computes (GROUP BY) is, field for field, what summarize() says per
+    minute of the same rows read back: counts, errors by kind, mismatches, memory, sketches."""
+    from runbook.monitoring._rollup_sql import records_between
+    from runbook.monitoring.retention import records_of
+
+    ObservationStore(store).write_batch(awkward_calls(T0 - 30.0, 2_000))
+    stored = ObservationStore(store)
+    read_back = stored.window("var_engine", since=0.0) + stored.window(COMPONENT, since=0.0)
+
+    records = records_between(store, T0 - 600.0, T0 + 3_600.0)
+
+    expected = records_of(read_back)
+    assert len(records) == len(expected) > 40
+    assert records == expected
+    assert sum(r.observations for r in records) == 2_000
+    assert sum(r.candidate_latency.zeros for r in records) > 0
+    assert sum(r.mismatches for r in records) > 0
+
+
+def test_rollup_steps_cover_a_sparse_day_and_a_dense_hour(store: Store) -> None:
+    """Steps adapt to the rows; every row is rolled up once, whatever the step sizes."""
+    sparse = calls(T0, 1_440, every_s=60.0)
+    dense = calls(T0 + DAY, 3_600, every_s=1.0)
+    ObservationStore(store).write_batch(sparse + dense)
+
+    outcome = roll_up(store, now=T0 + DAY + 7_200, step_s=60.0)
+
+    assert outcome.raw_rows == 1_440 + 3_600
+    records = RollupStore(store).read(COMPONENT, first_minute=0, end_minute=10**12)
+    assert sum(r.observations for r in records) == 1_440 + 3_600
+    assert len({r.minute for r in records}) == 1_440 + 60

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, delete, insert, select, update
 
 from runbook.control.models import ObservationRollupRow, ObservationRow, RollupWatermarkRow
-from runbook.control.observations import _FIELDS, _observation
-from runbook.domain.observation import Observation
 from runbook.domain.sketch import LatencySketch
 
 if TYPE_CHECKING:
@@ -90,12 +88,6 @@ class RollupStore:
         with self._store.read() as conn:
             found = conn.execute(query).scalar_one_or_none()
         return None if found is None else float(found)
-
-    def raw_between(self, start: float, end: float) -> list[Observation]:
-        """Every component's raw observations with ``start <= at < end``."""
-        query = select(*(_RAW.c[name] for name in _FIELDS)).where(_RAW.c.at >= start, _RAW.c.at < end)
-        with self._store.read() as conn:
-            return [_observation(row) for row in conn.execute(query)]
 
     def replace(self, records: Sequence[RollupRecord], *, start: float, end: float) -> None:
         """Rollups of the minutes in [start, end) become ``records``; the watermark moves to ``end``.

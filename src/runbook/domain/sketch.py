@@ -14,11 +14,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["RELATIVE_ACCURACY", "LatencySketch"]
+__all__ = ["LOG_GAMMA", "RELATIVE_ACCURACY", "LatencySketch"]
 
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
-_LOG_GAMMA = math.log(_GAMMA)
+LOG_GAMMA = math.log(_GAMMA)  # a bucket's index is ceil(log(x) / LOG_GAMMA)
+_LOG_GAMMA = LOG_GAMMA
 _ZERO = "z"  # key of the zero bucket in the JSON form
 
 
