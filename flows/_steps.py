@@ -137,6 +137,11 @@ def quality_checks(results: Iterable[QualitySummary]) -> list[CheckResult]:
     ]
 
 
+def data_docs(results: Iterable[QualitySummary]) -> dict[str, str]:
+    """The Data Docs page of each suite run, by suite (links in the gate's evidence)."""
+    return {r.suite: r.data_docs for r in results if r.data_docs}
+
+
 def shift_traffic(
     run: PhaseRun, *, steps: tuple[float, ...], observation: ObservationOptions, gate: GateOptions,
     thresholds: RollbackThresholds, fault: str | None,
@@ -160,12 +165,13 @@ def shift_traffic(
         stop_on_monitor(run, decision, verdict)
         suite = window_suite(step)
         windows = [check_observations(suite, component, context=run.context, mode=state.mode.value,
-                                      since=verdict.since)] if suite else []
+                                      since=verdict.since, run=f"{run.label}, {label}")] if suite else []
         stop_on_failure(run, [*quality_checks(windows), monitor_check(verdict)], step=label)
         if plan.gated(step):
             nxt = plan.next_step(step)
-            evidence = {"traffic_percent": step, "next_percent": nxt, "monitor": verdict.summary,
-                        **{w.suite: w.summary for w in windows}, "epoch": state.epoch}
+            evidence = {"traffic_percent": step, "next_percent": nxt, "monitor": verdict.lines,
+                        **{w.suite: w.summary for w in windows}, "epoch": state.epoch,
+                        "data_docs": data_docs(windows)}
             health[-1]["approvers"] = approve_or_stop(
                 run, step=label, evidence=evidence, gate=gate,
                 title=f"{component}: {step:g}% -> {nxt:g}% of traffic?",

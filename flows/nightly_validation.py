@@ -42,12 +42,14 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
         report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
                                   seed=sizes.seed, label="nightly", market_data=validation.market_data,
                                   portfolios=validation.portfolios, requests=validation.requests)
-        quality = [check_quality(suite, frame) for suite, frame in report.frames.items()]
+        quality = [check_quality(suite, frame, run=f"nightly validation of {component.value}",
+                                 data=f"{component.value} {suite} (validation report {report.report_html})")
+                   for suite, frame in report.frames.items()]
         verdict = decide_checks([validation_check(report), *quality_checks(quality)])
         passed = not verdict.stops
         row = {"component": component.value, "mode": state.mode.value,
                "traffic_percent": state.traffic_percent, "passed": passed, "failed_check": verdict.check,
-               "detail": verdict.reason, "report": report.report_html}
+               "detail": verdict.reason, "report": report.report_url or report.report_html}
         if not passed:
             validation_result(component.value, passed=False, summary=row)
             failed.append(component.value)

@@ -13,6 +13,7 @@ from prefect import flow
 from flows._steps import (
     approve_or_stop,
     checked_options,
+    data_docs,
     enter,
     quality_checks,
     stop_on_failure,
@@ -75,8 +76,11 @@ def shadow(
                                   seed=sizes.seed, fault=inject_fault, market_data=validation.market_data,
                                   portfolios=validation.portfolios, requests=validation.requests)
         publish_validation(report)
-        run.note("offline validation", "passed" if report.passed else "FAILED", report.report_html)
-        quality = [check_quality(suite, frame) for suite, frame in report.frames.items()]
+        run.note("offline validation", "passed" if report.passed else "FAILED",
+                 report.report_url or report.report_html)
+        quality = [check_quality(suite, frame, run=run.label,
+                                 data=f"{component.value} {suite} (validation report {report.report_html})")
+                   for suite, frame in report.frames.items()]
         offline = [validation_check(report), *quality_checks(quality)]
         stop_on_failure(run, offline, report=report.report_html)
 
@@ -84,14 +88,15 @@ def shadow(
                                   fault=inject_fault)
         stop_on_monitor(run, decision, verdict)
         comparisons = check_observations("shadow_comparisons", component.value, context=run.context,
-                                         since=verdict.since, mode="shadow")
+                                         since=verdict.since, mode="shadow", run=run.label)
         stop_on_failure(run, quality_checks([comparisons]))
 
         evidence = {
             "validation": "passed", "historical": sizes.historical, "monte_carlo": sizes.monte_carlo,
             "adr_sizes": meets_adr_sizes(sizes.historical, sizes.monte_carlo),
-            "report": report.report_html,
-            "monitor": verdict.summary, "shadow_comparisons": comparisons.summary,
+            "report": report.report_url or report.report_html,
+            "monitor": verdict.lines, "shadow_comparisons": comparisons.summary,
+            "data_docs": data_docs([*quality, comparisons]),
         }
         approvers = approve_or_stop(run, step="shadow", title=f"{component.value}: shadow -> canary?",
                                     evidence=evidence, gate=gate)

@@ -2,34 +2,44 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from runbook.domain.evidence import QualitySummary
 from runbook.orchestration.context import PhaseContext, load_settings
+from runbook.reports.links import evidence_url
 from tasks._base import runbook_task
 
 
-def _run(suite: str, frame: Any) -> QualitySummary:
-    from runbook.quality import run_suite
+def _run(suite: str, frame: Any, *, run: str, data: str) -> QualitySummary:
+    from runbook.quality import RunNames, run_suite
 
-    result = run_suite(suite, frame, data_docs_dir=load_settings().data_docs_dir)
+    settings = load_settings()
+    result = run_suite(suite, frame, data_docs_dir=settings.data_docs_dir, names=RunNames(run, data))
     problems = [failure.describe() for failure in result.failures]
     problems += [f"{e.expectation_type} could not be evaluated: {e.message}" for e in result.errors]
+    page = result.data_docs
+    docs = evidence_url(page, home=settings.home, base_url=settings.reports_url)
+    docs = docs or (str(page) if page else None)
     return QualitySummary(
         suite=result.suite, passed=result.passed, summary=result.summary(), failures=tuple(problems),
-        rows=result.row_count, data_docs=str(result.data_docs) if result.data_docs else None,
+        rows=result.row_count, data_docs=docs,
     )
 
 
 @runbook_task(name="data-quality")
-def check_quality(suite: str, frame: Any) -> QualitySummary:
-    """Run ``suite`` on ``frame``; a failing suite fails its gate before any human is asked."""
-    return _run(suite, frame)
+def check_quality(suite: str, frame: Any, *, run: str, data: str) -> QualitySummary:
+    """Run ``suite`` on ``frame``; a failing suite fails its gate before any human is asked.
+
+    ``run`` names the run that checks (``shadow of var_engine, run small-pheasant``) and ``data``
+    the data checked, on the Data Docs page.
+    """
+    return _run(suite, frame, run=run, data=data)
 
 
 @runbook_task(name="data-quality-observations")
 def check_observations(
-    suite: str, component: str, *, context: PhaseContext, since: float, mode: str
+    suite: str, component: str, *, context: PhaseContext, since: float, mode: str, run: str = ""
 ) -> QualitySummary:
     """Run ``suite`` (shadow_comparisons, canary_window) on ``component``'s observations since ``since``.
 
@@ -39,7 +49,9 @@ def check_observations(
     from runbook.quality.frames import observations_frame
 
     rows = ObservationStore(context.store).window(component, since=since, mode=mode)
-    return _run(suite, observations_frame(rows))
+    start = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
+    return _run(suite, observations_frame(rows), run=run or f"{suite} of {component}",
+                data=f"{component} observations in {mode} since {start}")
 
 
 @runbook_task(name="market-history-quality")
@@ -47,7 +59,8 @@ def check_market_history() -> QualitySummary:
     """Run the ``market_history`` suite on the bundled real market history."""
     from runbook.scenarios.loader import load_market_history
 
-    return _run("market_history", load_market_history().frame())
+    return _run("market_history", load_market_history().frame(), run="readiness: bundled market history",
+                data="bundled market history (market_history.csv)")
 
 
 @runbook_task(name="check-expectations")

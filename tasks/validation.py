@@ -10,6 +10,7 @@ from typing import Any
 from runbook.domain.evidence import CheckView, ValidationSummary
 from runbook.orchestration.artifacts import artifact_key, progress_reporter
 from runbook.orchestration.context import load_settings
+from runbook.reports.links import evidence_url
 from tasks._base import runbook_task
 
 
@@ -57,6 +58,7 @@ def validate_offline(
         checks=tuple(CheckView(c.name, c.passed, c.outcome, c.detail) for c in report.checks),
         summary={**report.to_dict().get("summary", {}), "data": report.data, "engines": report.engines},
         report_html=str(paths["html"]), report_json=str(paths["json"]),
+        report_url=evidence_url(paths["html"], home=settings.home, base_url=settings.reports_url) or "",
         frames=frames,
     )
 

@@ -156,12 +156,29 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     server = ensure_server(settings.home, api_url=args.api_url)
     origin = f"started (pid {server.pid}, log {server.log})" if server.started else "already running"
     print(f"Prefect server {origin}: UI at {server.ui_url}")
+    reports = _serve_reports(settings)
     try:
         _serve(server.ui_url)
     finally:
+        if reports is not None:
+            reports.stop()
         if server.started and server.pid:
             _stop(server.pid)
     return 0
+
+
+def _serve_reports(settings: Settings) -> Any:
+    """The report server at RUNBOOK_REPORTS_URL (links in the UI, Slack and the CLI point there)."""
+    from runbook.reports.server import start_report_server
+
+    try:
+        reports = start_report_server(settings.home, base_url=settings.reports_url)
+    except OSError as exc:  # taken: most often another `runbook up` serving the same reports
+        print(f"reports: {settings.reports_url} not served by this process ({exc.strerror or exc}); "
+              "links point there")
+        return None
+    print(f"reports and Data Docs at {reports.url}/ (from {settings.home.resolve()})")
+    return reports
 
 
 def _serve(ui_url: str) -> None:

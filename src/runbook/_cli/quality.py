@@ -46,14 +46,17 @@ def register(subparsers: Any) -> None:
 
 
 def check_data(args: argparse.Namespace, settings: Settings) -> int:
-    from runbook.quality import QualityStatus, run_suite
+    from runbook.quality import QualityStatus, RunNames, run_suite
     from runbook.quality.frames import read_frame
+    from runbook.reports.links import evidence_url
 
     suite = _suite(args)
     frame = read_frame(args.path)
+    names = RunNames(run=f"runbook check-data {suite.name}", data_asset=str(args.path))
     result = run_suite(suite, frame, data_docs_dir=None if args.no_docs else settings.data_docs_dir,
-                       date_column=args.date_column)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else render_text(result))
+                       date_column=args.date_column, names=names)
+    docs_url = evidence_url(result.data_docs, home=settings.home, base_url=settings.reports_url)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else render_text(result, docs_url=docs_url))
     if result.status is QualityStatus.ERRORED:
         print(f"runbook: error: {len(result.errors)} expectation(s) of suite {result.suite!r} could not be "
               f"evaluated on {args.path}: {result.errors[0].message}", file=sys.stderr)
@@ -73,14 +76,17 @@ def _suite(args: argparse.Namespace) -> Suite:
     return suite
 
 
-def render_text(result: QualityResult) -> str:
-    """Plain lines for a terminal: the summary, then each finding with its reason and sample rows."""
+def render_text(result: QualityResult, *, docs_url: str | None = None) -> str:
+    """Plain lines for a terminal: the summary, then each finding with its reason and sample rows,
+    then the Data Docs page (its URL on the report server when it has one)."""
     lines = [result.summary()]
     for finding in (*result.failures, *result.warnings):
         label = "FAILED" if finding.severity == "critical" else finding.severity.upper()
         lines += _finding_lines(label, finding)
     lines += [f"ERROR    {e.expectation_type} on {e.column}: {e.message}" for e in result.errors]
-    if result.data_docs:
+    if docs_url:
+        lines.append(f"Data Docs: {docs_url} (served by `runbook up`; file {result.data_docs})")
+    elif result.data_docs:
         lines.append(f"Data Docs: {result.data_docs}")
     return "\n".join(lines)
 

@@ -74,7 +74,8 @@ class TrafficWindow:
 
 @dataclass(frozen=True, slots=True)
 class QualitySummary:
-    """One data-quality suite run: passed, a one-line summary, what failed, rows, where Data Docs are."""
+    """One data-quality suite run: passed, a one-line summary, what failed, rows, and its Data Docs page
+    (a URL of the report server, or a path when the page is not under a served folder)."""
 
     suite: str
     passed: bool
@@ -113,6 +114,7 @@ class ValidationSummary:
     monte_carlo: int
     report_html: str
     report_json: str
+    report_url: str = ""  # the HTML report on the report server (empty: not served)
     failed_checks: tuple[str, ...] = ()
     checks: tuple[CheckView, ...] = ()
     fault: str | None = None

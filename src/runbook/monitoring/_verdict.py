@@ -68,5 +68,10 @@ class MonitorDecision:
         """One line: the verdict and the reasons that made it (failures, else undecided checks)."""
         return f"{self.verdict.value.upper()}: " + ("; ".join(self.reasons[:3]) or "no checks")
 
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The verdict, then one line per check (failures first): what a gate shows an approver."""
+        return (self.verdict.value.upper(), *self.reasons)
+
     def to_dict(self) -> dict[str, object]:
         return {"verdict": self.verdict.value, "reasons": list(self.reasons), "evidence": dict(self.evidence)}

@@ -34,6 +34,7 @@ from runbook.orchestration.context import PhaseContext, load_settings, open_stor
 from runbook.orchestration.events import emit_rolled_back
 from runbook.orchestration.gates import GateAnswer, GateSpec, run_gate
 from runbook.orchestration.locks import phase_lock
+from runbook.reports.links import evidence_url
 from runbook.reports.markdown import outcome_markdown
 
 if TYPE_CHECKING:
@@ -94,6 +95,11 @@ class PhaseRun:
         if not self.settings.prefect_ui_url:
             return ""
         return f"{self.settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{self.flow_run_id}"
+
+    @property
+    def label(self) -> str:
+        """The run as people name it: ``shadow of var_engine, run small-pheasant``."""
+        return f"{self.phase.value} of {self.component.value}, run {self.flow_run_name}"
 
     @property
     def critical(self) -> bool:
@@ -174,7 +180,10 @@ class PhaseRun:
     def _finish(self, action: str, outcome: dict[str, Any], *, reason: str) -> None:
         AuditLog(self.store).append(component=self.component.value, action=action, actor=self.actor,
                                     reason=reason, evidence=outcome)
-        links = {"flow run": self.run_url, "report": str(outcome.get("report") or "")}
+        report = outcome.get("report")
+        links = {"flow run": self.run_url,
+                 "report": evidence_url(report, home=self.settings.home, base_url=self.settings.reports_url)
+                 or ""}
         markdown = outcome_markdown(component=self.component.value, phase=self.phase.value,
                                     status=outcome["status"], check=str(outcome.get("check", "")),
                                     reason=str(outcome.get("reason", "")), steps=self.log, links=links)

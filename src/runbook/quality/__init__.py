@@ -12,7 +12,7 @@ is loaded or run.
 from __future__ import annotations
 
 from runbook.quality._result import ExpectationError, ExpectationFailure, QualityResult, QualityStatus
-from runbook.quality._runner import DEFAULT_SAMPLE_SIZE, prepare_frame, run_suite
+from runbook.quality._runner import DEFAULT_SAMPLE_SIZE, RunNames, prepare_frame, run_suite
 from runbook.quality._suite import (
     SEVERITIES,
     SUITES,
@@ -34,6 +34,7 @@ __all__ = [
     "ExpectationSpec",
     "QualityResult",
     "QualityStatus",
+    "RunNames",
     "Suite",
     "for_columns",
     "load_suite",

@@ -2,28 +2,28 @@
 
 Great Expectations is imported inside the functions that need it (it takes seconds to import).
 Each run builds its own ephemeral context (a few milliseconds once GX is imported), so runs share
-no state; with ``data_docs_dir`` the validation results and suites are kept under
-``data_docs_dir/.store`` so the Data Docs index lists every run written there.
+no state; with ``data_docs_dir`` each run writes a self-contained Data Docs page there (named after
+the run and the data checked) and the index lists every run written there (``runbook.quality._docs``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from runbook.errors import BadInputData
+from runbook.quality._docs import DocRow, RunNames, write_docs
 from runbook.quality._result import ExpectationError, ExpectationFailure, QualityResult, plain
 from runbook.quality._suite import Suite, check_loaded, for_columns, load_suite, to_gx_suite
 from runbook.quality.frames import as_dates, derive_column
 
-__all__ = ["DEFAULT_SAMPLE_SIZE", "prepare_frame", "run_suite"]
+__all__ = ["DEFAULT_SAMPLE_SIZE", "RunNames", "prepare_frame", "run_suite"]
 
 DEFAULT_SAMPLE_SIZE = 10
-_SITE = "runbook"
-_STORE_DIR = ".store"
 
 
 def run_suite(
@@ -31,6 +31,7 @@ def run_suite(
     frame: pd.DataFrame,
     *,
     data_docs_dir: Path | None = None,
+    names: RunNames | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     date_column: str = "date",
 ) -> QualityResult:
@@ -38,7 +39,8 @@ def run_suite(
 
     Returns a ``QualityResult``: passed when no critical expectation failed and every expectation
     could be evaluated; up to ``sample_size`` offending row ids per failed expectation. Writes
-    Data Docs (HTML) under ``data_docs_dir`` when given. Raises ``BadSuite`` for a bad suite file
+    a Data Docs page (HTML) under ``data_docs_dir`` when given, named by ``names`` (the run and the
+    data checked; by default the suite and "a data frame"). Raises ``BadSuite`` for a bad suite file
     and ``BadInputData`` when the frame lacks a column the suite reads. A template suite
     (``market_prices``) is built for the frame's columns: ``date_column`` and one price column per
     asset (every other column).
@@ -47,7 +49,8 @@ def run_suite(
     if loaded.is_template:
         frame, loaded = _for_frame(loaded, frame, date_column)
     prepared = prepare_frame(loaded, frame)
-    validation = _validate(loaded, prepared, data_docs_dir=data_docs_dir, sample_size=sample_size)
+    names = names or RunNames(run=f"{loaded.name} check", data_asset="a data frame")
+    validation = _validate(loaded, prepared, names=names, sample_size=sample_size)
     failures: list[ExpectationFailure] = []
     warnings: list[ExpectationFailure] = []
     errors: list[ExpectationError] = []
@@ -57,7 +60,7 @@ def run_suite(
             errors.append(outcome)
         elif outcome is not None:
             (failures if outcome.severity == "critical" else warnings).append(outcome)
-    return QualityResult(
+    result = QualityResult(
         suite=loaded.name,
         source=str(loaded.source),
         row_count=len(prepared),
@@ -65,8 +68,13 @@ def run_suite(
         failures=tuple(failures),
         warnings=tuple(warnings),
         errors=tuple(errors),
-        data_docs=(Path(data_docs_dir) / "index.html") if data_docs_dir else None,
     )
+    if data_docs_dir is None:
+        return result
+    rows = [_doc_row(loaded, gx_result) for gx_result in sorted(validation.results, key=_position)]
+    page = write_docs(Path(data_docs_dir), suite=loaded.name, names=names, status=result.status.value,
+                      rows_checked=result.row_count, rows=rows)
+    return replace(result, data_docs=page)
 
 
 def _for_frame(suite: Suite, frame: pd.DataFrame, date_column: str) -> tuple[pd.DataFrame, Suite]:
@@ -107,38 +115,37 @@ def _hint(suite: Suite) -> str:
             "column per asset is checked by suite market_prices")
 
 
-def _validate(suite: Suite, frame: pd.DataFrame, *, data_docs_dir: Path | None, sample_size: int) -> Any:
+def _validate(suite: Suite, frame: pd.DataFrame, *, names: RunNames, sample_size: int) -> Any:
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
 
-    context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
+    context = gx.get_context(mode="ephemeral", project_config=_project_config())
     gx_suite = context.suites.add_or_update(to_gx_suite(suite))
     # The store is a second place where an expectation could vanish: count again after adding.
     check_loaded(suite, [expectation.expectation_type for expectation in gx_suite.expectations])
     batch = (
         context.data_sources.add_pandas("runbook")
-        .add_dataframe_asset("frame")
+        .add_dataframe_asset(names.data_asset)
         .add_batch_definition_whole_dataframe("whole")
     )
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
     )
-    actions: list[Any] = [UpdateDataDocsAction(name="data_docs", site_names=[_SITE])] if data_docs_dir else []
     result_format = {
         "result_format": "SUMMARY",
         "unexpected_index_column_names": [suite.id_column],
         "partial_unexpected_count": sample_size,
     }
     checkpoint = context.checkpoints.add(
-        gx.Checkpoint(name=suite.name, validation_definitions=[definition], actions=actions,
+        gx.Checkpoint(name=suite.name, validation_definitions=[definition], actions=[],
                       result_format=result_format)
     )
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=names.run))
     (validation,) = outcome.run_results.values()
     return validation
 
 
-def _project_config(data_docs_dir: Path | None) -> Any:
+def _project_config() -> Any:
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -146,36 +153,43 @@ def _project_config(data_docs_dir: Path | None) -> Any:
     )
 
     defaults = InMemoryStoreBackendDefaults()
-    stores, sites = dict(defaults.stores), {}
-    if data_docs_dir is not None:
-        root = Path(data_docs_dir).resolve()
-        stores[defaults.expectations_store_name] = _filesystem_store(
-            "ExpectationsStore", root / _STORE_DIR / "expectations"
-        )
-        stores[defaults.validation_results_store_name] = _filesystem_store(
-            "ValidationResultsStore", root / _STORE_DIR / "validations"
-        )
-        sites[_SITE] = {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }
     return DataContextConfig(
-        stores=stores,
+        stores=dict(defaults.stores),
         expectations_store_name=defaults.expectations_store_name,
         validation_results_store_name=defaults.validation_results_store_name,
         checkpoint_store_name=defaults.checkpoint_store_name,
-        data_docs_sites=sites,
+        data_docs_sites={},  # pages are written by runbook.quality._docs (GX's site needs CDNs)
         analytics_enabled=False,
         # Progress bars would write to stderr of every flow run and CLI call.
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
     )
 
 
-def _filesystem_store(class_name: str, folder: Path) -> dict[str, Any]:
-    return {"class_name": class_name,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)}}
+def _doc_row(suite: Suite, gx_result: Any) -> DocRow:
+    """One expectation's line on the Data Docs page, from its GX result."""
+    spec = suite.expectations[_position(gx_result) - 1]
+    outcome = _outcome(suite, gx_result)
+    details: Mapping[str, Any] = gx_result.result or {}
+    if isinstance(outcome, ExpectationError):
+        word, observed = "errored", outcome.message
+    elif isinstance(outcome, ExpectationFailure):
+        word = "failed" if outcome.severity == "critical" else "warning"
+        observed = outcome.describe().partition(": ")[2]
+    else:
+        word, observed = "passed", _observed_text(details)
+    kwargs = ", ".join(f"{k}={v}" for k, v in spec.kwargs.items() if k != "column")
+    return DocRow(position=spec.position, expectation=spec.type, column=spec.label or "(table)",
+                  severity=spec.severity, outcome=word, observed=observed, kwargs=kwargs)
+
+
+def _observed_text(details: Mapping[str, Any]) -> str:
+    """What a met expectation saw: its observed value, else no unexpected rows of how many."""
+    observed = details.get("observed_value")
+    if observed is not None:
+        return str(plain(observed))
+    if details.get("element_count") is not None:
+        return f"0 unexpected of {int(details['element_count']):,} rows"
+    return "met"
 
 
 def _position(gx_result: Any) -> int:

@@ -7,11 +7,13 @@ phase outcome, with links to the validation reports.
 from __future__ import annotations
 
 import html
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from runbook.reports.markdown import format_value
 
@@ -44,14 +46,15 @@ def write_migration_report(
              f"from {html.escape(store.display_url)}</p>"]
     rows = list(summary)
     if rows:
-        parts += ["<h2>Summary</h2>", _table(rows)]
+        parts += ["<h2>Summary</h2>", _table(rows, here=path.parent)]
     states = store.states()
     for component in components:
         state = states[component]
         parts.append(f"<h2>{html.escape(component)}: {state.mode.value} "
                      f"({state.traffic_percent:g}% candidate, epoch {state.epoch})</h2>")
         entries = audit.entries(component=component)
-        parts.append(_table([_audit_row(entry) for entry in entries]) if entries else "<p>no history</p>")
+        parts.append(_table([_audit_row(entry) for entry in entries], here=path.parent)
+                     if entries else "<p>no history</p>")
     path.parent.mkdir(parents=True, exist_ok=True)
     body = "\n".join(parts)
     path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -128,17 +131,26 @@ def _audit_row(entry: Any) -> dict[str, Any]:
     }
 
 
-def _table(rows: Sequence[Mapping[str, Any]]) -> str:
+def _table(rows: Sequence[Mapping[str, Any]], *, here: Path) -> str:
     columns = list(dict.fromkeys(column for row in rows for column in row))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(c, row.get(c)) for c in columns) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(c, row.get(c), here) for c in columns) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _cell(column: str, value: Any) -> str:
+def _href(target: str, here: Path) -> str:
+    """A link that opens from the report server and from disk alike: URLs as they are, files
+    relative to the page (reports live side by side under RUNBOOK_HOME/reports)."""
+    if target.startswith(("http://", "https://")):
+        return target
+    return quote(os.path.relpath(Path(target).resolve(), here.resolve()).replace(os.sep, "/"))
+
+
+def _cell(column: str, value: Any, here: Path) -> str:
     text = format_value(value) if value not in (None, "") else ""
     if column == "report" and text:
-        return f"<td><a href='file://{html.escape(text)}'>{html.escape(Path(text).name)}</a></td>"
+        href = html.escape(_href(text, here), quote=True)
+        return f"<td><a href='{href}'>{html.escape(Path(text).name)}</a></td>"
     css = " class='ok'" if text in ("completed", "full", "retired") else (
         " class='stop'" if text in ("rolled_back", "rolled back", "held", "failed") else "")
     return f"<td{css}>{html.escape(text)}</td>"

@@ -208,7 +208,7 @@ def _nightly_line(row: Mapping[str, object]) -> str:
 def _evidence_sections(evidence: Mapping[str, object]) -> Blocks:
     items = list(evidence_items(evidence))
     shown, hidden = items[:_MAX_EVIDENCE_FIELDS], len(items) - _MAX_EVIDENCE_FIELDS
-    fields = [_mrkdwn(_cut(f"*{key}*\n{format_value(value)}")) for key, value in shown]
+    fields = [_mrkdwn(_cut(f"*{key}*\n{_field_value(value)}")) for key, value in shown]
     sections: Blocks = [
         {"type": "section", "fields": fields[i : i + _FIELDS_PER_SECTION]}
         for i in range(0, len(fields), _FIELDS_PER_SECTION)
@@ -216,6 +216,15 @@ def _evidence_sections(evidence: Mapping[str, object]) -> Blocks:
     if hidden > 0:
         sections.append(_context(f"and {hidden} more numbers in the run's artifacts"))
     return sections
+
+
+def _field_value(value: object) -> str:
+    """A value in a message field: a URL as a link, a list one item per line (one trigger per line)."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return f"<{value}|{value.rstrip('/').rsplit('/', 1)[-1] or value}>"
+    if isinstance(value, list | tuple):
+        return "\n".join(_field_value(item) for item in value) or "n/a"
+    return format_value(value)
 
 
 def evidence_items(mapping: Mapping[str, object], prefix: str = "") -> Iterator[tuple[str, object]]:
