@@ -2,7 +2,9 @@
 
 Each area registers its subcommands from a light module in ``runbook._cli``; heavy imports
 (Prefect, Great Expectations, Slack, pandas) happen inside the handlers that need them, so
-``runbook status`` and ``runbook rollback`` start fast. A parser may also set
+``runbook status`` starts fast. ``runbook rollback`` is dispatched before any of that: it builds
+its own parser and writes through the DB-API (``runbook.control.fast_rollback``: no SQLAlchemy),
+falling back to the full command line only for a store that path does not handle. A parser may also set
 ``settings_factory``: a callable returning a lighter object with the settings its handler reads
 (the control commands read only the store URL, and so never import pydantic-settings).
 """
@@ -34,8 +36,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runbook", description="ADR-0011 migration runbook")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser, subparsers = _top_parser()
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -48,11 +49,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["rollback"]:
+        code = _guarded(lambda: _fast_rollback(argv))
+        if code is not None:
+            return code
+    args = build_parser().parse_args(argv)
+    code = _guarded(lambda: int(args.handler(args, _settings_factory(args)())))
+    assert code is not None
+    return code
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
+    parser = argparse.ArgumentParser(prog="runbook", description="ADR-0011 migration runbook")
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def _fast_rollback(argv: list[str]) -> int | None:
+    """``runbook rollback`` before any other command module loads (see runbook._cli.emergency);
+    None when its DB-API path does not handle the store."""
+    from runbook._cli.control import add_rollback_parser
+    from runbook._cli.emergency import fast_rollback
+
+    parser, subparsers = _top_parser()
+    add_rollback_parser(subparsers)
     args = parser.parse_args(argv)
+    return fast_rollback(args, args.settings_factory())
+
+
+def _guarded(run: Callable[[], int | None]) -> int | None:
+    """``run()``, with runbook's errors as one line on stderr and their exit codes."""
     try:
-        settings = _settings_factory(args)()
-        return int(args.handler(args, settings))
+        return run()
     except UserInputError as exc:
         print(f"runbook: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

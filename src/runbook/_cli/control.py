@@ -101,10 +101,7 @@ def register(subparsers: Any) -> None:
     _common(canary)
     canary.set_defaults(handler=_canary)
 
-    rollback = subparsers.add_parser("rollback", help="send all traffic back to legacy now")
-    rollback.add_argument("component", help=f"a component name or {ALL_COMPONENTS}")
-    _common(rollback, reason_required=True)
-    rollback.set_defaults(handler=emergency.rollback)
+    add_rollback_parser(subparsers)
     emergency.register(subparsers)
 
     audit = subparsers.add_parser("audit", help="show or verify the audit log")
@@ -121,6 +118,14 @@ def register(subparsers: Any) -> None:
     # Every command here reads only the store URL (see the module docstring).
     for name in ("status", "shadow", "canary", "promote", "retire", "rollback", "audit", "db"):
         subparsers.choices[name].set_defaults(settings_factory=StoreSettings.from_environ)
+
+
+def add_rollback_parser(subparsers: Any) -> None:
+    """Add ``rollback`` (to the full command line, and alone for the fast path in ``runbook.cli``)."""
+    rollback = subparsers.add_parser("rollback", help="send all traffic back to legacy now")
+    rollback.add_argument("component", help=f"a component name or {ALL_COMPONENTS}")
+    _common(rollback, reason_required=True)
+    rollback.set_defaults(handler=emergency.rollback, settings_factory=StoreSettings.from_environ)
 
 
 def _common(parser: argparse.ArgumentParser, *, reason_required: bool = False) -> None:

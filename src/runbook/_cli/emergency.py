@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runbook._cli.control import StoreSettings
+    from runbook.control._verify import RollbackReport
     from runbook.domain.state import ComponentState
 
 ALL_COMPONENTS = "all_components"
@@ -31,13 +32,33 @@ def rollback(args: argparse.Namespace, settings: StoreSettings) -> int:
     """``runbook rollback``: roll back, read back, print what was verified (exit 1 if not)."""
     from runbook.control.emergency import verified_rollback
 
+    return _report(args, verified_rollback(**_rollback_arguments(args, settings)))
+
+
+def fast_rollback(args: argparse.Namespace, settings: StoreSettings) -> int | None:
+    """``runbook rollback`` on the DB-API (``runbook.control.fast_rollback``), or None (nothing
+    written) when that path does not handle the store and the full one must run."""
+    from runbook.control.fast_rollback import NotHandled, fast_verified_rollback
+
+    try:
+        report = fast_verified_rollback(**_rollback_arguments(args, settings))
+    except NotHandled:
+        return None
+    return _report(args, report)
+
+
+def _rollback_arguments(args: argparse.Namespace, settings: StoreSettings) -> dict[str, Any]:
     def retrying(attempt: int, exc: Exception, delay: float) -> None:
         print(f"runbook: rollback attempt {attempt} failed ({exc}); retrying in {delay:g} s", file=sys.stderr)
 
-    report = verified_rollback(
-        settings.resolved_database_url, args.component, actor=args.actor, reason=args.reason,
-        timeout_s=settings.store_timeout_s, deadline_s=settings.rollback_deadline_s, on_retry=retrying,
-    )  # fmt: skip
+    return {
+        "url": settings.resolved_database_url, "target": args.component, "actor": args.actor,
+        "reason": args.reason, "timeout_s": settings.store_timeout_s,
+        "deadline_s": settings.rollback_deadline_s, "on_retry": retrying,
+    }  # fmt: skip
+
+
+def _report(args: argparse.Namespace, report: RollbackReport) -> int:
     for note in report.notes:
         print(f"note: {note} (the rollback itself is never refused)")
     for name, after in report.changed.items():

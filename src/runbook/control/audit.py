@@ -9,7 +9,6 @@ the newest rows leaves a valid shorter chain; keep an external copy of the head 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Table, insert, select
 
+from runbook.control._chain import GENESIS_HASH, canonical_evidence, float_or_none, row_digest
 from runbook.control._time import as_utc, utc_now
 from runbook.control.models import AuditRow
 from runbook.errors import AuditChainBroken
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["GENESIS_HASH", "AuditEntry", "AuditLog", "append_entry", "canonical_evidence", "row_digest"]
 
-GENESIS_HASH = "0" * 64
 _TABLE = cast(Table, AuditRow.__table__)
 
 
@@ -49,32 +48,6 @@ class AuditEntry:
     evidence: dict[str, Any] = field(default_factory=dict)
     prev_hash: str = GENESIS_HASH
     row_hash: str = ""
-
-
-def canonical_evidence(evidence: Mapping[str, Any] | None) -> str:
-    """Evidence as stored: JSON with sorted keys, no spaces; non-JSON values become strings."""
-    return json.dumps(dict(evidence or {}), sort_keys=True, separators=(",", ":"), default=str)
-
-
-def row_digest(row: Mapping[Any, Any], prev_hash: str) -> str:
-    """SHA-256 (hex) of a row's content and the previous row's hash, as canonical JSON."""
-    at = as_utc(row["at"])
-    content = [
-        at.isoformat(timespec="microseconds") if at else None,
-        row["component"],
-        row["action"],
-        row["actor"],
-        row["from_mode"],
-        row["to_mode"],
-        _float_or_none(row["from_fraction"]),
-        _float_or_none(row["to_fraction"]),
-        row["epoch"],
-        row["reason"],
-        row["evidence"],
-        prev_hash,
-    ]
-    payload = json.dumps(content, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def append_entry(
@@ -101,8 +74,8 @@ def append_entry(
         "actor": actor,
         "from_mode": None if from_mode is None else str(from_mode),
         "to_mode": None if to_mode is None else str(to_mode),
-        "from_fraction": _float_or_none(from_fraction),
-        "to_fraction": _float_or_none(to_fraction),
+        "from_fraction": float_or_none(from_fraction),
+        "to_fraction": float_or_none(to_fraction),
         "epoch": epoch,
         "reason": reason or "",
         "evidence": canonical_evidence(evidence),
@@ -207,15 +180,11 @@ def _entry(row: Mapping[Any, Any]) -> AuditEntry:
         actor=row["actor"],
         from_mode=row["from_mode"],
         to_mode=row["to_mode"],
-        from_fraction=_float_or_none(row["from_fraction"]),
-        to_fraction=_float_or_none(row["to_fraction"]),
+        from_fraction=float_or_none(row["from_fraction"]),
+        to_fraction=float_or_none(row["to_fraction"]),
         epoch=row["epoch"],
         reason=row["reason"] or "",
         evidence=json.loads(row["evidence"] or "{}"),
         prev_hash=row["prev_hash"],
         row_hash=row["row_hash"],
     )
-
-
-def _float_or_none(value: float | None) -> float | None:
-    return None if value is None else float(value)

@@ -24,13 +24,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from runbook.control._schema import AUDIT_TABLE, STATE_TABLE
+
 
 class Base(DeclarativeBase):
     """Declarative base of every runbook table."""
 
 
 class ComponentStateRow(Base):
-    __tablename__ = "component_state"
+    __tablename__ = STATE_TABLE
 
     component: Mapped[str] = mapped_column(String(64), primary_key=True)
     mode: Mapped[str] = mapped_column(String(16))
@@ -42,7 +44,7 @@ class ComponentStateRow(Base):
 
 
 class AuditRow(Base):
-    __tablename__ = "audit_log"
+    __tablename__ = AUDIT_TABLE
     __table_args__ = (Index("ix_audit_log_component_id", "component", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Table, insert, select, text, update
 
+from runbook.control._limits import (
+    ACTOR_MAX_CHARS,
+    REASON_MAX_CHARS,
+    check_actor,
+    check_move_input,
+    clip_rollback_input,
+)
 from runbook.control._time import utc_now
 from runbook.control.audit import append_entry
 from runbook.control.models import ComponentStateRow
@@ -26,7 +33,7 @@ from runbook.control.store import STATE_CHANNEL, read_state
 from runbook.domain.components import ALL_COMPONENTS_ALIAS, catalog_components, parse_component
 from runbook.domain.modes import LIVE_MODES, Mode, check_transition
 from runbook.domain.state import ComponentState, TrafficSplit
-from runbook.errors import BadParameter, ConcurrentModification, InvalidTrafficFraction, InvalidTransition
+from runbook.errors import ConcurrentModification, InvalidTrafficFraction, InvalidTransition
 
 if TYPE_CHECKING:
     from runbook.control.store import Store
@@ -41,9 +48,6 @@ __all__ = [
     "parse_percent",
 ]
 
-# Column sizes and sane bounds, the same on every backend (SQLite would store anything).
-ACTOR_MAX_CHARS = 128
-REASON_MAX_CHARS = 2_000
 # A canary below one routing key in 10,000 sends (almost) nothing to the candidate.
 MIN_CANARY_PERCENT = 0.01
 
@@ -59,8 +63,7 @@ class ProductionSafetyManager:
     """
 
     def __init__(self, store: Store, *, actor: str) -> None:
-        if not actor or not actor.strip():
-            raise BadParameter("actor must be a non-empty user or automation id")
+        check_actor(actor)
         self._store = store
         self._requested_actor = actor
         # Rollbacks record this (never refused); forward moves refuse an over-long actor.
@@ -244,24 +247,6 @@ class ProductionSafetyManager:
             epoch=after.epoch,
             at=after.updated_at if after is not before else None,
         )
-
-
-def check_move_input(actor: str, reason: str) -> None:
-    """BadParameter naming the limit when a forward move's actor or reason is too long."""
-    if len(actor) > ACTOR_MAX_CHARS:
-        raise BadParameter(f"actor is {len(actor)} characters long; at most {ACTOR_MAX_CHARS} are allowed")
-    if len(reason or "") > REASON_MAX_CHARS:
-        raise BadParameter(f"reason is {len(reason)} characters long; at most {REASON_MAX_CHARS} are allowed")
-
-
-def clip_rollback_input(actor: str, reason: str) -> tuple[str, str, list[str]]:
-    """(actor, reason, notes): a rollback is never refused, so over-long values are cut, with a note each."""
-    notes = []
-    if len(actor) > ACTOR_MAX_CHARS:
-        notes.append(f"actor truncated from {len(actor)} to {ACTOR_MAX_CHARS} characters")
-    if len(reason or "") > REASON_MAX_CHARS:
-        notes.append(f"reason truncated from {len(reason)} to {REASON_MAX_CHARS} characters")
-    return actor[:ACTOR_MAX_CHARS], (reason or "")[:REASON_MAX_CHARS], notes
 
 
 def parse_percent(value: object) -> float:

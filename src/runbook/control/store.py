@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
@@ -28,10 +28,10 @@ from runbook.control._engine import (
     make_engine,
     sqlite_path,
 )
-from runbook.control._time import as_utc
+from runbook.control._schema import HEAD_REVISION, PG_WRITE_LOCK_KEY, STATE_CHANNEL
+from runbook.control._state_rows import catalog_states, state_from_row
 from runbook.control.models import ComponentStateRow
 from runbook.domain.components import catalog_components
-from runbook.domain.modes import Mode
 from runbook.domain.state import ComponentState
 from runbook.errors import StoreMissing, StoreUnavailable
 
@@ -40,15 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TIMEOUT_S", "HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNEL", "Store", "normalize_url"]
 
-# The newest Alembic revision; checked cheaply so that a store already at head never imports Alembic.
-HEAD_REVISION = "0004"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Bound of bulk transactions (migrations, observation windows, the audit walk), in seconds.
 _BULK_TIMEOUT_S = 120.0
-# pg_advisory_xact_lock key shared by every runbook write transaction ("runbook" in ASCII).
-PG_WRITE_LOCK_KEY = 0x72756E626F6F6B
-# PostgreSQL NOTIFY channel of component_state changes; payload "<component>:<epoch>".
-STATE_CHANNEL = "runbook_component_state"
 
 
 def normalize_url(url: str) -> str:
@@ -270,11 +264,7 @@ class Store:
         """Every catalog component's state, in catalog order; never-touched ones are legacy at 0."""
         with self.read() as conn:
             rows = conn.execute(select(ComponentStateRow.__table__)).mappings().all()
-        by_name = {row["component"]: state_from_row(row) for row in rows}
-        names = [c.value for c in catalog_components()]
-        known = {name: by_name.get(name) or ComponentState.initial(name) for name in names}
-        # Rows of components another process's catalog declares stay visible (a shared store).
-        return known | {name: state for name, state in by_name.items() if name not in known}
+        return catalog_states({row["component"]: state_from_row(row) for row in rows})
 
     def state(self, component: str) -> ComponentState:
         """One component's state (legacy at epoch 0 when never touched)."""
@@ -296,16 +286,3 @@ def read_state(conn: Connection, component: str) -> ComponentState:
     table = ComponentStateRow.__table__
     row = conn.execute(select(table).where(table.c.component == component)).mappings().first()
     return state_from_row(row) if row is not None else ComponentState.initial(component)
-
-
-def state_from_row(row: Any) -> ComponentState:
-    """A ComponentState from a component_state row mapping."""
-    return ComponentState(
-        component=row["component"],
-        mode=Mode(row["mode"]),
-        traffic_fraction=float(row["traffic_fraction"]),
-        epoch=int(row["epoch"]),
-        updated_at=as_utc(row["updated_at"]),
-        updated_by=row["updated_by"],
-        reason=row["reason"] or "",
-    )
