@@ -99,7 +99,7 @@ def parse_store_url(url: str) -> StoreTarget:
         path = unquote(database or "")
         if not path or path == ":memory:" or path.startswith(("file:", "~")):
             raise NotHandled("SQLite URL without a plain file path")
-        return StoreTarget("sqlite", f"sqlite:///{quote(path, safe=' +/')}", Path(path).absolute())
+        return StoreTarget("sqlite", f"{name}:///{quote(path, safe=' +/')}", Path(path).absolute())
     if name not in _POSTGRES_NAMES:
         raise NotHandled(f"backend {name!r} not handled")
     user, password, host, port = match["username"], match["password"], match["ipv4host"], match["port"]
