@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 COV_JSON := .runbook/coverage.json
 COV_ARGS := --cov=runbook.engines --cov=runbook.validation --cov-branch --cov-report=json:$(COV_JSON) --cov-report=
 COV_TESTS := tests/unit/test_engines_*.py tests/unit/test_validation_*.py tests/integration/test_validate_cli.py \
-	tests/integration/test_validate_user_data.py tests/integration/test_catalog_component.py
+	tests/integration/test_validate_user_data.py tests/integration/test_catalog_component.py \
+	tests/integration/test_validation_dask.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -49,3 +49,19 @@ def test_two_workers_give_the_report_of_one_process(
     assert described["executor"] == "dask"
     assert described["workers"] == 2
     assert described["partitions"] > 2
+
+
+def test_a_running_scheduler_is_used_by_its_address_and_left_running(runner: DaskRunner) -> None:
+    """``--dask ADDRESS``: partitions go to that scheduler's workers; leaving closes only the client."""
+    address = runner.client.scheduler.address
+    pair = load_pair("correlation_analyzer")
+    with dask_runner(address=address) as remote:
+        report = PartitionedValidator(remote, check_performance=False).validate_component(
+            "correlation_analyzer", pair, historical=200, monte_carlo=1_000, seed=1
+        )
+    assert report.passed
+    described = report.summary["distributed"]
+    assert (described["scheduler"], described["workers"]) == (address, 2)
+    assert described["partitions"] >= 2
+    assert described["workers_lost"] == []
+    assert runner.describe()["workers"] == 2

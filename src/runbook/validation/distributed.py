@@ -245,7 +245,7 @@ class PartitionedValidator(FinancialCalculationValidator):
             sets.append(dataclasses.replace(chunk, batch=None))
             done += len(chunk)
             report("monte carlo scenarios", done, count)
-        return super()._compare(adapter, pair, sets, "monte_carlo", (old_runs, new_runs))
+        return self._compare(adapter, pair, sets, "monte_carlo", (old_runs, new_runs))
 
 
 def _scatter(size: int, rows: list[np.ndarray], parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

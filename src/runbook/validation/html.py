@@ -122,6 +122,8 @@ def _sources(report: Any) -> str:
     for role, info in (getattr(report, "engines", None) or {}).items():
         if isinstance(info, dict):
             rows += [[escape(f"{role} {k}"), _fmt(v)] for k, v in info.items()]
+        else:  # a batch validation's engines: the import path alone (or the fault injected)
+            rows.append([escape(role), _fmt(info)])
     return _table(["validated", "value"], rows) if rows else ""
 
 

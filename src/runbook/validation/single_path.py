@@ -52,8 +52,7 @@ def single_path_check(
 
 
 def _describe(request: Any) -> str:
-    if not dataclasses.is_dataclass(request):
-        return type(request).__name__
+    """A replayed request (always one of the component's request dataclasses) by its scalar fields."""
     parts = []
     for field in dataclasses.fields(request):
         value = getattr(request, field.name)
