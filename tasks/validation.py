@@ -22,7 +22,8 @@ def validate_offline(
 ) -> ValidationSummary:
     """Validate the candidate against legacy on ``historical`` + ``monte_carlo`` scenarios, or, for a
     catalog component or when request sources are given, through the single-request callables on
-    the firm's requests (``market_data`` + ``portfolios``, or a ``requests`` file).
+    the firm's requests (``market_data`` + ``portfolios``, or a ``requests`` file); there at most
+    1,000 of the ``monte_carlo`` windows are simulated (each one is a call of both engines).
 
     Writes ``report.json`` and ``report.html`` under ``<RUNBOOK_HOME>/reports/<component>/``;
     returns the verdict, the checks, the report paths and the frames the data-quality suites read
@@ -31,7 +32,12 @@ def validate_offline(
     """
     from runbook.domain.catalog import entry_of
     from runbook.engines.registry import load_pair
-    from runbook.validation.catalog_validation import Sources, pair_engines, validate_catalog_component
+    from runbook.validation.catalog_validation import (
+        MONTE_CARLO_REQUESTS,
+        Sources,
+        pair_engines,
+        validate_catalog_component,
+    )
 
     settings = load_settings()
     sources = Sources(market_data, portfolios, requests)
@@ -39,7 +45,8 @@ def validate_offline(
     pair = load_pair(component, engines_config=settings.engines, fault=fault)
     if not bundled or sources.given:
         engines = pair_engines(pair) if bundled else None
-        report = validate_catalog_component(component, sources, count=historical, seed=seed, engines=engines)
+        report = validate_catalog_component(component, sources, count=historical, seed=seed, engines=engines,
+                                            monte_carlo=min(monte_carlo, MONTE_CARLO_REQUESTS))
     else:
         progress = progress_reporter(artifact_key("validation-progress", component, label),
                                      description=f"offline validation of {component}")

@@ -45,8 +45,9 @@ def run_requests_path(args: argparse.Namespace, settings: Any, component: Any) -
         from runbook.validation.catalog_validation import catalog_engines
 
         engines = catalog_engines(entry)
+    mc = {} if args.monte_carlo is None else {"monte_carlo": args.monte_carlo}
     return validate_catalog_component(component, sources_of(args), count=args.historical, seed=args.seed,
-                                      engines=engines)  # fmt: skip
+                                      engines=engines, **mc)  # fmt: skip
 
 
 def failed_report(component: str, pair: Any, exc: BaseException) -> Any:
@@ -77,6 +78,16 @@ def print_requests_summary(report: Any) -> None:
         span = f"{data['rows']} rows, {data['first_date']} to {data['last_date']}"
         span += f", sha256 {data['sha256'][:12]}"
         console.print(f"data: {data['path']} ({span})", highlight=False)
+    calibration = data.get("monte_carlo")
+    if calibration:
+        console.print(
+            f"monte carlo: {calibration['requests']} simulated {calibration['window_days']}-day windows, "
+            f"mean and covariance of daily log returns of {', '.join(calibration['assets'])} on "
+            f"{calibration['rows_used']} dates of {calibration['calibrated_on']} "
+            f"({calibration['first_date']} to {calibration['last_date']}); gaps: rows dropped "
+            f"({calibration['rows_dropped']} dates)",
+            highlight=False,
+        )
     for role, info in (report.engines or {}).items():
         console.print(f"{role}: {info['path']} (sha256 {(info.get('sha256') or '?')[:12]})", highlight=False)
     table = Table("check", "result", "detail")

@@ -1,8 +1,9 @@
 """Validate any catalog component on the firm's requests: from its market data and portfolios
 (built-in kinds ``var`` and ``market_data``), or from a requests file (any kind).
 
-The market data named is the one used, for requests and the backtest alike; without one, the
-bundled history is used and the report's ``data`` block says so.
+The market data named is the one used, for requests, the data-quality suite, the Monte Carlo
+calibration and the backtest alike; without one, the bundled history is used and the report's
+``data`` block says so (its ``monte_carlo`` entry: what the simulation was calibrated on and how).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from runbook.validation.report import Check, ValidationReport
 from runbook.validation.requests_path import skipped, validate_requests
 
 PARAMETRIC_SHARE = 5  # one request in five asks for parametric VaR when both engines take ``method``
+MONTE_CARLO_REQUESTS = 1_000  # simulated windows per validation of kind var, by default
 
 
 def pair_engines(pair: Any) -> tuple[EngineCallable, EngineCallable]:
@@ -40,54 +42,85 @@ def validate_catalog_component(
     sources: Sources = Sources(),
     *,
     count: int = 10_000,
+    monte_carlo: int = MONTE_CARLO_REQUESTS,
     seed: int = 0,
     engines: tuple[EngineCallable, EngineCallable] | None = None,
     timer: Callable[[], float] = time.perf_counter,
 ) -> ValidationReport:
-    """Validate ``name`` through its single-request callables on the requests ``sources`` give."""
+    """Validate ``name`` through its single-request callables on the requests ``sources`` give.
+
+    ``count`` requests are generated from market data (a requests file gives all of its own);
+    for kind ``var``, ``monte_carlo`` more on windows simulated from the market data's returns.
+    """
     entry = entry_of(name)
     sources = sources.or_declared(entry)
     legacy, candidate = engines or catalog_engines(entry)
     if sources.requests:
         requests = read_requests(sources.requests)
-        data = market_data_of(entry, sources.market_data)[1] if sources.market_data else None
-        extra = [lambda: skipped("backtest_traffic_light", "requests come from a file; no market data given")]
-        if sources.market_data:
-            extra = [_quality_maker(entry, sources)]
-        if entry.kind is Kind.VAR and sources.market_data:
-            extra.append(_backtest_maker(entry, sources, legacy, candidate))
+        history, data = market_data_of(entry, sources.market_data) if sources.market_data else (None, None)
         source = f"requests file {sources.requests}"
-        return validate_requests(entry, legacy, candidate, requests, source=source, data=data,
-                                 extra_checks=extra, timer=timer)  # fmt: skip
-    if entry.kind not in GENERATED_KINDS:
-        generated_requests(entry, None, sources, count=0, seed=seed)  # raises, naming what to give
-    history, data = market_data_of(entry, sources.market_data)
-    requests, extra = _generated(entry, history, sources, legacy, candidate, count=count, seed=seed)
-    source = f"generated from market data {data['path']}"
+    else:
+        if entry.kind not in GENERATED_KINDS:
+            generated_requests(entry, None, sources, count=0, seed=seed)  # raises, naming what to give
+        history, data = market_data_of(entry, sources.market_data)
+        requests = generated_requests(entry, history, sources, count=count, seed=seed)
+        source = f"generated from market data {data['path']}"
+    if history is None:
+        extra = [lambda: skipped("backtest_traffic_light", "requests come from a file; no market data given")]
+    else:
+        assert data is not None
+        extra = [_quality_maker(entry, sources)]
+        if entry.kind is Kind.VAR:
+            extra += _var_checks(entry, history, data, sources, (legacy, candidate), requests,
+                                 generated=not sources.requests, monte_carlo=monte_carlo,
+                                 seed=seed)  # fmt: skip
     return validate_requests(entry, legacy, candidate, requests, source=source, data=data,
                              extra_checks=extra, timer=timer)  # fmt: skip
 
 
-def _generated(
-    entry: ComponentEntry, history: Any, sources: Sources, legacy: EngineCallable, candidate: EngineCallable,
-    *, count: int, seed: int,
-) -> tuple[list[Request], list[Callable[[], Check]]]:
-    requests = generated_requests(entry, history, sources, count=count, seed=seed)
-    quality = _quality_maker(entry, sources)
-    if entry.kind is Kind.MARKET_DATA:
-        return requests, [quality]
-    refusing = [e for e in (legacy, candidate) if not e.accepts("method")]
-    if refusing:
+def _var_checks(
+    entry: ComponentEntry, history: Any, data: dict[str, Any], sources: Sources,
+    engines: tuple[EngineCallable, EngineCallable], requests: list[Request], *, generated: bool,
+    monte_carlo: int, seed: int,
+) -> list[Callable[[], Check]]:
+    """Parametric VaR (generated requests), Monte Carlo calibrated on the data, and the backtest."""
+    legacy, candidate = engines
+    extra: list[Callable[[], Check]] = []
+    refusing = [e for e in engines if not e.accepts("method")]
+    if generated and refusing:
         reason = f"engine {refusing[0].path!r} takes no 'method' argument (parametric VaR is optional)"
-        extra: list[Callable[[], Check]] = [lambda: skipped("parametric_var", reason)]
-    else:
+        extra.append(lambda: skipped("parametric_var", reason))
+    elif generated:
         for request in requests[::PARAMETRIC_SHARE]:
             request.kwargs["method"] = "parametric"
-        extra = []
-    monte_carlo = skipped("monte_carlo_var_es", "Monte Carlo draws feed the shipped engines' batch "
-                          "methods only; here every request is a market-data window through the callables")
-    backtest = _backtest_maker(entry, sources, legacy, candidate, history)
-    return requests, [quality, *extra, lambda: monte_carlo, backtest]
+    extra.append(_monte_carlo_maker(entry, history, data, sources, engines, count=monte_carlo, seed=seed))
+    extra.append(_backtest_maker(entry, sources, legacy, candidate, history))
+    return extra
+
+
+def _monte_carlo_maker(
+    entry: ComponentEntry, history: Any, data: dict[str, Any], sources: Sources,
+    engines: tuple[EngineCallable, EngineCallable], *, count: int, seed: int,
+) -> Callable[[], Check]:
+    """Calibrates now (the ``data`` block says on what), simulates and runs when the check is made."""
+    from runbook.scenarios.user_data import load_portfolios
+    from runbook.scenarios.user_montecarlo import WINDOW, calibrate_returns, monte_carlo_requests
+
+    if count <= 0:
+        return lambda: skipped("monte_carlo_var_es", f"Monte Carlo requests: {count} asked for")
+    calibration = calibrate_returns(history)
+    where = "the bundled market history" if data.get("bundled") else str(data["path"])
+    data["monte_carlo"] = {**calibration.to_dict(), "calibrated_on": where, "requests": count,
+                           "window_days": WINDOW, "seed": seed}  # fmt: skip
+
+    def make() -> Check:
+        from runbook.validation.catalog_montecarlo import monte_carlo_check
+
+        books = load_portfolios(sources.portfolios, history.assets)
+        requests = monte_carlo_requests(calibration, books, count=count, seed=seed)
+        return monte_carlo_check(entry, *engines, requests, calibrated_on=where)
+
+    return make
 
 
 def _quality_maker(entry: ComponentEntry, sources: Sources) -> Callable[[], Check]:

@@ -60,8 +60,8 @@ def validate_requests(
     """The report of ``requests`` through both engines (``source`` says where they came from)."""
     started = time.perf_counter()
     run = run_requests(legacy, candidate, requests, timer=timer)
-    disagreements = _disagreements(entry, run.outcomes)
-    checks = [_errors_check(run), *_field_checks(run.outcomes, disagreements)]
+    outside = disagreements(entry, run.outcomes)
+    checks = [_errors_check(run), *_field_checks(run.outcomes, outside)]
     if entry.check is not None:
         checks.append(_result_check(entry, run.outcomes))
     checks.append(_latency_check(entry, run.outcomes))
@@ -72,7 +72,7 @@ def validate_requests(
         component=entry.name,
         passed=all(c.passed for c in checks if c.gating),
         checks=tuple(checks),
-        worst_scenarios=tuple(_worst(disagreements)),
+        worst_scenarios=tuple(_worst(outside)),
         conventions={"comparison": "per field: |new - old| <= rel * |old| + abs (catalog tolerances)"},
         summary=summary,
         data=data,
@@ -95,7 +95,8 @@ def _errors_check(run: Run) -> Check:
     return Check("engine_errors", False, detail, numbers)
 
 
-def _disagreements(entry: ComponentEntry, outcomes: Sequence[Outcome]) -> list[Disagreement]:
+def disagreements(entry: ComponentEntry, outcomes: Sequence[Outcome]) -> list[Disagreement]:
+    """Every output field outside the entry's tolerance, or present in one result only."""
     out = []
     for outcome in outcomes:
         old, new = outcome.legacy, outcome.candidate
