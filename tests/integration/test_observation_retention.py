@@ -209,3 +209,31 @@ def test_rollup_steps_cover_a_sparse_day_and_a_dense_hour(store: Store) -> None:
     records = RollupStore(store).read(COMPONENT, first_minute=0, end_minute=10**12)
     assert sum(r.observations for r in records) == 1_440 + 3_600
     assert len({r.minute for r in records}) == 1_440 + 60
+
+
+def test_incident_counts_calls_older_than_the_raw_retention_from_rollups(store: Store) -> None:
+    """`assess` over ten days: every call counted (rollups for the pruned days), the served
+    mismatches still kept listed with their keys, the pruned ones counted without details."""
+    from runbook.monitoring.incident import as_json, assess
+
+    def mismatch(at: float, key: str, route: Route) -> Observation:
+        return Observation(COMPONENT, "canary", route, key, at, 80.0, 100.0, ErrorKind.MISMATCH,
+                           400.0, 0.02, epoch=1)  # fmt: skip
+
+    old = calls(T0, 100, every_s=60.0, errors_every=10)  # 10 exceptions, 25 legacy-routed
+    old += [mismatch(T0 + 7_000.5, "book-old", Route.CANDIDATE),
+            mismatch(T0 + 7_001.5, "book-x", Route.LEGACY)]  # fmt: skip
+    recent = calls(T0 + 9 * DAY, 20, every_s=60.0, mode="full")
+    recent += [mismatch(T0 + 9 * DAY + 3_000.5, "book-new", Route.CANDIDATE)]
+    ObservationStore(store).write_batch(old + recent)
+    now = T0 + 10 * DAY
+    assert prune_observations(store, now=now, retention_days=7).deleted == 102
+
+    incident = assess(store, COMPONENT, since=T0 - 30.0)
+
+    assert incident.calls_by_mode == {"canary": 103, "full": 20}
+    assert incident.errors_by_kind == {"exception": 10, "mismatch": 3}  # exceptions only in the old calls
+    assert [(m.routing_key, m.mode) for m in incident.served_mismatches] == [("book-new", "canary")]
+    assert incident.served_mismatches_pruned == 1
+    assert incident.unserved_mismatches == 1
+    assert as_json(incident)["served_mismatches_pruned"] == 1

@@ -92,6 +92,11 @@ def render(incident: Incident) -> list[str]:
         f"candidate answers served that differ from legacy beyond tolerance: {len(served)} calls, "
         f"{len(incident.keys)} routing keys (compared but not served: {incident.unserved_mismatches})",
     ]
+    if incident.served_mismatches_pruned:
+        lines.append(
+            f"  and {incident.served_mismatches_pruned} more served before the raw retention window: "
+            "counted from minute rollups, no keys or values kept"
+        )
     for m in served:
         legacy, candidate = m.legacy_value or "(not kept)", m.candidate_value or "(not kept)"
         kept = "  request kept" if m.request_kept else ""

@@ -91,12 +91,15 @@ class ObservationStore:
         until: float | None = None,
         mode: str | None = None,
         limit: int | None = None,
+        error_kind: str | None = None,
     ) -> list[Observation]:
-        """``component``'s observations with ``since <= at < until`` (Unix seconds), oldest first."""
+        """``component``'s observations with ``since <= at < until`` (Unix seconds), oldest first;
+        only those of ``mode`` / ``error_kind`` when given."""
         columns = [_TABLE.c[name] for name in _FIELDS]
-        query = select(*columns).where(*_filters(component, since, until, mode)).order_by(
-            _TABLE.c.at, _TABLE.c.id
-        )
+        conditions = _filters(component, since, until, mode)
+        if error_kind is not None:
+            conditions.append(_TABLE.c.error_kind == str(error_kind))
+        query = select(*columns).where(*conditions).order_by(_TABLE.c.at, _TABLE.c.id)
         if limit is not None:
             query = query.limit(limit)
         with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
@@ -118,6 +121,16 @@ class ObservationStore:
             conditions.append(_TABLE.c.error_kind == str(error_kind))
         with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
             return int(conn.execute(select(func.count()).select_from(_TABLE).where(*conditions)).scalar_one())
+
+
+    def tally(
+        self, component: str, *, since: float | None = None, until: float | None = None
+    ) -> dict[tuple[str, str, str], int]:
+        """How many of ``component``'s observations per (mode, route, error kind), counted by the database."""
+        keys = (_TABLE.c.mode, _TABLE.c.route, _TABLE.c.error_kind)
+        query = select(*keys, func.count()).where(*_filters(component, since, until, None)).group_by(*keys)
+        with self._store.read(timeout_s=self._store.bulk_timeout_s) as conn:
+            return {(str(m), str(r), str(k)): int(n) for m, r, k, n in conn.execute(query)}
 
 
 def _copy_row(obs: Observation) -> tuple[Any, ...]:

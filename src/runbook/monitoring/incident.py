@@ -4,15 +4,20 @@
 
 - the timeline: every audit row (mode changes, rollbacks, monitor verdicts, gate decisions);
 - what triggered: each rollback's reason and the monitor checks that failed in its evidence;
-- the calls: observations by mode and error kind;
+- the calls: observations by mode and error kind, counted by the database: minute rollups for the
+  whole minutes rolled up, raw rows for the rest (so a window older than the raw retention still
+  counts every call);
 - the wrong answers served: every routing key whose caller received a candidate answer that
   differed from legacy's beyond tolerance (observations of route ``candidate`` flagged
   ``mismatch`` by the router's verification), with when, the differences and, where the router had
-  a ``RequestCapture``, both answers and the kept request: what a risk desk restates.
+  a ``RequestCapture``, both answers and the kept request: what a risk desk restates. Served
+  mismatches whose raw rows were pruned are counted from the rollups (``served_mismatches_pruned``),
+  without details.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +75,7 @@ class Incident:
     served_mismatches: tuple[ServedMismatch, ...]
     unserved_mismatches: int
     keys: tuple[str, ...] = field(default=())
+    served_mismatches_pruned: int = 0
 
 
 def assess(store: Store, component: str, *, since: float) -> Incident:
@@ -80,16 +86,13 @@ def assess(store: Store, component: str, *, since: float) -> Incident:
 
     entries = AuditLog(store).entries(component=component)
     timeline = tuple(e for e in entries if e.at.timestamp() >= since)
-    observations = ObservationStore(store).window(component, since=since)
+    tally = _tally(store, component, since)
+    mismatched = ObservationStore(store).window(component, since=since, error_kind=str(ErrorKind.MISMATCH))
     kept = CaptureStore(store).captures(component, since=since, reason="mismatch")
     captures = {(c.routing_key, c.at): c for c in kept}
     served = []
-    unserved = 0
-    for o in observations:
-        if o.error_kind is not ErrorKind.MISMATCH:
-            continue
+    for o in mismatched:
         if o.route is not Route.CANDIDATE:
-            unserved += 1
             continue
         capture = captures.get((o.routing_key, o.at))
         served.append(ServedMismatch(
@@ -100,14 +103,48 @@ def assess(store: Store, component: str, *, since: float) -> Incident:
             detail="" if capture is None else capture.detail,
             request_kept=capture is not None and capture.payload is not None,
         ))  # fmt: skip
+    calls: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    served_count = unserved = 0
+    for (mode, route, kind), n in tally.items():
+        calls[mode] += n
+        if kind != ErrorKind.NONE.value:
+            errors[kind] += n
+        if kind == ErrorKind.MISMATCH.value:
+            if route == Route.CANDIDATE.value:
+                served_count += n
+            else:
+                unserved += n
     return Incident(
         component=component, since=since, timeline=timeline, triggers=_triggers(timeline),
-        calls_by_mode=dict(sorted(Counter(o.mode for o in observations).items())),
-        errors_by_kind=dict(sorted(Counter(str(o.error_kind) for o in observations
-                                           if o.error_kind is not ErrorKind.NONE).items())),
+        calls_by_mode=dict(sorted((m, n) for m, n in calls.items() if n)),
+        errors_by_kind=dict(sorted((k, n) for k, n in errors.items() if n)),
         served_mismatches=tuple(served), unserved_mismatches=unserved,
         keys=tuple(sorted({m.routing_key for m in served})),
+        served_mismatches_pruned=max(0, served_count - len(served)),
     )  # fmt: skip
+
+
+def _tally(store: Store, component: str, since: float) -> Counter[tuple[str, str, str]]:
+    """Observations since ``since`` per (mode, route, error kind): rollups for the whole minutes
+    rolled up, raw rows (counted by the database) before and after them."""
+    from runbook.control.observations import ObservationStore
+    from runbook.control.rollups import RollupStore, minute_of
+
+    raw, rollups = ObservationStore(store), RollupStore(store)
+    first = math.ceil(since / 60.0)
+    rolled_until = rollups.watermark()
+    end = first if rolled_until is None else minute_of(rolled_until)
+    if end <= first:
+        return Counter(raw.tally(component, since=since))
+    tally = Counter(raw.tally(component, since=since, until=60.0 * first))
+    tally.update(raw.tally(component, since=60.0 * end))
+    for r in rollups.read(component, first_minute=first, end_minute=end):
+        errors = sum(r.errors_by_kind.values())
+        tally[(r.mode, r.route, ErrorKind.NONE.value)] += r.observations - errors
+        for kind, n in r.errors_by_kind.items():
+            tally[(r.mode, r.route, kind)] += n
+    return tally
 
 
 def _triggers(timeline: tuple[AuditEntry, ...]) -> tuple[Trigger, ...]:
@@ -147,6 +184,7 @@ def as_json(incident: Incident) -> dict[str, Any]:
             for m in incident.served_mismatches
         ],
         "unserved_mismatches": incident.unserved_mismatches,
+        "served_mismatches_pruned": incident.served_mismatches_pruned,
         "keys": list(incident.keys),
     }  # fmt: skip
 
