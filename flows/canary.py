@@ -12,20 +12,33 @@ from prefect import flow
 
 from flows._steps import traffic_phase
 from runbook.domain.plans import Phase
-from runbook.orchestration.params import ComponentParam, GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.params import (
+    CanaryComponent,
+    CanarySteps,
+    DemoFault,
+    GateOptions,
+    GateParam,
+    Initiator,
+    LockWait,
+    ObservationOptions,
+    ObservationParam,
+    StartTicket,
+    ThresholdOptions,
+    ThresholdParam,
+)
 
 
 @flow(name="canary", description="ADR-0011 phase 2: canary steps for a non-critical component")
 def canary(
-    component: ComponentParam,
-    initiator: str,
-    steps: list[float] | None = None,
-    observation: ObservationOptions = ObservationOptions(),
-    gate: GateOptions = GateOptions(),
-    thresholds: ThresholdOptions = ThresholdOptions(),
-    inject_fault: str | None = None,
-    lock_wait_s: float = 0.0,
-    start_ticket: str | None = None,
+    component: CanaryComponent,
+    initiator: Initiator,
+    steps: CanarySteps = None,
+    observation: ObservationParam = ObservationOptions(),
+    gate: GateParam = GateOptions(),
+    thresholds: ThresholdParam = ThresholdOptions(),
+    inject_fault: DemoFault = None,
+    lock_wait_s: LockWait = 0.0,
+    start_ticket: StartTicket = None,
 ) -> dict[str, Any]:
     """Shift a non-critical component's traffic to the candidate, step by step, with gates.
 

@@ -12,7 +12,19 @@ from prefect import flow
 
 from flows._steps import approve_or_stop, checked_options, enter, stop_on_monitor, watch
 from runbook.domain.plans import FULL_PERCENT, GateFallback, Phase, needs_promotion, step_label
-from runbook.orchestration.params import ComponentParam, GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.params import (
+    ComponentParam,
+    DemoFault,
+    GateOptions,
+    GateParam,
+    Initiator,
+    LockWait,
+    ObservationOptions,
+    ObservationParam,
+    StartTicket,
+    ThresholdOptions,
+    ThresholdParam,
+)
 from runbook.orchestration.phase import begin_phase
 from tasks.artifacts import write_report
 from tasks.control import retire, set_traffic
@@ -21,13 +33,13 @@ from tasks.control import retire, set_traffic
 @flow(name="cleanup", description="ADR-0011 phase 4: all traffic to the candidate, retire legacy, report")
 def cleanup(
     component: ComponentParam,
-    initiator: str,
-    observation: ObservationOptions = ObservationOptions(),
-    gate: GateOptions = GateOptions(),
-    thresholds: ThresholdOptions = ThresholdOptions(),
-    inject_fault: str | None = None,
-    lock_wait_s: float = 0.0,
-    start_ticket: str | None = None,
+    initiator: Initiator,
+    observation: ObservationParam = ObservationOptions(),
+    gate: GateParam = GateOptions(),
+    thresholds: ThresholdParam = ThresholdOptions(),
+    inject_fault: DemoFault = None,
+    lock_wait_s: LockWait = 0.0,
+    start_ticket: StartTicket = None,
 ) -> dict[str, Any]:
     """Take a component to full, confirm it is healthy there, retire legacy, and write the report.
 
@@ -57,7 +69,7 @@ def cleanup(
             stop_on_monitor(run, decision, verdict)
             approve_or_stop(run, step="promote", title=f"{component.value}: {current} -> full?",
                             evidence={"traffic_percent": state.traffic_percent,
-                                      "monitor": verdict.summary},
+                                      "monitor": verdict.lines},
                             gate=gate)
             set_traffic(component.value, FULL_PERCENT, context=run.context, actor=run.actor,
                         reason="phase 4: full migration",
@@ -68,7 +80,7 @@ def cleanup(
         stop_on_monitor(run, decision, verdict)
         approvers = approve_or_stop(
             run, step="retire", title=f"{component.value}: retire legacy? (no rollback after this)",
-            evidence={"mode": "full", "monitor": verdict.summary}, gate=keep_full,
+            evidence={"mode": "full", "monitor": verdict.lines}, gate=keep_full,
         )
         retire(component.value, context=run.context, actor=run.actor, reason="phase 4: legacy removed",
                evidence={"flow_run_id": run.flow_run_id, "approvers": list(approvers)})

@@ -15,20 +15,33 @@ from prefect import flow
 
 from flows._steps import traffic_phase
 from runbook.domain.plans import Phase
-from runbook.orchestration.params import ComponentParam, GateOptions, ObservationOptions, ThresholdOptions
+from runbook.orchestration.params import (
+    CriticalComponent,
+    CriticalSteps,
+    DemoFault,
+    GateOptions,
+    GateParam,
+    Initiator,
+    LockWait,
+    ObservationOptions,
+    ObservationParam,
+    StartTicket,
+    ThresholdOptions,
+    ThresholdParam,
+)
 
 
 @flow(name="critical", description="ADR-0011 phase 3: var_engine, hedge_calculator; two approvers per gate")
 def critical(
-    component: ComponentParam,
-    initiator: str,
-    steps: list[float] | None = None,
-    observation: ObservationOptions = ObservationOptions(),
-    gate: GateOptions = GateOptions(),
-    thresholds: ThresholdOptions = ThresholdOptions(),
-    inject_fault: str | None = None,
-    lock_wait_s: float = 0.0,
-    start_ticket: str | None = None,
+    component: CriticalComponent,
+    initiator: Initiator,
+    steps: CriticalSteps = None,
+    observation: ObservationParam = ObservationOptions(),
+    gate: GateParam = GateOptions(),
+    thresholds: ThresholdParam = ThresholdOptions(),
+    inject_fault: DemoFault = None,
+    lock_wait_s: LockWait = 0.0,
+    start_ticket: StartTicket = None,
 ) -> dict[str, Any]:
     """Shift a critical component's traffic in the ADR's steps, two approvers per gate.
 

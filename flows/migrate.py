@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow
+from pydantic import Field
 
 from flows.canary import canary
 from flows.cleanup import cleanup
@@ -23,25 +24,33 @@ from runbook.engines.fault_checks import faults_for
 from runbook.orchestration.context import flow_context
 from runbook.orchestration.params import (
     ComponentOrAll,
+    DemoFault,
     GateOptions,
+    GateParam,
+    Initiator,
     ObservationOptions,
+    ObservationParam,
     ThresholdOptions,
+    ThresholdParam,
     ValidationOptions,
+    ValidationParam,
 )
 from tasks.artifacts import publish_migration
 from tasks.control import read_state
 
+ContinueAfterStop = Annotated[bool, Field(json_schema_extra={"title": "Go on after a stopped component"})]
+
 
 @flow(name="migrate", description="ADR-0011 end to end: every phase, for one component or all in ADR order")
 def migrate(
-    initiator: str,
+    initiator: Initiator,
     component: ComponentOrAll = "all",
-    validation: ValidationOptions = ValidationOptions(),
-    observation: ObservationOptions = ObservationOptions(),
-    gate: GateOptions = GateOptions(),
-    thresholds: ThresholdOptions = ThresholdOptions(),
-    inject_fault: str | None = None,
-    continue_after_stop: bool = False,
+    validation: ValidationParam = ValidationOptions(),
+    observation: ObservationParam = ObservationOptions(),
+    gate: GateParam = GateOptions(),
+    thresholds: ThresholdParam = ThresholdOptions(),
+    inject_fault: DemoFault = None,
+    continue_after_stop: ContinueAfterStop = False,
 ) -> list[dict[str, Any]]:
     """Run the phases in order; one row per component: how far it got and what stopped it.
 

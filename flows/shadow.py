@@ -24,10 +24,18 @@ from flows._steps import (
 from runbook.domain.plans import Phase, meets_adr_sizes
 from runbook.orchestration.params import (
     ComponentParam,
+    DemoFault,
     GateOptions,
+    GateParam,
+    Initiator,
+    LockWait,
     ObservationOptions,
+    ObservationParam,
+    StartTicket,
     ThresholdOptions,
+    ThresholdParam,
     ValidationOptions,
+    ValidationParam,
 )
 from runbook.orchestration.phase import begin_phase
 from tasks.artifacts import publish_validation
@@ -39,14 +47,14 @@ from tasks.validation import validate_offline
 @flow(name="shadow", description="ADR-0011 phase 1: shadow mode, offline validation, comparisons, gate")
 def shadow(
     component: ComponentParam,
-    initiator: str,
-    validation: ValidationOptions = ValidationOptions(),
-    observation: ObservationOptions = ObservationOptions(),
-    gate: GateOptions = GateOptions(),
-    thresholds: ThresholdOptions = ThresholdOptions(),
-    inject_fault: str | None = None,
-    lock_wait_s: float = 0.0,
-    start_ticket: str | None = None,
+    initiator: Initiator,
+    validation: ValidationParam = ValidationOptions(),
+    observation: ObservationParam = ObservationOptions(),
+    gate: GateParam = GateOptions(),
+    thresholds: ThresholdParam = ThresholdOptions(),
+    inject_fault: DemoFault = None,
+    lock_wait_s: LockWait = 0.0,
+    start_ticket: StartTicket = None,
 ) -> dict[str, Any]:
     """Put a component in shadow mode and ask whether it is ready for canary.
 

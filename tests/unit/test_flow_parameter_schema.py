@@ -34,3 +34,51 @@ def test_the_defaults_pass_and_titles_read_as_words() -> None:
     schema = parameter_schema(canary).model_dump_for_openapi()
     observation = schema["definitions"]["ObservationOptions"]["properties"]
     assert observation["window_s"]["title"] == "Observation window (s)"
+
+
+STANDARD = ["market_data_provider", "performance_analyzer", "correlation_analyzer"]
+CRITICAL = ["var_engine", "hedge_calculator"]
+
+
+def _schema(flow_fn: object) -> dict:
+    return parameter_schema(flow_fn).model_dump_for_openapi()
+
+
+def test_canary_and_critical_forms_offer_only_their_tiers_components() -> None:
+    """The canary form's choices are the standard tier's components, the critical form's the critical
+    ones; shadow offers all five; a component of the other tier fails the form's validation."""
+    from flows.critical import critical
+    from flows.shadow import shadow
+
+    assert _schema(canary)["properties"]["component"]["enum"] == STANDARD
+    assert _schema(critical)["properties"]["component"]["enum"] == CRITICAL
+    assert _schema(shadow)["properties"]["component"]["enum"] == [*STANDARD, *CRITICAL]
+    assert list(_validator().iter_errors(_form(component="var_engine")))
+    critical_form = jsonschema.Draft202012Validator(_schema(critical))
+    assert list(critical_form.iter_errors({"component": "market_data_provider", "initiator": "carol"}))
+    assert list(critical_form.iter_errors({"component": "hedge_calculator", "initiator": "carol"})) == []
+
+
+def test_canary_form_starts_from_the_adr_steps() -> None:
+    """The canary form's steps start at the ADR's 5, 25, 50, 100 (what every standard component takes);
+    critical components differ (5, 25, 100 and 10, 50), so each takes its own when left empty."""
+    from flows.critical import critical
+
+    assert _schema(canary)["properties"]["steps"]["default"] == [5.0, 25.0, 50.0, 100.0]
+    assert _schema(critical)["properties"]["steps"]["default"] is None
+
+
+@pytest.mark.parametrize("name", ["shadow", "canary", "critical", "cleanup", "migrate"])
+def test_production_forms_hide_fault_injection_and_the_start_ticket(name: str) -> None:
+    """``inject_fault`` (demos and drills) and ``start_ticket`` (set by the runbook) are no fields of
+    the forms; every field the form shows has a human title, not its parameter name."""
+    import importlib
+
+    flow_fn = getattr(importlib.import_module(f"flows.{name}"), name)
+    properties = _schema(flow_fn)["properties"]
+    assert "inject_fault" not in properties
+    assert "start_ticket" not in properties
+    assert "component" in properties
+    untitled = [key for key, value in properties.items() if value.get("title") in (key, None)]
+    assert untitled == []
+    assert properties["component"]["title"].startswith("Component")

@@ -89,8 +89,9 @@ def test_runbook_log_links_the_run_and_the_report():
     text = outcome_markdown(component="var_engine", phase="shadow", status="held", check="validation",
                             reason="tolerance failed",
                             steps=[{"step": "offline validation", "result": "FAILED"}],
-                            links={"flow run": "http://ui/runs/flow-run/1", "report": "/tmp/r/report.html"})
+                            links={"flow run": "http://ui/runs/flow-run/1",
+                                   "report": "http://127.0.0.1:4280/reports/var_engine/x/report.html"})
     assert "Stopped by **validation**: tolerance failed" in text
     assert "[flow run](http://ui/runs/flow-run/1)" in text
-    assert "[report](file:///tmp/r/report.html)" in text
+    assert "[report](http://127.0.0.1:4280/reports/var_engine/x/report.html)" in text
     assert "| offline validation | FAILED |" in text

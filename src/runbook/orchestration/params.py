@@ -9,6 +9,7 @@ anything moves (also for runs started through the API, which skip the form's own
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
@@ -16,14 +17,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
 )
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import CoreSchema
 
-from runbook.domain.components import ALL_COMPONENTS_ALIAS, AnyComponent, parse_component
+from runbook.domain.components import ALL_COMPONENTS_ALIAS, AnyComponent, is_critical, parse_component
 from runbook.domain.decisions import GateOutcomePolicy, MonitorPolicy
+from runbook.domain.gates import MAX_ACTOR_CHARS
 from runbook.domain.plans import (
     ADR_HISTORICAL_SCENARIOS,
     ADR_MONTE_CARLO_SCENARIOS,
     GateFallback,
+    Phase,
+    default_steps,
     validate_count,
     validate_rate,
     validate_window,
@@ -31,13 +38,26 @@ from runbook.domain.plans import (
 from runbook.domain.thresholds import RollbackThresholds
 
 __all__ = [
+    "CanaryComponent",
+    "CanarySteps",
     "ComponentOrAll",
     "ComponentOrAllComponents",
     "ComponentParam",
+    "CriticalComponent",
+    "CriticalSteps",
+    "DemoFault",
     "GateOptions",
+    "GateParam",
+    "Initiator",
+    "LockWait",
     "ObservationOptions",
+    "ObservationParam",
+    "StartTicket",
     "ThresholdOptions",
+    "ThresholdParam",
     "ValidationOptions",
+    "ValidationParam",
+    "phase_steps_default",
 ]
 
 
@@ -49,23 +69,95 @@ def _component_or(alias: str) -> Callable[[str], str]:
     return check
 
 
+@dataclass(frozen=True, slots=True)
+class _CatalogChoices:
+    """The form's choices: the catalog's components (of one traffic phase's tier), read when the
+    schema is built (``runbook up`` builds it when it serves the deployments)."""
+
+    phase: Phase | None = None
+    extra: tuple[str, ...] = ()  # choices beside the components ("all")
+
+    def __get_pydantic_json_schema__(
+        self, core: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core)
+        names = _catalog_names(self.phase)
+        if names:
+            schema["enum"] = [*names, *self.extra]
+        return schema
+
+
+def _catalog_names(phase: Phase | None) -> tuple[str, ...]:
+    """The catalog's components, only those whose traffic phase is ``phase`` when given; none when the
+    catalog cannot be read (the run's own check then names the problem)."""
+    from runbook.domain.catalog import component_names
+
+    try:
+        names = component_names()
+        if phase is None:
+            return names
+        return tuple(n for n in names if is_critical(n) == (phase is Phase.CRITICAL))
+    except Exception:  # noqa: BLE001 - a broken catalog leaves free text; the run refuses it naming why
+        return ()
+
+
+def phase_steps_default(phase: Phase) -> list[float] | None:
+    """The traffic steps every component of ``phase``'s tier shares (the form's default), or None
+    when they differ (var_engine 5, 25, 100 and hedge_calculator 10, 50): each then takes its own."""
+    try:
+        steps = {default_steps(parse_component(name)) for name in _catalog_names(phase)}
+    except Exception:  # noqa: BLE001 - a broken catalog: no default; the run refuses it naming why
+        return None
+    return list(steps.pop()) if len(steps) == 1 else None
+
+
+def _titled(title: str, **extra: Any) -> Any:
+    """A human title (Prefect titles a parameter with its name otherwise) and any schema keys."""
+    return Field(json_schema_extra={"title": title, **extra})
+
+
 # Components are the catalog's (runbook.toml), checked when the run starts, so a firm's own
-# component is accepted by the same forms and an unknown name fails naming the known ones.
+# component is accepted by the same forms and an unknown name fails naming the known ones. The
+# form offers the catalog's names as choices; canary and critical offer only their tier's.
 if TYPE_CHECKING:
     # What the validator hands a flow: the catalog's component (a Component or a ComponentName).
     ComponentParam = AnyComponent
+    CanaryComponent = AnyComponent
+    CriticalComponent = AnyComponent
 else:
     ComponentParam = Annotated[
         str,
         AfterValidator(parse_component),
+        _CatalogChoices(),
+        _titled("Component"),
         Field(description="a component of the catalog (runbook.toml; by default the ADR's five)"),
     ]
+    CanaryComponent = Annotated[
+        str, AfterValidator(parse_component), _CatalogChoices(Phase.CANARY),
+        _titled("Component (standard tier)"),
+    ]
+    CriticalComponent = Annotated[
+        str, AfterValidator(parse_component), _CatalogChoices(Phase.CRITICAL),
+        _titled("Component (critical tier)"),
+    ]
+
+Initiator = Annotated[
+    str, Field(min_length=1, max_length=MAX_ACTOR_CHARS), _titled("Started by (your user id)")
+]
+LockWait = Annotated[float, Field(ge=0), _titled("Wait for a busy component (s)")]
+# Set by `runbook start --sign-with` and the Slack command; not a field of the forms.
+StartTicket = SkipJsonSchema[str | None]
+# Demos and drills only (`runbook demo --inject-fault`): never offered on the forms.
+DemoFault = SkipJsonSchema[str | None]
 ComponentOrAll = Annotated[
-    str, AfterValidator(_component_or("all")), Field(description="a component of the catalog, or all")
+    str, AfterValidator(_component_or("all")), _CatalogChoices(extra=("all",)), _titled("Component"),
+    Field(description="a component of the catalog, or all"),
 ]
 ComponentOrAllComponents = Annotated[
     str,
     AfterValidator(_component_or(ALL_COMPONENTS_ALIAS)),
+    _CatalogChoices(extra=(ALL_COMPONENTS_ALIAS,)),
+    _titled("Component"),
     Field(description="a component of the catalog, or all_components"),
 ]
 
@@ -251,3 +343,21 @@ class ThresholdOptions(BaseModel):
     def to_domain(self) -> RollbackThresholds:
         """The domain value; BadParameter names a threshold out of range."""
         return RollbackThresholds(**self.model_dump())
+
+
+# The option groups as flow parameters, with human titles.
+ValidationParam = Annotated[ValidationOptions, _titled("Offline validation")]
+ObservationParam = Annotated[ObservationOptions, _titled("Observation windows")]
+GateParam = Annotated[GateOptions, _titled("Gates")]
+ThresholdParam = Annotated[ThresholdOptions, _titled("Rollback thresholds (ADR-0011)")]
+
+# Traffic steps; the form starts from the steps every component of the phase's tier shares
+# (canary: the ADR's 5, 25, 50, 100), else empty: each component then takes its own from the catalog.
+CanarySteps = Annotated[
+    list[float] | None,
+    _titled("Traffic steps (%)", default=phase_steps_default(Phase.CANARY)),
+]
+CriticalSteps = Annotated[
+    list[float] | None,
+    _titled("Traffic steps (%)", default=phase_steps_default(Phase.CRITICAL)),
+]
