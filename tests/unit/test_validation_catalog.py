@@ -107,7 +107,7 @@ def test_var_requests_from_a_file_are_backtested_on_the_market_data_given(prices
     """A requests file plus a price file: the requests are validated and the backtest runs on that file."""
     requests = write_var_requests(prices, 24)
     sources = Sources(market_data=str(prices), requests=str(requests))
-    report = validate_catalog_component("var_engine", sources, timer=Ticks())
+    report = validate_catalog_component("var_engine", sources, monte_carlo=30, timer=Ticks())
     checks = {c.name: c for c in report.checks}
     assert report.passed, [c.detail for c in report.checks if not c.passed]
     assert report.summary["requests"] == 24
@@ -115,6 +115,9 @@ def test_var_requests_from_a_file_are_backtested_on_the_market_data_given(prices
     backtest = checks["backtest_traffic_light"]
     assert backtest.gating
     assert backtest.numbers["data"] == str(prices)
+    assert checks["monte_carlo_var_es"].numbers == checks["monte_carlo_var_es"].numbers | {
+        "requests": 30, "calibrated_on": str(prices), "outside": 0,
+    }  # fmt: skip
     assert report.data is not None
     assert report.data["path"] == str(prices)
 
@@ -151,3 +154,40 @@ def test_an_interrupt_in_the_backtest_stops_it(prices):
     stop = wrap_callable("desk:stop", interrupted, None)
     with pytest.raises(KeyboardInterrupt):
         backtest_check(history, Sources(), stop, shipped("candidate"), data_path=None)
+
+
+def test_no_monte_carlo_requests_skip_the_monte_carlo_check(prices):
+    report = validate_catalog_component(
+        "var_engine", Sources(market_data=str(prices)), count=6, monte_carlo=0, timer=Ticks()
+    )
+    check = {c.name: c for c in report.checks}["monte_carlo_var_es"]
+    assert not check.gating
+    assert check.detail == "skipped: Monte Carlo requests: 0 asked for"
+
+
+def test_a_candidate_raising_alone_on_a_simulated_window_fails_monte_carlo(prices):
+    """The third simulated request raises in the candidate only: FAIL naming it and counting one."""
+    from runbook.domain.catalog import entry_of
+    from runbook.scenarios.user_montecarlo import calibrate_returns, monte_carlo_requests
+    from runbook.validation.catalog_montecarlo import monte_carlo_check
+
+    history, _ = load_prices(prices)
+    books = load_portfolios(None, history.assets)
+    requests = monte_carlo_requests(calibrate_returns(history), books, count=6, seed=3)
+    legacy = shipped("legacy")
+    calls = []
+
+    def third_fails(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("third call")
+        return legacy.call(kwargs)
+
+    candidate = wrap_callable("desk:third", third_fails, None)
+    check = monte_carlo_check(entry_of("var_engine"), legacy, candidate, requests, calibrated_on="p.csv")
+    assert not check.passed
+    assert check.detail == (
+        f"candidate engine 'desk:third' raised RuntimeError: third call on request {requests[2].request_id} "
+        "(1 of 6 simulated windows calibrated on p.csv raised in one engine only)"
+    )
+    assert (check.numbers["raised_alone"], check.numbers["outside"]) == (1, 0)
