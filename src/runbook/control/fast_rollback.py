@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -193,6 +192,8 @@ def _transaction(store: StoreTarget, timeout_s: float, *, write: bool) -> Iterat
 
 @contextmanager
 def _sqlite_transaction(store: StoreTarget, timeout_s: float, *, write: bool) -> Iterator[tuple[_Db, object]]:
+    import sqlite3  # each backend's driver loads only when used
+
     path = store.sqlite_file
     assert path is not None
     identity = _file_identity(path)
