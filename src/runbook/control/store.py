@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TIMEOUT_S", "HEAD_REVISION", "MIGRATIONS_DIR", "STATE_CHANNEL", "Store", "normalize_url"]
 
+# HEAD_REVISION, the newest Alembic revision, lives in ``_schema`` (the DB-API rollback checks it too).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Bound of bulk transactions (migrations, observation windows, the audit walk), in seconds.
 _BULK_TIMEOUT_S = 120.0
