@@ -119,6 +119,7 @@ _FAULTS = {
     "system_exit": raises_system_exit,
     "returns_none": returns_none,
     "nan": lambda x: float("nan"),
+    "wrong": lambda x: 2.0 * x + 1.0,
     "hangs": hangs,
     "killed_by_signal": killed_by_signal,
     "segfaults": segfaults,

@@ -28,7 +28,7 @@ from runbook.runtime._state_cache import Snapshot
 if TYPE_CHECKING:
     from runbook.runtime._calls import CandidateCalls
 
-__all__ = ["Done", "ShadowJob", "VerifyJob"]
+__all__ = ["Done", "ShadowJob", "VerifyJob", "digest", "maybe_sample"]
 
 _perf = time.perf_counter
 _KEY_CHARS = 128
@@ -60,12 +60,16 @@ class ShadowJob:
     def run(self, calls: CandidateCalls) -> Done:
         if self.legacy_ok:
             calls.judge.shape.learn(self.legacy_outcome)
-        _maybe_sample(calls, self)
+        maybe_sample(calls, self)
         if calls.saturated():
-            return self._not_run(calls, ErrorKind.SKIPPED, "shadow_skipped_stuck")
+            return self.not_run(calls, ErrorKind.SKIPPED, "shadow_skipped_stuck")
         if not calls.breaker.allow():
-            return self._not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open")
-        value, error, seconds, memory_bytes = calls.run_shadow_candidate(self.args, self.kwargs)
+            return self.not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open")
+        return self.finish(calls, *calls.run_shadow_candidate(self.args, self.kwargs))
+
+    def finish(self, calls: CandidateCalls, value: Any, error: ErrorKind, seconds: float, memory_bytes: int
+               ) -> Done:  # fmt: skip
+        """Judge new's outcome against old's and build the observation."""
         attempt = calls.judged(value, error, seconds, budget_s=calls.shadow_timeout,
                                old=self.legacy_outcome, has_old=self.legacy_ok)  # fmt: skip
         kind = attempt.error
@@ -87,7 +91,7 @@ class ShadowJob:
                                    (None, None), self.legacy_outcome, _NO_VALUE)  # fmt: skip
         return Done(observation, "shadow_timeout", ErrorKind.TIMEOUT)
 
-    def _not_run(self, calls: CandidateCalls, kind: ErrorKind, counter: str) -> Done:
+    def not_run(self, calls: CandidateCalls, kind: ErrorKind, counter: str) -> Done:
         observation = _observation(calls, self, Route.LEGACY, self.legacy_seconds, None, kind,
                                    (None, None), self.legacy_outcome, _NO_VALUE)  # fmt: skip
         return Done(observation, counter)
@@ -168,7 +172,7 @@ def _mismatch_kind(calls: CandidateCalls, job: ShadowJob | VerifyJob, verdict: t
     return ErrorKind.MISMATCH
 
 
-def _maybe_sample(calls: CandidateCalls, job: ShadowJob) -> None:
+def maybe_sample(calls: CandidateCalls, job: ShadowJob) -> None:
     if calls.sample_share > 0.0 and random.random() < calls.sample_share:
         calls.keep_request(job, CaptureReason.SAMPLE)
 
@@ -183,12 +187,12 @@ def _observation(calls: CandidateCalls, job: ShadowJob | VerifyJob, route: Route
         legacy_latency_us=None if legacy_seconds is None else legacy_seconds * 1e6,
         candidate_latency_us=None if candidate_seconds is None else candidate_seconds * 1e6, error_kind=kind,
         abs_difference=differences[0], rel_difference=differences[1],
-        legacy_digest=_digest(legacy_value), candidate_digest=_digest(candidate_value),
+        legacy_digest=digest(legacy_value), candidate_digest=digest(candidate_value),
         memory_bytes=memory_bytes, epoch=job.snap.epoch,
     )  # fmt: skip
 
 
-def _digest(value: Any) -> str | None:
+def digest(value: Any) -> str | None:
     if value is _NO_VALUE:
         return None
     try:

@@ -55,6 +55,13 @@ class Mailbox:
         except IndexError:
             return EMPTY
 
+    def peek(self) -> Any:
+        """The oldest item, left in place, or EMPTY."""
+        try:
+            return self._items[0]
+        except IndexError:
+            return EMPTY
+
     def take(self, timeout_s: float | None = None) -> Any:
         """The oldest item, waiting up to ``timeout_s`` (None: forever); EMPTY on timeout."""
         item = self.poll()

@@ -40,9 +40,9 @@ from typing import Any
 from runbook.domain.observation import ErrorKind
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import PickleSerializer, Serializer, receive, send
-from runbook.runtime._worker import READY, RECYCLE_EXIT
+from runbook.runtime._worker import CALL, READY, RECYCLE_EXIT
 
-__all__ = ["CandidateProcesses", "Measured", "WorkerLost"]
+__all__ = ["CandidateProcesses", "Measured", "WorkerLost", "describe_exit"]
 _START_BACKOFF_S = (0.5, 60.0)  # first and longest wait before starting a worker again after a failure
 
 _perf = time.perf_counter
@@ -74,9 +74,10 @@ class CandidateProcesses:
     def __init__(
         self, target: Any, *, workers: int, counters: Counters, name: str,
         serializer: Serializer | None = None, memory_cap_bytes: int | None = None, memory_every: int = 16,
-        start_timeout_s: float = 120.0,
+        start_timeout_s: float = 120.0, judge_spec: Any = None,
     ) -> None:  # fmt: skip
         self._target, self._serializer = target, serializer or PickleSerializer()
+        self._judge_blob = _judge_blob(judge_spec)
         self._cap, self._max, self._name = memory_cap_bytes, workers, name
         self._memory_every = memory_every
         self._counters = counters
@@ -171,7 +172,7 @@ class CandidateProcesses:
         except Exception as exc:
             self._counters.incr("candidate_serialize_errors")
             raise _Unsendable(exc) from exc
-        send(proc.conn, frames)
+        send(proc.conn, [CALL, *frames])
 
     def _collect(self, proc: _Proc, start: float, timeout_s: float) -> Measured:
         try:
@@ -205,6 +206,33 @@ class CandidateProcesses:
         self._end(proc, "candidate_worker_killed", kill=True)
         return TimeoutError(f"candidate still running after its budget of {timeout_s} s"), \
             ErrorKind.TIMEOUT, elapsed, 0  # fmt: skip
+
+    # ---- workers, for the shadow batches (``_batch``) --------------------------------------------
+
+    @property
+    def serializer(self) -> Serializer:
+        return self._serializer
+
+    @property
+    def judges(self) -> bool:
+        """Whether workers are given the router's judge (validate, compare) to judge shadow calls."""
+        return self._judge_blob != _NO_JUDGE
+
+    def take_idle(self) -> _Proc | None:
+        """An idle worker, now, or None."""
+        taken = self._take()
+        return taken if isinstance(taken, _Proc) else None
+
+    def give_back(self, proc: _Proc) -> None:
+        self._release(proc)
+
+    def lose(self, proc: _Proc, counter: str, *, kill: bool = False) -> None:
+        """``proc`` ended (or is killed now); counted, replaced in the background."""
+        self._end(proc, counter, kill=kill)
+
+    @staticmethod
+    def exit_code(proc: _Proc, timeout_s: float) -> int | None:
+        return _exit_code(proc, timeout_s)
 
     # ---- workers ---------------------------------------------------------------------------------
 
@@ -273,6 +301,7 @@ class CandidateProcesses:
             send(ours, [pickle.dumps(sys.path)])
             setup = (self._target, self._serializer, self._cap, self._memory_every)
             send(ours, [pickle.dumps(setup, protocol=5)])
+            send(ours, [self._judge_blob])
             if self._started(ours) and bytes(receive(ours, self._start_timeout)[0]) == READY:
                 return proc
         except Exception:  # noqa: BLE001 - cannot be pickled, or the worker died importing the candidate
@@ -347,6 +376,25 @@ def _exit_code(proc: _Proc, timeout_s: float) -> int | None:
         return proc.process.wait(timeout_s)
     except subprocess.TimeoutExpired:
         return None
+
+
+def describe_exit(code: int | None) -> str:
+    """A worker's exit code in words."""
+    return _describe(code)
+
+
+_NO_JUDGE = pickle.dumps(None)
+
+
+def _judge_blob(spec: Any) -> bytes:
+    """The router's judge for the workers, pickled; without it (a lambda, a closure) the router
+    judges the shadow answers itself."""
+    if spec is None:
+        return _NO_JUDGE
+    try:
+        return pickle.dumps(spec, protocol=5)
+    except Exception:  # noqa: BLE001 - cannot cross: judged in the service, as with the other isolations
+        return _NO_JUDGE
 
 
 def _describe(code: int | None) -> str:

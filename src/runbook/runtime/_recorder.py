@@ -3,9 +3,11 @@
 ``record`` never blocks and never raises: it appends to a ``Mailbox`` (no system call), and a
 full queue drops the observation and counts it. The writer collects up to ``batch_size``
 observations, or what arrived within ``flush_interval_s`` of the first one, and hands them to
-``sink.write_batch``. A failed batch is kept and retried with back-off (capped at 1 s) for as long
-as the sink keeps failing: through a store outage nothing is lost while the queue has room, and
-what arrives once it is full is dropped and counted. Only ``close`` gives up: what is still unwritten
+``sink.write_batch``; while a batch is open it looks at the queue every 20 ms, never per
+observation (each wake-up takes the GIL from the service's own threads). A failed batch is kept
+and retried with back-off (capped at 1 s) for as long as the sink keeps failing: through a store
+outage nothing is lost while the queue has room, and what arrives once it is full is dropped and
+counted. Only ``close`` gives up: what is still unwritten
 at its deadline is counted as lost. Every observation offered ends up in exactly one of
 ``written``, ``dropped``, ``lost``, or still ``queued``/``in_flight`` (see ``stats``).
 """
@@ -25,6 +27,7 @@ __all__ = ["ObservationRecorder"]
 
 _FIRST_RETRY_S, _MAX_RETRY_S = 0.05, 1.0
 _IDLE_WAIT_S = 0.05  # how soon an idle writer notices close()
+_OPEN_BATCH_POLL_S = 0.02  # how often a writer with a batch open looks at the queue (and flush markers)
 
 
 class _FlushMarker:
@@ -130,7 +133,11 @@ class ObservationRecorder:
         while True:
             closing = self._closing.is_set()
             wait = max(0.0, deadline - time.monotonic()) if batch else (0.0 if closing else _IDLE_WAIT_S)
-            item = self._queue.take(wait)
+            if batch and not closing:  # a batch is open: let it fill until its deadline, waking rarely
+                time.sleep(min(wait, _OPEN_BATCH_POLL_S))
+                item = self._queue.poll()
+            else:
+                item = self._queue.take(wait)
             while item is not EMPTY:  # take everything already there without sleeping
                 if isinstance(item, _FlushMarker):
                     self._write(batch)

@@ -57,6 +57,7 @@ from runbook.domain.components import parse_component
 from runbook.domain.modes import Mode
 from runbook.domain.observation import ErrorKind
 from runbook.runtime._aio import is_async_callable, run_coroutine
+from runbook.runtime._batch import Row, ShadowBatches
 from runbook.runtime._breaker import CircuitBreaker
 from runbook.runtime._calls import CandidateCalls, CandidatePool
 from runbook.runtime._capture import RequestCapture
@@ -93,15 +94,21 @@ def _catalog_check(component: str) -> Callable[[Any], str | None] | None:
     from runbook.domain.catalog import entry_of
 
     check = entry_of(component).check
-    if check is None:
-        return None
-    catalog_check = check
+    return None if check is None else _CatalogValidate(check)
 
-    def validate(result: Any) -> str | None:
-        # The default checks (None, NaN/inf) first; the catalog's check adds to them.
-        return default_validate(result) or catalog_check.result_failure(result)
 
-    return validate
+class _CatalogValidate:
+    """The default checks (None, NaN/inf) first; the catalog's check adds to them. A class, not a
+    closure, so that candidate processes can be given it (they judge shadow answers)."""
+
+    __slots__ = ("check",)
+
+    def __init__(self, check: Any) -> None:
+        self.check = check
+
+    def __call__(self, result: Any) -> str | None:
+        reason: str | None = default_validate(result) or self.check.result_failure(result)
+        return reason
 
 
 class Router:
@@ -193,7 +200,8 @@ class Router:
             CandidateProcesses(candidate, workers=candidate_processes, counters=self._counters,
                                name=f"runbook-candidate-{self.component}", serializer=serializer,
                                memory_cap_bytes=candidate_memory_cap_bytes,
-                               memory_every=candidate_memory_every)
+                               memory_every=candidate_memory_every,
+                               judge_spec=(validate, compare, rel_tolerance, abs_tolerance))
             if candidate_isolation == "process" else None
         )  # fmt: skip
         self._breaker = CircuitBreaker(failures=breaker_failures, cool_down_s=breaker_cool_down_s,
@@ -216,6 +224,14 @@ class Router:
             counters=self._counters, name=f"runbook-shadow-{self.component}",
         )  # fmt: skip
         calls.submit, calls.saturated = self._shadow.submit, self._shadow.saturated
+        # process isolation: shadow jobs go to the candidate processes in batches (``_batch``)
+        self._batches = (
+            ShadowBatches(self._processes, calls, emit=self._emit, emit_row=self._emit_row,
+                          lanes=min(shadow_workers, candidate_processes), queue_size=shadow_queue,
+                          counters=self._counters, name=f"runbook-shadow-{self.component}")
+            if self._processes is not None else None
+        )  # fmt: skip
+        self._shadow_submit = self._shadow.submit if self._batches is None else self._batches.submit
         self._recorder, self._capture = recorder, capture
         self._cache = StateCache(
             state_source, self.component, refresh_interval_s=refresh_interval_s, clock=clock,
@@ -375,7 +391,7 @@ class Router:
 
     def _submit_shadow(self, job: ShadowJob) -> None:
         try:
-            if not self._shadow.submit(job):
+            if not self._shadow_submit(job):
                 self._counters.incr("shadow_skipped_queue_full")
         except Exception:  # noqa: BLE001 - routing never raises into the caller; legacy answers, counted
             self._counters.incr("internal_errors")
@@ -387,6 +403,13 @@ class Router:
         if done.breaker_kind is not None:
             self._breaker.record(done.breaker_kind)
         if self._recorder is not None and not self._recorder.record(done.observation):
+            self._counters.incr("observations_dropped")
+
+    def _emit_row(self, row: Row, counter: str, breaker_kind: ErrorKind) -> None:
+        """``_emit`` for a shadow call judged in a candidate process: its observation as a row."""
+        self._counters.incr(counter)
+        self._breaker.record(breaker_kind)
+        if self._recorder is not None and not self._recorder._record_row(row):
             self._counters.incr("observations_dropped")
 
     # ---- introspection and lifecycle -------------------------------------------------------------
@@ -418,6 +441,8 @@ class Router:
         (and captured request) written. For tests, demos and orderly shutdowns; False on timeout."""
         deadline = time.monotonic() + timeout_s
         done = self._shadow.wait_idle(timeout_s)
+        if self._batches is not None:
+            done = self._batches.wait_idle(max(0.0, deadline - time.monotonic())) and done
         for writer in (self._recorder, self._capture):
             if writer is not None:
                 done = writer.flush(max(0.0, deadline - time.monotonic())) and done
@@ -446,6 +471,8 @@ class Router:
         self._cache.stop()
         self._cache.snapshot = NEVER_READ
         self._shadow.close()
+        if self._batches is not None:
+            self._batches.close()
         if self._pool is not None:
             self._pool.close()
         if self._processes is not None:

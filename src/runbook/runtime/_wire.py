@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["PickleSerializer", "Serializer", "receive", "send"]
+__all__ = ["PickleSerializer", "Serializer", "receive", "send", "split_messages"]
 
 _U64 = struct.Struct("<Q")
 _INLINE_MAX = 256 << 10
@@ -102,3 +102,26 @@ def _read(sock: socket.socket, size: int, deadline: float | None) -> bytearray:
     if deadline is not None:
         sock.settimeout(None)
     return buffer
+
+
+def split_messages(buffer: bytearray) -> list[list[Any]]:
+    """The whole messages at the front of ``buffer`` (bytes read as they came), each as its frames
+    (writable); what they took is removed from ``buffer``, a partial message left in it."""
+    messages, offset, end = [], 0, len(buffer)
+    while end - offset >= _U64.size:
+        (length,) = _U64.unpack_from(buffer, offset)
+        if end - offset - _U64.size < length:
+            break
+        body = buffer[offset + _U64.size : offset + _U64.size + length]  # a copy: buffer shrinks below
+        offset += _U64.size + length
+        (count,) = _U64.unpack_from(body)
+        sizes = struct.unpack_from(f"<{count}Q", body, _U64.size)
+        view, start = memoryview(body), _U64.size * (count + 1)
+        frames = []
+        for size in sizes:
+            frames.append(view[start : start + size])
+            start += size
+        messages.append(frames)
+    if offset:
+        del buffer[:offset]
+    return messages

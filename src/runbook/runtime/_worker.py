@@ -35,17 +35,25 @@ import pickle
 import resource
 import signal
 import socket
+import struct
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+from runbook.domain.observation import ErrorKind
+from runbook.runtime._hashing import result_digest
+from runbook.runtime._judge import Judge, Verdict
+from runbook.runtime._stats import Counters
 from runbook.runtime._wire import Serializer, receive, send
 
-__all__ = ["RECYCLE_EXIT", "Reply", "boot", "resolve_target", "worker_main"]
+__all__ = ["CALL", "RECYCLE_EXIT", "SHADOW_BATCH", "Reply", "ShadowReply", "boot", "resolve_target",
+           "worker_main"]  # fmt: skip
 
 READY = b"ready"
+CALL, SHADOW_BATCH = b"c", b"b"  # a request's first frame: one call, or a batch of shadow calls
+_F64 = struct.Struct("<d")
 RECYCLE_EXIT = 77  # a worker leaving on purpose after its reply (memory cap passed)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _PR_SET_PDEATHSIG = 1
@@ -53,6 +61,11 @@ _PR_SET_PDEATHSIG = 1
 # (ok, value or exception, seconds, peak bytes of the last sampled call or 0, recycle after this
 # reply, busy sampling memory after this reply)
 Reply = tuple[bool, Any, float, int, bool, bool]
+# A shadow call's outcome: (judged here, error kind of new, observation's error kind, seconds, end
+# (time.monotonic(), shared by every process on the machine), peak bytes, recycle, abs difference,
+# rel difference, mismatch reason, legacy digest, candidate digest, new's value (when not judged
+# here, or on a mismatch: the capture keeps it), counters of the judge or None)
+ShadowReply = tuple[bool, str, str, float, float, int, bool, Any, Any, Any, Any, Any, Any, Any]
 
 
 def resolve_target(target: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -75,7 +88,8 @@ def boot() -> None:
     conn = socket.socket(fileno=int(sys.argv[1]))
     sys.path[:] = pickle.loads(receive(conn)[0])  # before anything of the service is unpickled
     target, serializer, memory_cap_bytes, memory_every = pickle.loads(receive(conn)[0])
-    worker_main(conn, target, serializer, memory_cap_bytes, memory_every)
+    judge = _judge_from(receive(conn)[0])
+    worker_main(conn, target, serializer, memory_cap_bytes, memory_every, judge)
 
 
 def _die_with_owner() -> None:
@@ -83,8 +97,21 @@ def _die_with_owner() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _judge_from(frame: Any) -> Judge | None:
+    """The router's judge (validate, compare, tolerances) rebuilt here; None when it cannot be."""
+    try:
+        spec = pickle.loads(frame)
+        if spec is None:
+            return None
+        validate, compare, rel_tolerance, abs_tolerance = spec
+        return Judge(compare=compare, validate=validate, counters=_TALLY, rel_tolerance=rel_tolerance,
+                     abs_tolerance=abs_tolerance)  # fmt: skip
+    except Exception:  # noqa: BLE001 - not importable here: the router judges this worker's answers itself
+        return None
+
+
 def worker_main(conn: socket.socket, target: Any, serializer: Serializer, memory_cap_bytes: int | None,
-                memory_every: int) -> None:  # fmt: skip
+                memory_every: int, judge: Judge | None = None) -> None:  # fmt: skip
     """The worker's whole life: set up, say ready, answer calls until the pipe closes."""
     fn = resolve_target(target)
     loop = asyncio.new_event_loop() if _is_async(fn) else None
@@ -94,25 +121,143 @@ def worker_main(conn: socket.socket, target: Any, serializer: Serializer, memory
         resource.setrlimit(resource.RLIMIT_AS, (size + memory_cap_bytes, resource.RLIM_INFINITY))
         rss_limit = resident + memory_cap_bytes
     send(conn, [READY])
-    calls, peak = 0, 0
-    while True:
-        try:
-            args, kwargs = serializer.loads(receive(conn))
-        except (EOFError, OSError):
-            return  # the owner closed the pipe (or is gone): nothing left to answer
+    _Answering(conn, fn, loop, serializer, rss_limit, memory_every, judge).serve()
+
+
+class _Answering:
+    """Answers calls one at a time: single calls (canary, full) and batches of shadow calls."""
+
+    def __init__(self, conn: socket.socket, fn: Callable[..., Any], loop: asyncio.AbstractEventLoop | None,
+                 serializer: Serializer, rss_limit: int | None, memory_every: int,
+                 judge: Judge | None) -> None:  # fmt: skip
+        self.conn, self.fn, self.loop, self.serializer = conn, fn, loop, serializer
+        self.rss_limit, self.memory_every, self.judge = rss_limit, memory_every, judge
+        self.calls, self.peak = 0, 0
+
+    def serve(self) -> None:
+        while True:
+            try:
+                frames = receive(self.conn)
+            except (EOFError, OSError):
+                return  # the owner closed the pipe (or is gone): nothing left to answer
+            if bytes(frames[0]) == SHADOW_BATCH:
+                (budget_s,) = _F64.unpack(frames[1])
+                self._batch(budget_s, self.serializer.loads(frames[2:]))
+            else:
+                args, kwargs = self.serializer.loads(frames[1:])
+                self._answer(args, kwargs)
+            del frames
+
+    def _answer(self, args: Any, kwargs: Any) -> None:
         start = time.perf_counter()
-        ok, value = _call(fn, loop, args, kwargs)
+        ok, value = _call(self.fn, self.loop, args, kwargs)
         seconds = time.perf_counter() - start
-        recycle = isinstance(value, MemoryError) or _over(rss_limit)
-        calls += 1
-        sample = ok and not recycle and calls % memory_every == 1 % memory_every
-        _reply(conn, serializer, (ok, value, seconds, peak, recycle, sample))
+        recycle = isinstance(value, MemoryError) or _over(self.rss_limit)
+        self.calls += 1
+        sample = ok and not recycle and self.calls % self.memory_every == 1 % self.memory_every
+        _reply(self.conn, self.serializer, (ok, value, seconds, self.peak, recycle, sample))
         del value
         if recycle:
             os._exit(RECYCLE_EXIT)
-        peak = _traced_peak(fn, loop, args, kwargs) if sample else 0
-        del args, kwargs
+        self.peak = _traced_peak(self.fn, self.loop, args, kwargs) if sample else 0
 
+    def _batch(self, budget_s: float, entries: list[Any]) -> None:
+        """Shadow calls in order, each outcome sent as soon as it is known (stamped with when the
+        worker was done with the call: the router's deadline for the next one counts from there)."""
+        for args, kwargs, legacy_ok, legacy_value, judge_here in entries:
+            reply = self._shadow(args, kwargs, budget_s, legacy_ok, legacy_value, judge_here)
+            self._send_reply(reply)
+            if reply[6]:
+                os._exit(RECYCLE_EXIT)
+
+    def _shadow(self, args: Any, kwargs: Any, budget_s: float, legacy_ok: bool, legacy_value: Any,
+                judge_here: bool) -> ShadowReply:  # fmt: skip
+        """One shadow call's outcome, judged here against legacy's answer when the judge could come;
+        a sampled call is run again under tracemalloc at once, and its own reply carries the figure."""
+        start = time.perf_counter()
+        ok, value = _call(self.fn, self.loop, args, kwargs)
+        seconds = time.perf_counter() - start
+        recycle = isinstance(value, MemoryError) or _over(self.rss_limit)
+        self.calls += 1
+        sample = ok and not recycle and self.calls % self.memory_every == 1 % self.memory_every
+        judge = self.judge if judge_here else None
+        if judge is None:
+            error = (ErrorKind.NONE if ok else ErrorKind.EXCEPTION).value
+            reply = [False, error, error, seconds, 0.0, 0, recycle, None, None, None, None, None, value, None]
+        else:
+            reply = _judged(judge, ok, value, seconds, recycle, budget_s, legacy_ok, legacy_value)
+        del value
+        reply[5] = _traced_peak(self.fn, self.loop, args, kwargs) if sample else 0
+        reply[4] = time.monotonic()
+        return tuple(reply)
+
+    def _send_reply(self, reply: ShadowReply) -> None:
+        try:
+            frames = self.serializer.dumps(reply)
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot cross is a failure, said plainly
+            frames = self.serializer.dumps(_unsendable(reply, exc))
+        send(self.conn, frames)
+
+
+def _unsendable(reply: ShadowReply, exc: Exception) -> ShadowReply:
+    failure = RuntimeError(f"the candidate's result cannot be serialized: {type(exc).__name__}: {exc}")
+    error = ErrorKind.EXCEPTION.value
+    return (False, error, error, reply[3], reply[4], reply[5], reply[6], None, None, None, None, None,
+            failure, None)  # fmt: skip
+
+
+def _judged(judge: Judge, ok: bool, value: Any, seconds: float, recycle: bool, budget_s: float,
+            legacy_ok: bool, legacy_value: Any) -> list[Any]:  # fmt: skip
+    """The router's shadow judgement (``ShadowJob.finish``), made here: only figures cross back."""
+    error = ErrorKind.NONE if ok else ErrorKind.EXCEPTION
+    if ok and seconds > budget_s:
+        error = ErrorKind.TIMEOUT  # a sync call cannot be interrupted; its late answer is not used
+    if error is ErrorKind.NONE:
+        reason = judge.invalid_reason(value, old=legacy_value, has_old=legacy_ok)
+        error = ErrorKind.NONE if reason is None else ErrorKind.INVALID_RESULT
+    kind = error
+    verdict: Verdict = (None, None, None)
+    if error is ErrorKind.NONE and legacy_ok:
+        verdict = judge.verdict(legacy_value, value)
+        if verdict[2] is not None:
+            kind = ErrorKind.MISMATCH
+    if not legacy_ok:
+        kind = ErrorKind.LEGACY_EXCEPTION
+    legacy_digest = _digest(legacy_value) if legacy_ok else None
+    candidate_digest = None if error is ErrorKind.TIMEOUT else _digest(value)
+    counts = _TALLY.drain()
+    mismatched = value if kind is ErrorKind.MISMATCH else None  # the capture keeps it
+    return [True, error.value, kind.value, seconds, 0.0, 0, recycle, verdict[0], verdict[1], verdict[2],
+            legacy_digest, candidate_digest, mismatched, counts]  # fmt: skip
+
+
+def _digest(value: Any) -> str | None:
+    try:
+        return result_digest(value)
+    except Exception:  # noqa: BLE001 - an unhashable result is still recorded, without its digest
+        return None
+
+
+class _Tally(Counters):
+    """The worker judge's counters (validate or compare that raised), handed back with each reply."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: dict[str, int] = {}
+
+    def incr(self, name: str, amount: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + amount
+
+    def drain(self) -> dict[str, int] | None:
+        if not self.counts:
+            return None
+        counts, self.counts = self.counts, {}
+        return counts
+
+
+_TALLY = _Tally()
 
 def _call(fn: Callable[..., Any], loop: asyncio.AbstractEventLoop | None, args: Any, kwargs: Any
           ) -> tuple[bool, Any]:  # fmt: skip
