@@ -56,7 +56,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("RUNBOOK_CATALOG", raising=False)
-    (tmp_path / "desk.py").write_text(textwrap.dedent(PLAIN))
+    (tmp_path / "mc_desk.py").write_text(textwrap.dedent(PLAIN))
     return tmp_path
 
 
@@ -65,8 +65,8 @@ def catalog(here: Path, candidate: str = "var") -> None:
         [components.desk_var]
         tier = "critical"
         kind = "var"
-        legacy = "desk:var"
-        candidate = "desk:{candidate}"
+        legacy = "mc_desk:var"
+        candidate = "mc_desk:{candidate}"
         fields = {{ var = {{ rel = 1e-9, abs = 0.01 }}, es = {{ rel = 1e-9, abs = 0.01 }} }}
         {NO_TIMING}"""))
 

@@ -14,7 +14,7 @@ the five (an entry with a bundled name replaces it) unless it sets ``bundled = f
     candidate = "firm.pnl:new_pnl"      # zero-argument factory returning one; sync or async
     check = "pnl == pnl and exposure >= 0"   # optional result check
     requests = "pnl_requests.jsonl"          # optional: representative requests (or market_data,
-                                             # portfolios for kinds var and market_data)
+                                             # portfolios for the built-in kinds)
     steps = [5, 25, 50, 100]    # optional canary traffic steps (percent)
     fields = { pnl = { rel = 1e-5, abs = 0.01 } }   # per-field tolerances
     thresholds = { max_latency_ratio = 1.3 }        # RollbackThresholds overrides

@@ -7,7 +7,18 @@ The built-in kinds' requests are plain keyword arguments (README, "Migrate your 
   optional ``method`` ("historical" or "parametric"). Returns {"var", "es"}: positive currency.
 - ``market_data``: ``prices`` (closes, oldest first, NaN for a missing close). Returns the
   MarketDataResult fields.
-- ``performance``, ``correlation``, ``hedge``: the fields of the shipped request dataclasses.
+- ``performance``: ``positions`` {asset: currency, long}, ``prices`` {asset: closes, oldest first,
+  equal lengths}, ``risk_free_rate`` per year. Returns {"annual_return", "annual_volatility",
+  "sharpe", "max_drawdown"}.
+- ``correlation``: ``returns`` {asset: daily log returns, oldest first, NaN where missing}, two
+  assets or more. Returns {"upper_triangle": [...]} (row by row).
+- ``hedge``: ``spot_returns``, ``futures_returns`` (daily log returns), ``exposure`` (currency),
+  ``futures_price``, ``multiplier``, ``book`` {"strikes", "expiry_days", "quantities", "is_call"}
+  (options on the futures' underlying), ``underlying_price``, ``rate``, ``dividend_yield``.
+  Returns the HedgeResult fields.
+
+The shipped request dataclasses' own fields (``prices`` as a matrix with ``weights``, ``returns``
+as a matrix, ``book`` an OptionBook) are taken as well.
 
 ``plain_callable(component, engine)`` wraps any engine object of the shipped protocols the same
 way, so a faulted or user-configured engine is validated through its single-request method.
@@ -62,10 +73,48 @@ def plain_callable(component: str, engine: Any) -> Callable[..., dict[str, Any]]
 
         return var
 
+    convert = _PLAIN_FIELDS.get(str(component), dict)
+
     def call(**fields: Any) -> dict[str, Any]:
-        return _as_dict(single(**fields))
+        return _as_dict(single(**convert(fields)))
 
     return call
+
+
+def _columns(series: Mapping[str, Sequence[float]], assets: Sequence[str]) -> np.ndarray:
+    return np.column_stack([np.asarray(series[asset], dtype=float) for asset in assets])
+
+
+def _performance_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """``positions`` + ``prices`` by asset as the PerformanceRequest's matrix and weights."""
+    if not isinstance(fields.get("prices"), Mapping):
+        return fields
+    positions = fields.pop("positions")
+    weights = np.array([float(positions[asset]) for asset in positions])
+    return {**fields, "prices": _columns(fields["prices"], list(positions)), "weights": weights}
+
+
+def _correlation_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """``returns`` by asset as the CorrelationRequest's matrix."""
+    returns = fields.get("returns")
+    return {**fields, "returns": _columns(returns, list(returns))} if isinstance(returns, Mapping) else fields
+
+
+def _hedge_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A ``book`` given as a mapping of arrays becomes the OptionBook."""
+    from runbook.engines.requests import OptionBook
+
+    book = fields.get("book")
+    if not isinstance(book, Mapping):
+        return fields
+    return {**fields, "book": OptionBook(**{name: np.asarray(value) for name, value in book.items()})}
+
+
+_PLAIN_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "performance_analyzer": _performance_fields,
+    "correlation_analyzer": _correlation_fields,
+    "hedge_calculator": _hedge_fields,
+}
 
 
 @cache

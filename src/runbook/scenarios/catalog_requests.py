@@ -1,8 +1,8 @@
 """Requests of a catalog component: from a requests file, or generated from market data.
 
 Sources named by a run win as a whole; otherwise the catalog entry's own ``requests`` /
-``market_data`` / ``portfolios``; otherwise, for kinds ``var`` and ``market_data``, the bundled
-market history (the report's ``data`` block says so).
+``market_data`` / ``portfolios``; otherwise, for the built-in kinds (all but ``generic``), the
+bundled market history (the report's ``data`` block says so).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from runbook.domain.catalog import ComponentEntry, Kind
 from runbook.errors import BadParameter
 from runbook.scenarios.requests_file import Request, read_requests
 
-GENERATED_KINDS = (Kind.VAR, Kind.MARKET_DATA)
+GENERATED_KINDS = (Kind.VAR, Kind.MARKET_DATA, Kind.HEDGE, Kind.PERFORMANCE, Kind.CORRELATION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +49,23 @@ def generated_requests(
     entry: ComponentEntry, history: Any, sources: Sources, *, count: int, seed: int
 ) -> list[Request]:
     """``count`` requests of a built-in kind generated from ``history`` (and the portfolios)."""
-    from runbook.scenarios.generated import market_data_requests, var_requests
+    from runbook.scenarios import generated
     from runbook.scenarios.user_data import load_portfolios
 
     if entry.kind is Kind.MARKET_DATA:
-        return market_data_requests(history, count=count, seed=seed)
-    if entry.kind is not Kind.VAR:
+        return generated.market_data_requests(history, count=count, seed=seed)
+    if entry.kind is Kind.HEDGE:
+        return generated.hedge_requests(history, count=count, seed=seed)
+    if entry.kind not in GENERATED_KINDS:
         raise BadParameter(
             f"{entry.name} is of kind {entry.kind.value!r}: give its requests with --requests FILE or the "
             f"catalog's requests = \"FILE\" (requests are generated from market data for kinds: "
             f"{', '.join(GENERATED_KINDS)})"
         )
-    return var_requests(history, load_portfolios(sources.portfolios, history.assets), count=count, seed=seed)
+    books = load_portfolios(sources.portfolios, history.assets)
+    build = {Kind.VAR: generated.var_requests, Kind.PERFORMANCE: generated.performance_requests,
+             Kind.CORRELATION: generated.correlation_requests}[entry.kind]  # fmt: skip
+    return build(history, books, count=count, seed=seed)
 
 
 def requests_for(entry: ComponentEntry, sources: Sources, *, count: int, seed: int = 0) -> list[Request]:
