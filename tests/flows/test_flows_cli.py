@@ -63,7 +63,8 @@ def test_demo_refuses_an_unknown_fault_before_starting(home, capsys):
 
 
 def test_gates_lists_the_gate_a_paused_run_waits_on(home, capsys):
-    """`runbook gates` shows the paused run's current gate key; `--run` narrows to one run."""
+    """`runbook gates` shows the paused run's current gate key and when it times out; `--run` narrows
+    to one run."""
     store = open_store()
     prepare(store, "correlation_analyzer")
     result: dict = {}
@@ -73,7 +74,10 @@ def test_gates_lists_the_gate_a_paused_run_waits_on(home, capsys):
     runner.start()
     gate = wait_for_gate(store).request
     assert main(["gates"]) == 0
-    assert gate.gate_key in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert gate.gate_key in listed
+    assert gate.expires_at is not None
+    assert f"times out {gate.expires_at.isoformat(timespec='seconds')}" in listed
     assert main(["gates", "--run", gate.flow_run_id]) == 0
     assert gate.gate_key in capsys.readouterr().out
     assert main(["reject", gate.flow_run_id, "--gate", gate.gate_key, "--as", "dave"]) == 0

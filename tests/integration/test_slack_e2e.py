@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 
 import pytest
 from prefect import flow
@@ -48,7 +49,9 @@ WAIT_S = 90.0
 
 
 @flow(name="slack-gated-test-flow", persist_result=False)
-def gated_flow(database_url: str, slack_api_url: str, component: str, critical: bool) -> str:
+def gated_flow(
+    database_url: str, slack_api_url: str, component: str, critical: bool, timeout_s: float = WAIT_S
+) -> str:
     """Gate, then move ``component`` from shadow to a 5% canary when approved."""
     settings = Settings(database_url=database_url, slack_bot_token=FAKE_TOKEN, slack_api_url=slack_api_url,
                         slack_default_channel="C0GATES")
@@ -60,7 +63,7 @@ def gated_flow(database_url: str, slack_api_url: str, component: str, critical: 
             evidence={"shadow_mismatch_rate": 0.0, "calls": 20_000},
             policy=GatePolicy(required_approvals=2 if critical else 1, allowed_approvers=APPROVERS,
                               forbid_initiator=critical),
-            initiator=INITIATOR, timeout_s=WAIT_S, poll_interval_s=1,
+            initiator=INITIATOR, timeout_s=timeout_s, poll_interval_s=1,
             run_url=f"{settings.prefect_ui_url}/runs/flow-run/{run_id}",
         )
         notifier = make_notifier(settings, gate_store=GateStore(store))
@@ -84,10 +87,11 @@ class GatedRun:
     result: list[object] = field(default_factory=list)
     seen_gates: int = 0
 
-    def start(self, component: str, *, critical: bool, database_url: str) -> None:
+    def start(self, component: str, *, critical: bool, database_url: str, timeout_s: float = WAIT_S) -> None:
         def run() -> None:
             try:
-                self.result.append(gated_flow(database_url, self.fake.base_url, component, critical))
+                self.result.append(gated_flow(database_url, self.fake.base_url, component, critical,
+                                              timeout_s=timeout_s))
             except BaseException as exc:  # noqa: BLE001 - the test thread asserts on it
                 self.result.append(exc)
 
@@ -279,3 +283,27 @@ def test_slack_down_does_not_block_the_gate(gated: GatedRun, sqlite_url: str) ->
     submit_decision(gated.store, flow_run_id=run_id, gate_key=key, decision=Decision.APPROVE,
                     approver="U0ALICE", channel=Channel.CLI, resumer=PrefectResumer())
     assert gated.outcome() == "approve"
+
+
+def test_an_expired_gate_shows_its_expiry_then_loses_its_buttons(gated: GatedRun, sqlite_url: str) -> None:
+    """The gate message says when it expires; once the gate times out the same message is updated in
+    place: no buttons, "Timed out"; a late click is refused and the component stays where it was."""
+    gated.start(Component.MARKET_DATA_PROVIDER, critical=False, database_url=sqlite_url, timeout_s=4)
+    gate = gated.next_gate()
+    request = GateStore(gated.store).request(gate[1])
+    assert request is not None
+    assert request.expires_at is not None
+    posted = next(c for c in gated.fake.calls_for("chat.postMessage") if _is_gate_request(c))
+    expiry = request.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert f"*Expires:* {expiry}" in str(posted.args["blocks"])
+    assert gated.outcome() == "timeout"
+    message = gate[2:]
+    updates = [c for c in gated.fake.calls_for("chat.update") if (c.args["channel"], c.args["ts"]) == message]
+    assert updates, "the expired gate's message was not updated"
+    last = updates[-1].args
+    assert [b for b in last["blocks"] if b["type"] == "actions"] == []
+    assert "Timed out" in str(last["blocks"])
+    assert gated.click("U0ALICE", gate) == 200
+    decisions = GateStore(gated.store).decisions_for_run(gate[0])
+    assert [d.decision for d in decisions if d.gate_key == gate[1]] == [Decision.TIMEOUT]
+    assert gated.store.state(Component.MARKET_DATA_PROVIDER).mode is Mode.SHADOW

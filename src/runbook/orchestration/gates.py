@@ -126,7 +126,9 @@ def _decide_slot(
                         remaining=max(remaining, 0.0))
         outcome = _wait(store, request, spec, remaining=remaining, refusal=refusal) if remaining > 0 else None
         if outcome is None:
-            return _timed_out(store, request)
+            expired = _timed_out(store, request)
+            notifier.gate_decided(request, [expired])  # the message loses its buttons: nothing to click
+            return expired
         if isinstance(outcome, GateDecisionRecord):
             base = gate_base(key)
             decided = [r for r in gates.decisions_for_run(flow_run_id) if gate_base(r.gate_key) == base]
