@@ -61,8 +61,9 @@ def test_migrate_promotes_a_component_to_retired(store):
     assert store.state("market_data_provider").mode.value == "retired"
 
 
-def test_rejected_gate_rolls_back_and_records_why(store):
-    """A rejection stops the phase; with on_reject=rollback the component is back on legacy."""
+def test_rejected_gate_rolls_back_and_records_why(store, capsys):
+    """A rejection stops the phase; with on_reject=rollback the component is back on legacy, and the
+    rollback is announced as a human rejection's, not as an automatic one."""
     prepare(store, "performance_analyzer")
     with BackgroundApprover(store, _reject_as("dave"), channel=Channel.CLI):
         state = canary(component="performance_analyzer", initiator="carol", steps=[50, 100],
@@ -75,6 +76,9 @@ def test_rejected_gate_rolls_back_and_records_why(store):
     assert stopped[-1].evidence["kind"] == "gate_rejected"
     assert stopped[-1].evidence["status"] == "rolled_back"
     assert "gate_reject" in _actions(store, "performance_analyzer")
+    announced = capsys.readouterr().out
+    assert "Rollback after a human rejection: performance_analyzer" in announced
+    assert "Automatic rollback" not in announced
 
 
 def test_timed_out_gate_holds_the_last_safe_state(store):

@@ -307,3 +307,26 @@ def test_an_expired_gate_shows_its_expiry_then_loses_its_buttons(gated: GatedRun
     decisions = GateStore(gated.store).decisions_for_run(gate[0])
     assert [d.decision for d in decisions if d.gate_key == gate[1]] == [Decision.TIMEOUT]
     assert gated.store.state(Component.MARKET_DATA_PROVIDER).mode is Mode.SHADOW
+
+
+def test_a_refused_answer_supersedes_the_message_and_its_buttons(gated: GatedRun, sqlite_url: str) -> None:
+    """An answer typed into the Prefect resume form by someone off the allow-list is refused: the gate's
+    Slack message is updated in place without buttons, saying why, and a new message asks again."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    gated.start(Component.MARKET_DATA_PROVIDER, critical=False, database_url=sqlite_url)
+    first = gated.next_gate()
+    with get_client(sync_client=True) as client:
+        client.resume_flow_run(UUID(first[0]), run_input={"decision": "approve", "approver": "U0MALLORY",
+                                                          "comment": "typed in the UI"})
+    second = gated.next_gate()
+    assert second[1] != first[1]
+    message = first[2:]
+    updates = [c for c in gated.fake.calls_for("chat.update") if (c.args["channel"], c.args["ts"]) == message]
+    assert updates, "the superseded message kept its buttons"
+    assert [b for b in updates[-1].args["blocks"] if b["type"] == "actions"] == []
+    assert "not on this gate's approver allow-list" in str(updates[-1].args["blocks"])
+    assert gated.click("U0ALICE", second) == 200
+    assert gated.outcome() == "approve"

@@ -155,3 +155,19 @@ def test_audit_chain_still_verifies_after_refusals(client: AsgiClient, store: St
     client.post("/slack/interactions", content=b"payload=x", headers={})
     client.post_signed(build_interaction_request(SECRET, "[]", timestamp=NOW))
     assert AuditLog(store).verify() == 2
+
+
+@pytest.mark.parametrize(("length", "status"), [(129, 200), (300_000, 200), (900_000, 413)])
+def test_a_signed_click_with_an_overlong_user_id_stores_nothing_long(
+    client: AsgiClient, store: Store, length: int, status: int
+) -> None:
+    """A verified click naming a user id over 128 characters decides nothing, and what it leaves in
+    the audit log (the refusal) carries at most 128 characters of it; a body over 1 MiB (a 900 KB
+    id) is refused before it is read."""
+    response = client.post_signed(build_interaction_request(SECRET, _click(user="U" * length), timestamp=NOW))
+    assert response.status_code == status
+    assert GateStore(store).decision(KEY) is None
+    rows = _slack_rows(store)
+    assert bool(rows) is (status == 200)
+    assert all(len(row.actor) <= 128 for row in rows)
+    assert all(len(json.dumps(row.evidence)) < 4_000 for row in rows)
