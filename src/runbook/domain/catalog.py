@@ -12,6 +12,9 @@ the five (an entry with a bundled name replaces it) unless it sets ``bundled = f
     kind = "generic"            # var | hedge | market_data | performance | correlation | generic
     legacy = "firm.pnl:old_pnl"         # the single-request callable production routes, or a
     candidate = "firm.pnl:new_pnl"      # zero-argument factory returning one; sync or async
+    batch = "firm.pnl:new_pnl_batch"         # optional acceleration: a callable taking a list of
+                                             # requests (keyword dicts), returning their results in
+                                             # order; or { legacy = "...", candidate = "..." }
     check = "pnl == pnl and exposure >= 0"   # optional result check
     requests = "pnl_requests.jsonl"          # optional: representative requests (or market_data,
                                              # portfolios for the built-in kinds)
@@ -89,6 +92,9 @@ class ComponentEntry:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     date_column: str = "date"
     bundled: bool = False
+    # Batch callables by role ("legacy" / "candidate"): an acceleration validation uses for every
+    # request, with the single-request callables checked beside it.
+    batch: Mapping[str, str] = field(default_factory=dict)
     # The component's representative requests (paths resolved against the catalog's folder):
     # replayed by phase flows, baselines and probes, and validated when a run names no other.
     requests: str | None = None

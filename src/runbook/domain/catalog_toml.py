@@ -27,7 +27,7 @@ from runbook.errors import BadParameter
 
 _TOP_KEYS = {"components", "data", "bundled"}
 _ENTRY_KEYS = {"tier", "kind", "legacy", "candidate", "fields", "check", "steps", "thresholds", "date_column",
-               "requests", "market_data", "portfolios"}  # fmt: skip
+               "requests", "market_data", "portfolios", "batch"}  # fmt: skip
 _THRESHOLDS = {
     "max_error_rate", "max_latency_ratio", "max_memory_ratio", "min_hedge_effectiveness_ratio",
     "max_mismatch_rate", "min_observations", "confidence", "min_latency_excess_us",
@@ -87,7 +87,19 @@ def _entry(
         thresholds=_thresholds(parse_table(table.get("thresholds", {}), f"{here}: thresholds"), here),
         date_column=_text(table.get("date_column", date_column), f"{here}: date_column"),
         bundled=base is not None and "legacy" not in table and "candidate" not in table,
+        batch=_batch(table["batch"], here) if "batch" in table else {},
     )
+
+
+def _batch(value: Any, where: str) -> dict[str, str]:
+    """``batch = "mod:attr"`` (the candidate's) or ``batch = { legacy = "...", candidate = "..." }``."""
+    table = {"candidate": value} if isinstance(value, str) else value
+    if not isinstance(table, dict) or not table or set(table) - {"legacy", "candidate"}:
+        raise BadParameter(f"{where}: batch {value!r} must be 'package.module:attribute' (the candidate's) "
+                           f"or a table with legacy and/or candidate import paths")  # fmt: skip
+    for role, path in table.items():
+        _import_path(path, f"{where}: batch.{role}")
+    return dict(table)
 
 
 def _files(table: dict[str, Any], folder: Path, where: str) -> dict[str, Any]:

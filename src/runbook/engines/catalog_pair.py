@@ -69,6 +69,14 @@ def catalog_engines(entry: ComponentEntry) -> tuple[EngineCallable, EngineCallab
     return legacy, load_callable(entry.candidate, role="candidate", component=entry.name, search_dir=folder)
 
 
+def catalog_batches(entry: ComponentEntry) -> dict[str, EngineCallable]:
+    """The entry's batch callables by role (none when it declares no ``batch``)."""
+    path = current_catalog().path
+    folder = path.resolve().parent if path is not None else Path.cwd()
+    return {role: load_callable(target, role=f"{role} batch", component=entry.name, search_dir=folder)
+            for role, target in entry.batch.items()}  # fmt: skip
+
+
 def catalog_pair(component: str) -> CatalogPair:
     """The catalog entry's engines (BadEngine naming one that cannot be loaded)."""
     legacy, candidate = catalog_engines(entry_of(component))

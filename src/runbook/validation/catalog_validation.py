@@ -14,7 +14,7 @@ from typing import Any
 
 from runbook.domain.catalog import ComponentEntry, Kind, entry_of
 from runbook.engines.callables import EngineCallable, wrap_callable
-from runbook.engines.catalog_pair import catalog_engines
+from runbook.engines.catalog_pair import catalog_batches, catalog_engines
 from runbook.scenarios.catalog_requests import GENERATED_KINDS, Sources, generated_requests, market_data_of
 from runbook.scenarios.requests_file import Request, read_requests
 from runbook.validation.report import Check, ValidationReport
@@ -74,8 +74,9 @@ def validate_catalog_component(
             extra += _var_checks(entry, history, data, sources, (legacy, candidate), requests,
                                  generated=not sources.requests, monte_carlo=monte_carlo,
                                  seed=seed)  # fmt: skip
+    batches = catalog_batches(entry) if entry.batch and engines is None else None
     return validate_requests(entry, legacy, candidate, requests, source=source, data=data,
-                             extra_checks=extra, timer=timer)  # fmt: skip
+                             extra_checks=extra, timer=timer, batches=batches)  # fmt: skip
 
 
 def _var_checks(

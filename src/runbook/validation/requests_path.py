@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,17 +56,33 @@ def validate_requests(
     data: dict[str, Any] | None = None,
     extra_checks: Sequence[Callable[[], Check]] = (),
     timer: Callable[[], float] = time.perf_counter,
+    batches: Mapping[str, EngineCallable] | None = None,
 ) -> ValidationReport:
-    """The report of ``requests`` through both engines (``source`` says where they came from)."""
+    """The report of ``requests`` through both engines (``source`` says where they came from).
+
+    With ``batches`` (batch callables by role) every request goes through them, and the
+    single-request callables are checked beside (``single_request_path``, which also times them).
+    """
+    from runbook.validation.catalog_batch import run_with_batches, single_path_check
+
     started = time.perf_counter()
-    run = run_requests(legacy, candidate, requests, timer=timer)
+    path = "single-request callables"
+    if batches:
+        run = run_with_batches(legacy, candidate, batches, requests, timer=timer)
+        single, timed = single_path_check(entry, legacy, candidate, requests, timer=timer)
+        declared = ", ".join(f"{role} {engine.path}" for role, engine in batches.items())
+        path = f"batch callables ({declared}), single-request callables beside"
+    else:
+        run = timed = run_requests(legacy, candidate, requests, timer=timer)
     outside = disagreements(entry, run.outcomes)
     checks = [_errors_check(run), *_field_checks(run.outcomes, outside)]
     if entry.check is not None:
         checks.append(_result_check(entry, run.outcomes))
-    checks.append(_latency_check(entry, run.outcomes))
+    checks.append(_latency_check(entry, timed.outcomes))
+    if batches:
+        checks.append(single)
     checks.extend(make() for make in extra_checks)
-    summary = {"requests": len(requests), "source": source, "path": "single-request callables",
+    summary = {"requests": len(requests), "source": source, "path": path,
                "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
     return ValidationReport(
         component=entry.name,
