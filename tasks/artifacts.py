@@ -15,7 +15,8 @@ def publish_validation(report: ValidationSummary) -> None:
     """A table of every validation check (passed, detail) and a link to the HTML report."""
     rows = [{"check": c.check, "passed": c.passed, "detail": c.detail} for c in report.checks]
     verdict = "passed" if report.passed else "FAILED"
-    description = f"offline validation of {report.component}: {verdict}; report {report.report_html}"
+    description = (f"offline validation of {report.component}: {verdict}; "
+                   f"report {report.report_url or report.report_html}")
     publish_table(artifact_key("validation", report.component), rows, description=description)
 
 

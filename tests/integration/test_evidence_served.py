@@ -4,6 +4,7 @@ load no asset from another host, and name the run and the data checked."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -93,6 +94,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def served(home: Path) -> Iterator[str]:
     with start_report_server(home, base_url="http://127.0.0.1:0") as server:
+        assert not server.url.endswith(":80")  # port 0: a free port, not the scheme's
         yield server.url
 
 
@@ -166,3 +168,29 @@ def test_a_pandas_frame_check_is_named_by_default(tmp_path: Path) -> None:
     page = result.data_docs.read_text(encoding="utf-8")
     assert "market_history check" in page
     assert "a data frame" in page
+
+
+def test_runbook_up_serves_reports_at_the_configured_url(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `runbook up` starts beside the Prefect server: the report server at RUNBOOK_REPORTS_URL;
+    a second `runbook up` finds the address taken, says so and goes on (links still point there)."""
+    from runbook._cli.flows import _serve_reports
+    from runbook.settings import Settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(home=home, reports_url=f"http://127.0.0.1:{port}")
+    first = _serve_reports(settings)
+    try:
+        assert first is not None
+        assert first.url == f"http://127.0.0.1:{port}"
+        assert _get(f"http://127.0.0.1:{port}/data_docs/index.html").status_code == 200
+        assert _serve_reports(settings) is None
+        out = capsys.readouterr().out
+        assert f"reports and Data Docs at http://127.0.0.1:{port}/" in out
+        assert f"reports: http://127.0.0.1:{port} not served by this process" in out
+    finally:
+        if first is not None:
+            first.stop()

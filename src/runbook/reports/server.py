@@ -104,4 +104,5 @@ def start_report_server(home: Path, *, base_url: str) -> ReportServer:
     Raises OSError when the address is taken (e.g. another ``runbook up`` serves it already).
     """
     parts = urlsplit(base_url)
-    return ReportServer(home, host=parts.hostname or "127.0.0.1", port=parts.port or 80).start()
+    port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
+    return ReportServer(home, host=parts.hostname or "127.0.0.1", port=port).start()
