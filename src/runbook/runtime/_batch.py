@@ -28,6 +28,7 @@ worker (all busy in canary or full, or being replaced) is skipped, counted and r
 
 from __future__ import annotations
 
+import pickle
 import socket
 import struct
 import threading
@@ -42,7 +43,7 @@ from runbook.runtime._jobs import Done, ShadowJob, digest, maybe_sample
 from runbook.runtime._mailbox import EMPTY, Mailbox
 from runbook.runtime._process import CandidateProcesses, WorkerLost, describe_exit
 from runbook.runtime._stats import Counters
-from runbook.runtime._wire import send, split_messages
+from runbook.runtime._wire import send, split_records
 from runbook.runtime._worker import RECYCLE_EXIT, SHADOW_BATCH
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ _F64 = struct.Struct("<d")
 _KINDS = {kind.value: kind for kind in ErrorKind}
 _COUNTER = {kind: f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}" for kind in ErrorKind}
 Row = tuple[Any, ...]
+_loads = pickle.loads
 
 
 class _Lane:
@@ -266,16 +268,15 @@ class ShadowBatches:
             pass
         except OSError:
             ended = True
-        loads = self._processes.serializer.loads
-        for frames in split_messages(lane.buffer):
+        for record in split_records(lane.buffer):
             if not lane.inflight:  # cannot happen: a worker answers only what it was sent
                 self._counters.incr("internal_errors")
                 break
             job = lane.inflight.popleft()
             try:
-                reply = loads(frames)
-            except Exception as exc:  # noqa: BLE001 - a serializer's own failure: the answer was read whole
-                self._counters.incr("candidate_serialize_errors")
+                reply = _loads(record)
+            except Exception as exc:  # noqa: BLE001 - cannot happen (plain figures): counted, new's failure
+                self._counters.incr("internal_errors")
                 self._emit(job.finish(self._calls, exc, ErrorKind.EXCEPTION, 0.0, 0))
                 continue
             if self._answered(lane, job, reply):  # the worker leaves after this one
@@ -294,6 +295,12 @@ class ShadowBatches:
             for name, amount in counts.items():
                 self._counters.incr(name, amount)
         error_kind = _KINDS[error]
+        if value is not None:  # it crossed: new's answer not judged there, or a mismatch's
+            value, carried = self._value(value, error_kind)
+            if not judged:
+                error_kind = carried
+            elif carried is not error_kind:
+                value = None  # a mismatch whose value cannot cross: recorded, kept without it
         if not judged:
             self._emit(job.finish(self._calls, value, error_kind, seconds, peak))
             return bool(recycle)
@@ -310,6 +317,18 @@ class ShadowBatches:
                candidate_digest, peak, snap.epoch)  # fmt: skip
         self._emit_row(row, _COUNTER[kind], error_kind)
         return bool(recycle)
+
+    def _value(self, carried: tuple[str, Any], error: ErrorKind) -> tuple[Any, ErrorKind]:
+        """New's value as the worker sent it (by the component's serializer), or why it could not."""
+        how, what = carried
+        if how == "value":
+            try:
+                return self._processes.serializer.loads(what)[0], error
+            except Exception as exc:  # noqa: BLE001 - a serializer's own failure: the answer was read whole
+                self._counters.incr("candidate_serialize_errors")
+                return exc, ErrorKind.EXCEPTION
+        self._counters.incr("candidate_serialize_errors")
+        return RuntimeError(what), ErrorKind.EXCEPTION
 
     def _check_deadline(self, lane: _Lane, now: float) -> None:
         if not lane.inflight:

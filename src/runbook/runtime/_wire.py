@@ -26,9 +26,10 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["PickleSerializer", "Serializer", "receive", "send", "split_messages"]
+__all__ = ["PickleSerializer", "Serializer", "receive", "send", "send_record", "split_records"]
 
 _U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
 _INLINE_MAX = 256 << 10
 
 
@@ -104,24 +105,23 @@ def _read(sock: socket.socket, size: int, deadline: float | None) -> bytearray:
     return buffer
 
 
-def split_messages(buffer: bytearray) -> list[list[Any]]:
-    """The whole messages at the front of ``buffer`` (bytes read as they came), each as its frames
-    (writable); what they took is removed from ``buffer``, a partial message left in it."""
-    messages, offset, end = [], 0, len(buffer)
-    while end - offset >= _U64.size:
-        (length,) = _U64.unpack_from(buffer, offset)
-        if end - offset - _U64.size < length:
+
+def send_record(sock: socket.socket, record: bytes) -> None:
+    """Write one record: its length (4 bytes, little-endian), then its bytes (one ``sendall``)."""
+    sock.sendall(_U32.pack(len(record)) + record)
+
+
+def split_records(buffer: bytearray) -> list[bytes]:
+    """The whole records at the front of ``buffer`` (bytes read as they came, written by
+    ``send_record``); what they took is removed from ``buffer``, a partial record left in it."""
+    records, offset, end = [], 0, len(buffer)
+    while end - offset >= _U32.size:
+        (size,) = _U32.unpack_from(buffer, offset)
+        start = offset + _U32.size
+        if end - start < size:
             break
-        body = buffer[offset + _U64.size : offset + _U64.size + length]  # a copy: buffer shrinks below
-        offset += _U64.size + length
-        (count,) = _U64.unpack_from(body)
-        sizes = struct.unpack_from(f"<{count}Q", body, _U64.size)
-        view, start = memoryview(body), _U64.size * (count + 1)
-        frames = []
-        for size in sizes:
-            frames.append(view[start : start + size])
-            start += size
-        messages.append(frames)
+        records.append(bytes(buffer[start : start + size]))
+        offset = start + size
     if offset:
         del buffer[:offset]
-    return messages
+    return records

@@ -46,7 +46,7 @@ from runbook.domain.observation import ErrorKind
 from runbook.runtime._hashing import result_digest
 from runbook.runtime._judge import Judge, Verdict
 from runbook.runtime._stats import Counters
-from runbook.runtime._wire import Serializer, receive, send
+from runbook.runtime._wire import Serializer, receive, send, send_record
 
 __all__ = ["CALL", "RECYCLE_EXIT", "SHADOW_BATCH", "Reply", "ShadowReply", "boot", "resolve_target",
            "worker_main"]  # fmt: skip
@@ -57,14 +57,17 @@ _F64 = struct.Struct("<d")
 RECYCLE_EXIT = 77  # a worker leaving on purpose after its reply (memory cap passed)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _PR_SET_PDEATHSIG = 1
+_NOTHING: Any = object()  # a shadow reply without new's value
 
 # (ok, value or exception, seconds, peak bytes of the last sampled call or 0, recycle after this
 # reply, busy sampling memory after this reply)
 Reply = tuple[bool, Any, float, int, bool, bool]
-# A shadow call's outcome: (judged here, error kind of new, observation's error kind, seconds, end
-# (time.monotonic(), shared by every process on the machine), peak bytes, recycle, abs difference,
-# rel difference, mismatch reason, legacy digest, candidate digest, new's value (when not judged
-# here, or on a mismatch: the capture keeps it), counters of the judge or None)
+# A shadow call's outcome, a pickled record: (judged here, error kind of new, observation's error
+# kind, seconds, end (time.monotonic(), shared by every process on the machine), peak bytes of this
+# call when sampled or 0, recycle, abs difference, rel difference, mismatch reason, legacy digest,
+# candidate digest, new's value (None; or ("value", frames by the component's serializer of a
+# 1-tuple) when not judged here or on a mismatch, the capture keeping it; or ("unsendable", why)),
+# counters of the judge or None)
 ShadowReply = tuple[bool, str, str, float, float, int, bool, Any, Any, Any, Any, Any, Any, Any]
 
 
@@ -171,7 +174,7 @@ class _Answering:
                 os._exit(RECYCLE_EXIT)
 
     def _shadow(self, args: Any, kwargs: Any, budget_s: float, legacy_ok: bool, legacy_value: Any,
-                judge_here: bool) -> ShadowReply:  # fmt: skip
+                judge_here: bool) -> list[Any]:  # fmt: skip
         """One shadow call's outcome, judged here against legacy's answer when the judge could come;
         a sampled call is run again under tracemalloc at once, and its own reply carries the figure."""
         start = time.perf_counter()
@@ -189,21 +192,21 @@ class _Answering:
         del value
         reply[5] = _traced_peak(self.fn, self.loop, args, kwargs) if sample else 0
         reply[4] = time.monotonic()
-        return tuple(reply)
+        return reply
 
-    def _send_reply(self, reply: ShadowReply) -> None:
-        try:
-            frames = self.serializer.dumps(reply)
-        except Exception as exc:  # noqa: BLE001 - an answer that cannot cross is a failure, said plainly
-            frames = self.serializer.dumps(_unsendable(reply, exc))
-        send(self.conn, frames)
-
-
-def _unsendable(reply: ShadowReply, exc: Exception) -> ShadowReply:
-    failure = RuntimeError(f"the candidate's result cannot be serialized: {type(exc).__name__}: {exc}")
-    error = ErrorKind.EXCEPTION.value
-    return (False, error, error, reply[3], reply[4], reply[5], reply[6], None, None, None, None, None,
-            failure, None)  # fmt: skip
+    def _send_reply(self, reply: list[Any]) -> None:
+        """A shadow call's figures, pickled (plain numbers and strings); new's value, when it must
+        cross, by the component's serializer inside (or the reason it cannot)."""
+        value = reply[12]
+        if value is not _NOTHING:
+            try:
+                reply[12] = ("value", [bytes(frame) for frame in self.serializer.dumps((value,))])
+            except Exception as exc:  # noqa: BLE001 - an answer that cannot cross is a failure, said plainly
+                why = f"the candidate's result cannot be serialized: {type(exc).__name__}: {exc}"
+                reply[12] = ("unsendable", why)
+        else:
+            reply[12] = None
+        send_record(self.conn, pickle.dumps(tuple(reply), protocol=5))
 
 
 def _judged(judge: Judge, ok: bool, value: Any, seconds: float, recycle: bool, budget_s: float,
@@ -226,7 +229,7 @@ def _judged(judge: Judge, ok: bool, value: Any, seconds: float, recycle: bool, b
     legacy_digest = _digest(legacy_value) if legacy_ok else None
     candidate_digest = None if error is ErrorKind.TIMEOUT else _digest(value)
     counts = _TALLY.drain()
-    mismatched = value if kind is ErrorKind.MISMATCH else None  # the capture keeps it
+    mismatched = value if kind is ErrorKind.MISMATCH else _NOTHING  # the capture keeps a mismatch
     return [True, error.value, kind.value, seconds, 0.0, 0, recycle, verdict[0], verdict[1], verdict[2],
             legacy_digest, candidate_digest, mismatched, counts]  # fmt: skip
 
