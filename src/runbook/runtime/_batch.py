@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runbook.domain.capture import CaptureReason
+from runbook.domain.modes import Mode
 from runbook.domain.observation import ErrorKind, Route
 from runbook.runtime._jobs import Done, ShadowJob, digest, maybe_sample
 from runbook.runtime._mailbox import EMPTY, Mailbox
@@ -59,6 +60,7 @@ _READ_CHUNK = 1 << 16
 _KEY_CHARS = 128
 _F64 = struct.Struct("<d")
 _KINDS = {kind.value: kind for kind in ErrorKind}
+_MODE_VALUE = {mode: mode.value for mode in Mode}
 _COUNTER = {kind: f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}" for kind in ErrorKind}
 Row = tuple[Any, ...]
 _loads = pickle.loads
@@ -79,17 +81,19 @@ class _Lane:
 class ShadowBatches:
     """Runs a router's shadow jobs in its candidate processes; see the module docstring.
 
-    emit: the router's handling of a finished job (``Done``); emit_row: the same for an observation
-    row (``Observation``'s fields in order), with its counter and the outcome the breaker sees.
+    emit: the router's handling of a finished job (``Done``); emit_rows: the same for observation
+    rows (``Observation``'s fields in order) and their counters (the pump tells the breaker).
     """
 
     def __init__(
         self, processes: CandidateProcesses, calls: CandidateCalls, *, emit: Callable[[Done], None],
-        emit_row: Callable[[Row, str, ErrorKind], None], lanes: int, queue_size: int, counters: Counters,
-        name: str,
+        emit_rows: Callable[[list[Row], dict[str, int]], None], lanes: int, queue_size: int,
+        counters: Counters, name: str,
     ) -> None:  # fmt: skip
         self._processes, self._calls = processes, calls
-        self._emit, self._emit_row = emit, emit_row
+        self._emit, self._emit_rows = emit, emit_rows
+        self._rows: list[Row] = []  # observations of the turn, handed over at its end
+        self._counts: dict[str, int] = {}
         self._max_lanes = lanes
         self._budget = calls.shadow_timeout
         self._counters = counters
@@ -158,14 +162,18 @@ class ShadowBatches:
         now = time.monotonic()
         for lane in list(self._lanes):
             self._check_deadline(lane, now)
-        while len(self._mailbox) and len(self._pending) < _MAX_BATCH:
-            self._pending.append(self._mailbox.poll())
+        room = _MAX_BATCH - len(self._pending)
+        if room > 0:
+            self._pending.extend(self._mailbox.take_up_to(room))
         if self._pending:
             self._dispatch()
         for lane in list(self._lanes):
             if not lane.inflight:
                 self._lanes.remove(lane)
                 self._processes.give_back(lane.proc)
+        if self._rows:
+            rows, counts, self._rows, self._counts = self._rows, self._counts, [], {}
+            self._emit_rows(rows, counts)
         return bool(self._pending or self._lanes or len(self._mailbox))
 
     def _dispatch(self) -> None:
@@ -173,13 +181,15 @@ class ShadowBatches:
         if lane is None:
             self._skip_waiting()
             return
-        calls, jobs = self._calls, list[ShadowJob]()
-        while self._pending and len(jobs) < _MAX_BATCH:
-            job = self._pending.popleft()
-            if job.legacy_ok:
-                calls.judge.shape.learn(job.legacy_outcome)
-            maybe_sample(calls, job)
-            if not calls.breaker.allow():
+        calls, jobs, pending = self._calls, list[ShadowJob](), self._pending
+        shape, allow, sampling = calls.judge.shape, calls.breaker.allow, calls.sample_share > 0.0
+        for _ in range(min(len(pending), _MAX_BATCH)):
+            job = pending.popleft()
+            if job.legacy_ok and (not shape.known or job.legacy_outcome is None):
+                shape.learn(job.legacy_outcome)
+            if sampling:
+                maybe_sample(calls, job)
+            if not allow():
                 self._emit(job.not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open"))
                 continue
             jobs.append(job)
@@ -198,7 +208,8 @@ class ShadowBatches:
     def _frames(self, jobs: list[ShadowJob]) -> tuple[list[Any], list[ShadowJob]]:
         """The batch's frames, and the jobs in it (a job whose request cannot cross is failed here)."""
         serializer, judge_here = self._processes.serializer, self._processes.judges
-        entries = [_entry(job, judge_here) for job in jobs]
+        entries = [(job.args, job.kwargs, job.legacy_ok, job.legacy_outcome if job.legacy_ok else None,
+                    judge_here) for job in jobs]  # fmt: skip
         try:
             return list(serializer.dumps(entries)), jobs
         except Exception:  # noqa: BLE001 - find the jobs that cannot cross, one by one
@@ -312,10 +323,13 @@ class ShadowBatches:
         if not job.legacy_ok:
             legacy_digest = digest(job.legacy_outcome)
         snap = job.snap
-        row = (self._calls.component, snap.mode.value, Route.LEGACY, str(job.key)[:_KEY_CHARS], job.at,
-               job.legacy_seconds * 1e6, seconds * 1e6, kind, abs_difference, rel_difference, legacy_digest,
-               candidate_digest, peak, snap.epoch)  # fmt: skip
-        self._emit_row(row, _COUNTER[kind], error_kind)
+        self._rows.append((self._calls.component, _MODE_VALUE[snap.mode], Route.LEGACY,
+                           str(job.key)[:_KEY_CHARS], job.at, job.legacy_seconds * 1e6, seconds * 1e6, kind,
+                           abs_difference, rel_difference, legacy_digest, candidate_digest, peak,
+                           snap.epoch))  # fmt: skip
+        counter = _COUNTER[kind]
+        self._counts[counter] = self._counts.get(counter, 0) + 1
+        self._calls.breaker.record(error_kind)
         return bool(recycle)
 
     def _value(self, carried: tuple[str, Any], error: ErrorKind) -> tuple[Any, ErrorKind]:
@@ -363,6 +377,4 @@ class ShadowBatches:
         lane.inflight.clear()
 
 
-def _entry(job: ShadowJob, judge_here: bool) -> tuple[Any, ...]:
-    return (job.args, job.kwargs, job.legacy_ok, job.legacy_outcome if job.legacy_ok else None, judge_here)
 

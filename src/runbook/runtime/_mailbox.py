@@ -7,7 +7,7 @@ back-off while idle. The consumer may start an item up to ``max_idle_sleep_s`` l
 costs nothing on the caller's path and, when idle, a few wake-ups per second.
 
 The bound is checked without a lock, so concurrent producers may overshoot it by at most one
-item each: memory stays bounded.
+item (or one ``offer_all`` batch) each: memory stays bounded.
 """
 
 from __future__ import annotations
@@ -54,6 +54,22 @@ class Mailbox:
             return self._items.popleft()
         except IndexError:
             return EMPTY
+
+    def offer_all(self, items: list[Any]) -> int:
+        """Append as many of ``items`` as there is room for, in order; how many were appended."""
+        room = self.maxsize - len(self._items)
+        if room <= 0:
+            return 0
+        taken = items if room >= len(items) else items[:room]
+        self._items.extend(taken)
+        return len(taken)
+
+    def take_up_to(self, count: int) -> list[Any]:
+        """Up to ``count`` of the oldest items, without waiting (one consumer only)."""
+        popleft, items = self._items.popleft, []
+        for _ in range(min(count, len(self._items))):
+            items.append(popleft())
+        return items
 
     def peek(self) -> Any:
         """The oldest item, left in place, or EMPTY."""

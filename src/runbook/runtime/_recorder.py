@@ -91,6 +91,13 @@ class ObservationRecorder:
         self._counters.incr("dropped")
         return False
 
+    def _record_rows(self, rows: list[tuple[object, ...]]) -> int:
+        """``_record_row`` for many rows at once; how many were dropped (counted)."""
+        taken = 0 if self._closed else self._queue.offer_all(rows)
+        if taken < len(rows):
+            self._counters.incr("dropped", len(rows) - taken)
+        return len(rows) - taken
+
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything recorded before this call is written (or lost); False on timeout."""
         if self._closed:

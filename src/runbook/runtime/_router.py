@@ -226,7 +226,7 @@ class Router:
         calls.submit, calls.saturated = self._shadow.submit, self._shadow.saturated
         # process isolation: shadow jobs go to the candidate processes in batches (``_batch``)
         self._batches = (
-            ShadowBatches(self._processes, calls, emit=self._emit, emit_row=self._emit_row,
+            ShadowBatches(self._processes, calls, emit=self._emit, emit_rows=self._emit_rows,
                           lanes=min(shadow_workers, candidate_processes), queue_size=shadow_queue,
                           counters=self._counters, name=f"runbook-shadow-{self.component}")
             if self._processes is not None else None
@@ -405,12 +405,14 @@ class Router:
         if self._recorder is not None and not self._recorder.record(done.observation):
             self._counters.incr("observations_dropped")
 
-    def _emit_row(self, row: Row, counter: str, breaker_kind: ErrorKind) -> None:
-        """``_emit`` for a shadow call judged in a candidate process: its observation as a row."""
-        self._counters.incr(counter)
-        self._breaker.record(breaker_kind)
-        if self._recorder is not None and not self._recorder._record_row(row):
-            self._counters.incr("observations_dropped")
+    def _emit_rows(self, rows: list[Row], counts: dict[str, int]) -> None:
+        """``_emit`` for shadow calls judged in a candidate process (the breaker was told there):
+        their counters, and their observations as rows."""
+        for counter, amount in counts.items():
+            self._counters.incr(counter, amount)
+        dropped = len(rows) if self._recorder is None else self._recorder._record_rows(rows)
+        if dropped and self._recorder is not None:
+            self._counters.incr("observations_dropped", dropped)
 
     # ---- introspection and lifecycle -------------------------------------------------------------
 
