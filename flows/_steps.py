@@ -77,10 +77,10 @@ def watch(
     component = run.component.value
     for extra in range(observation.max_extensions + 1):
         if observation.replay:
-            traffic = replay_traffic(component, rate_per_s=observation.rate_per_s,
+            traffic = replay_traffic(component, context=run.context, rate_per_s=observation.rate_per_s,
                                      duration_s=observation.window_s, seed=extra, fault=fault)
         else:
-            traffic = observe_production(component, duration_s=observation.window_s)
+            traffic = observe_production(component, context=run.context, duration_s=observation.window_s)
         verdict = monitor(component, context=run.context, thresholds=thresholds, actor=run.actor,
                           fault=fault,
                           window_s=monitor_window_s(observation.window_s, extra + 1))

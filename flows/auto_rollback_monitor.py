@@ -45,5 +45,5 @@ def auto_rollback_monitor(
                          "traffic_percent": state.traffic_percent, "verdict": verdict.verdict.value,
                          "summary": verdict.summary})
     publish_monitor(verdicts)
-    prune_observations()
+    prune_observations(context=context)
     return verdicts

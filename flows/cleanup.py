@@ -84,6 +84,6 @@ def cleanup(
         )
         retire(component.value, context=run.context, actor=run.actor, reason="phase 4: legacy removed",
                evidence={"flow_run_id": run.flow_run_id, "approvers": list(approvers)})
-        report = write_report([component.value], title=f"Migration of {component.value}")
+        report = write_report([component.value], context=run.context, title=f"Migration of {component.value}")
         run.note("final report", "written", report)
         return run.complete(result="legacy retired", approvers=list(approvers), report=report)

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow
 
 from runbook.domain.components import ALL_COMPONENTS_ALIAS, parse_component
+from runbook.orchestration.context import flow_context
 from runbook.orchestration.params import ComponentOrAllComponents
 from tasks.control import roll_back, roll_back_all
 from tasks.notify import rollback_alert
@@ -31,12 +32,14 @@ def emergency_rollback(
         actor: who asks (kept in the audit log)
     """
     evidence = {"source": "emergency_rollback flow"}
+    context = flow_context()
     if component == ALL_COMPONENTS_ALIAS:
-        states = roll_back_all(actor=actor, reason=reason, evidence=evidence, source="emergency")
+        states = roll_back_all(context=context, actor=actor, reason=reason, evidence=evidence,
+                               source="emergency")
     else:
-        states = [roll_back(parse_component(component).value, actor=actor, reason=reason, evidence=evidence,
-                            source="emergency")]
+        states = [roll_back(parse_component(component).value, context=context, actor=actor, reason=reason,
+                            evidence=evidence, source="emergency")]
     for state in states:
-        rollback_alert(state.component, reason=reason, evidence={**evidence, **state.as_dict()},
-                       automatic=False)
+        rollback_alert(state.component, context=context, reason=reason,
+                       evidence={**evidence, **state.as_dict()}, automatic=False)
     return [state.as_dict() for state in states]

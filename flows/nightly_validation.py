@@ -39,10 +39,12 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
         state = read_state(component.value, context=context)
         if state.mode not in IN_MIGRATION:
             continue
-        report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
-                                  seed=sizes.seed, label="nightly", market_data=validation.market_data,
+        report = validate_offline(component.value, context=context, historical=sizes.historical,
+                                  monte_carlo=sizes.monte_carlo, seed=sizes.seed, label="nightly",
+                                  market_data=validation.market_data,
                                   portfolios=validation.portfolios, requests=validation.requests)
-        quality = [check_quality(suite, frame, run=f"nightly validation of {component.value}",
+        quality = [check_quality(suite, frame, context=context,
+                                 run=f"nightly validation of {component.value}",
                                  data=f"{component.value} {suite} (validation report {report.report_html})")
                    for suite, frame in report.frames.items()]
         verdict = decide_checks([validation_check(report), *quality_checks(quality)])
@@ -51,10 +53,10 @@ def nightly_validation(validation: ValidationOptions = ValidationOptions()) -> l
                "traffic_percent": state.traffic_percent, "passed": passed, "failed_check": verdict.check,
                "detail": verdict.reason, "report": report.report_url or report.report_html}
         if not passed:
-            validation_result(component.value, passed=False, summary=row)
+            validation_result(component.value, context=context, passed=False, summary=row)
             failed.append(component.value)
         rows.append(row)
-    nightly_result(rows)
+    nightly_result(rows, context=context)
     publish_nightly(rows)
     if failed:
         raise ValidationFailed(f"nightly validation failed for {', '.join(failed)}")

@@ -15,6 +15,7 @@ from runbook.domain.components import catalog_components
 from runbook.domain.decisions import CheckResult
 from runbook.domain.plans import Phase, ordered_components, validate_count
 from runbook.errors import RunbookError, ValidationFailed
+from runbook.orchestration.context import flow_context
 from runbook.orchestration.params import ComponentOrAll
 from runbook.orchestration.phase import begin_phase
 from tasks.control import check_store
@@ -41,10 +42,11 @@ def readiness(
     """
     validate_count("baseline_calls", baseline_calls, minimum=20)
     components = ordered_components(catalog_components() if component == "all" else [component])
-    market_history = check_market_history()
-    notifier = check_notifier()
-    shared = {"store": check_store(), "expectations": check_expectations(), "notifier": notifier.as_dict(),
-              "market_history": market_history.as_dict()}
+    context = flow_context()
+    market_history = check_market_history(context=context)
+    notifier = check_notifier(context=context)
+    shared = {"store": check_store(context=context).as_dict(), "expectations": check_expectations().as_dict(),
+              "notifier": notifier.as_dict(), "market_history": market_history.as_dict()}
     shared_checks = [CheckResult("notifier", notifier.ok, notifier.detail),
                      *quality_checks([market_history])]
     results, failures = {}, []
@@ -53,11 +55,11 @@ def readiness(
             with begin_phase(Phase.READINESS, name, initiator=initiator, lock_wait_s=lock_wait_s) as run:
                 run.start()
                 stop_on_failure(run, shared_checks)
-                engines = check_engines(name.value)
-                baseline = record_baseline(name.value, calls=baseline_calls)
-                run.note("engines", "ok", f"{engines['legacy']} / {engines['candidate']}")
+                engines = check_engines(name.value, context=run.context)
+                baseline = record_baseline(name.value, context=run.context, calls=baseline_calls)
+                run.note("engines", "ok", f"{engines.legacy} / {engines.candidate}")
                 run.note("baseline", "recorded", f"p50 {baseline.latency_p50_us:.0f} us")
-                results[name.value] = run.complete(result="ready", engines=engines,
+                results[name.value] = run.complete(result="ready", engines=engines.as_dict(),
                                                    baseline=baseline.as_dict())
         except RunbookError as exc:
             failures.append(f"{name.value}: {exc}")

@@ -80,13 +80,14 @@ def shadow(
                       reason="phase 1: shadow validation",
                       evidence={"flow_run_id": run.flow_run_id, "initiator": run.initiator})
 
-        report = validate_offline(component.value, historical=sizes.historical, monte_carlo=sizes.monte_carlo,
-                                  seed=sizes.seed, fault=inject_fault, market_data=validation.market_data,
+        report = validate_offline(component.value, context=run.context, historical=sizes.historical,
+                                  monte_carlo=sizes.monte_carlo, seed=sizes.seed, fault=inject_fault,
+                                  market_data=validation.market_data,
                                   portfolios=validation.portfolios, requests=validation.requests)
         publish_validation(report)
         run.note("offline validation", "passed" if report.passed else "FAILED",
                  report.report_url or report.report_html)
-        quality = [check_quality(suite, frame, run=run.label,
+        quality = [check_quality(suite, frame, context=run.context, run=run.label,
                                  data=f"{component.value} {suite} (validation report {report.report_html})")
                    for suite, frame in report.frames.items()]
         offline = [validation_check(report), *quality_checks(quality)]

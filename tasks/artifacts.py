@@ -7,6 +7,7 @@ from typing import Any
 
 from runbook.domain.evidence import ValidationSummary
 from runbook.orchestration.artifacts import artifact_key, publish_markdown, publish_table
+from runbook.orchestration.context import PhaseContext
 from tasks._base import runbook_task
 
 
@@ -35,19 +36,19 @@ def publish_summary(key: str, markdown: str, *, description: str) -> None:
 
 @runbook_task(name="write-report")
 def write_report(
-    components: list[str], *, title: str, summary: Sequence[Mapping[str, Any]] | None = None
+    components: list[str], *, context: PhaseContext, title: str,
+    summary: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """Write the HTML migration report of ``components`` under RUNBOOK_HOME/reports; its path."""
     from datetime import UTC, datetime
 
-    from runbook.orchestration.context import load_settings, open_store
     from runbook.reports.migration import write_migration_report
 
-    settings = load_settings()
+    settings = context.settings
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     name = components[0] if len(components) == 1 else "migration"
     path = settings.reports_dir / name / f"{stamp}-migration-report.html"
-    written = write_migration_report(open_store(settings), path, title=title, components=components,
+    written = write_migration_report(context.store, path, title=title, components=components,
                                      summary=summary or ())
     return str(written.resolve())
 

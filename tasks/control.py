@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.control.safety import ProductionSafetyManager
-from runbook.domain.evidence import RolledBack
+from runbook.domain.evidence import RolledBack, StoreCheck
 from runbook.domain.plans import FULL_PERCENT
 from runbook.domain.state import ComponentState
-from runbook.orchestration.context import PhaseContext, open_store
+from runbook.orchestration.context import PhaseContext
 from runbook.orchestration.events import emit_rolled_back
 from tasks._base import runbook_task
 
@@ -58,10 +58,10 @@ def retire(
 
 @runbook_task(name="roll-back", retries=2, retry_delay_seconds=1)
 def roll_back(
-    component: str, *, actor: str, reason: str, evidence: dict[str, Any], source: str
+    component: str, *, context: PhaseContext, actor: str, reason: str, evidence: dict[str, Any], source: str
 ) -> RolledBack:
     """Send all of ``component``'s traffic back to legacy (idempotent); emit the rollback event on change."""
-    store = open_store()
+    store = context.store
     before = store.state(component)
     after = ProductionSafetyManager(store, actor=actor).rollback_component(
         component, reason=reason, evidence=evidence
@@ -72,9 +72,11 @@ def roll_back(
 
 
 @runbook_task(name="roll-back-all", retries=2, retry_delay_seconds=1)
-def roll_back_all(*, actor: str, reason: str, evidence: dict[str, Any], source: str) -> list[RolledBack]:
+def roll_back_all(
+    *, context: PhaseContext, actor: str, reason: str, evidence: dict[str, Any], source: str
+) -> list[RolledBack]:
     """Roll back every live component in one transaction; an event for each one that changed."""
-    manager = ProductionSafetyManager(open_store(), actor=actor)
+    manager = ProductionSafetyManager(context.store, actor=actor)
     changed = manager.rollback_all(reason=reason, evidence=evidence)
     for state in changed:
         emit_rolled_back(state.component, source=source, reason=reason, evidence=evidence)
@@ -82,7 +84,7 @@ def roll_back_all(*, actor: str, reason: str, evidence: dict[str, Any], source: 
 
 
 @runbook_task(name="check-store")
-def check_store() -> dict[str, Any]:
+def check_store(*, context: PhaseContext) -> StoreCheck:
     """The store answers and its schema is at the newest revision (upgraded if needed)."""
-    store = open_store()
-    return {"store": store.display_url, "revision": store.upgrade(), "components": len(store.states())}
+    store = context.store
+    return StoreCheck(store.display_url, store.upgrade(), len(store.states()))

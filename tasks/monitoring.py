@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runbook.domain.evidence import BaselineFigures
+from runbook.domain.evidence import BaselineFigures, PruneSummary
 from runbook.domain.thresholds import RollbackThresholds
 from runbook.monitoring import MonitorDecision, effectiveness_probe, memory_probe, monitor_and_act
-from runbook.orchestration.context import PhaseContext, load_settings, open_store
+from runbook.orchestration.context import PhaseContext
 from runbook.orchestration.events import emit_rolled_back
 from tasks._base import runbook_task
 
@@ -58,32 +58,26 @@ def monitor(
 
 
 @runbook_task(name="prune-observations")
-def prune_observations(*, retention_days: float | None = None) -> dict[str, Any]:
+def prune_observations(*, context: PhaseContext, retention_days: float | None = None) -> PruneSummary:
     """Roll whole minutes of observations up, then delete raw rows older than the retention window."""
-    import time
-
     from runbook.monitoring.retention import prune_observations as prune
 
-    settings = load_settings()
-    days = settings.observation_retention_days if retention_days is None else retention_days
-    outcome = prune(open_store(settings), now=time.time(), retention_days=days)
-    return {
-        "retention_days": days, "deleted": outcome.deleted, "rolled_up_rows": outcome.rollup.raw_rows,
-        "rollups_written": outcome.rollup.rollups, "rolled_until": outcome.rollup.rolled_until,
-    }  # fmt: skip
+    days = context.settings.observation_retention_days if retention_days is None else retention_days
+    outcome = prune(context.store, now=context.clock(), retention_days=days)
+    return PruneSummary(days, outcome.deleted, outcome.rollup.raw_rows, outcome.rollup.rollups,
+                        outcome.rollup.rolled_until)
 
 
 @runbook_task(name="record-baseline")
-def record_baseline(component: str, *, calls: int = 300) -> BaselineFigures:
+def record_baseline(component: str, *, context: PhaseContext, calls: int = 300) -> BaselineFigures:
     """Measure legacy's latency, memory (and hedge effectiveness) and store it as the baseline."""
     from runbook.control.baselines import BaselineStore
     from runbook.engines.registry import load_pair
     from runbook.monitoring.baseline import measure_legacy_baseline
 
-    settings = load_settings()
-    baseline = measure_legacy_baseline(component, load_pair(component, engines_config=settings.engines),
-                                       calls=calls)
-    BaselineStore(open_store(settings)).record(component, baseline)
+    pair = load_pair(component, engines_config=context.settings.engines)
+    baseline = measure_legacy_baseline(component, pair, calls=calls)
+    BaselineStore(context.store).record(component, baseline)
     return BaselineFigures(
         component=component, latency_p50_us=baseline.latency_p50_us, latency_p99_us=baseline.latency_p99_us,
         peak_memory_bytes=baseline.peak_memory_bytes, hedge_effectiveness=baseline.hedge_effectiveness,

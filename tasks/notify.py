@@ -6,40 +6,38 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runbook.domain.evidence import NotifierCheck
-from runbook.orchestration.context import load_settings
+from runbook.orchestration.context import PhaseContext
 from tasks._base import runbook_task
 
 
-def _notifier() -> Any:
-    from runbook.slack.notifier import make_notifier
-
-    return make_notifier(load_settings())
-
-
 @runbook_task(name="notify-validation")
-def validation_result(component: str, *, passed: bool, summary: Mapping[str, Any]) -> None:
+def validation_result(
+    component: str, *, context: PhaseContext, passed: bool, summary: Mapping[str, Any]
+) -> None:
     """Post a validation result (failed validations alert the team)."""
-    _notifier().validation_result(component, passed=passed, summary=summary)
+    context.notifier.validation_result(component, passed=passed, summary=summary)
 
 
 @runbook_task(name="notify-nightly")
-def nightly_result(rows: Sequence[Mapping[str, Any]]) -> None:
+def nightly_result(rows: Sequence[Mapping[str, Any]], *, context: PhaseContext) -> None:
     """Post the nightly validation table."""
-    _notifier().nightly_result(rows)
+    context.notifier.nightly_result(rows)
 
 
 @runbook_task(name="notify-rollback")
-def rollback_alert(component: str, *, reason: str, evidence: Mapping[str, Any], automatic: bool) -> None:
+def rollback_alert(
+    component: str, *, context: PhaseContext, reason: str, evidence: Mapping[str, Any], automatic: bool
+) -> None:
     """Alert the team about a rollback."""
-    _notifier().rollback_alert(component, reason=reason, evidence=evidence, automatic=automatic)
+    context.notifier.rollback_alert(component, reason=reason, evidence=evidence, automatic=automatic)
 
 
 @runbook_task(name="check-notifier")
-def check_notifier() -> NotifierCheck:
+def check_notifier(*, context: PhaseContext) -> NotifierCheck:
     """Slack answers ``auth.test`` when configured; otherwise messages go to the console."""
     from runbook.slack.client import check_auth, client_from_settings
 
-    client = client_from_settings(load_settings())
+    client = client_from_settings(context.settings)
     if client is None:
         return NotifierCheck("console", True, "Slack not configured: console and run log")
     auth = check_auth(client)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from runbook.domain.evidence import TrafficWindow
-from runbook.orchestration.context import load_settings, open_store
+from runbook.orchestration.context import PhaseContext
 from tasks._base import runbook_task
 
 
 @runbook_task(name="replay-traffic")
 def replay_traffic(
-    component: str, *, rate_per_s: float, duration_s: float, seed: int = 0, fault: str | None = None
+    component: str, *, context: PhaseContext, rate_per_s: float, duration_s: float, seed: int = 0,
+    fault: str | None = None,
 ) -> TrafficWindow:
     """Replay ``rate_per_s`` calls per second for ``duration_s`` seconds through a recording router.
 
@@ -20,15 +21,14 @@ def replay_traffic(
     from runbook.engines.registry import load_pair
     from runbook.traffic import run_replay
 
-    settings = load_settings()
-    pair = load_pair(component, engines_config=settings.engines, fault=fault)
-    stats = run_replay(open_store(settings), component, pair, rate_per_s=rate_per_s, duration_s=duration_s,
+    pair = load_pair(component, engines_config=context.settings.engines, fault=fault)
+    stats = run_replay(context.store, component, pair, rate_per_s=rate_per_s, duration_s=duration_s,
                        seed=seed)
     return TrafficWindow(component, stats.sent, stats.to_dict())
 
 
 @runbook_task(name="observe-production")
-def observe_production(component: str, *, duration_s: float) -> TrafficWindow:
+def observe_production(component: str, *, context: PhaseContext, duration_s: float) -> TrafficWindow:
     """Wait ``duration_s`` seconds while production services call the component's routers.
 
     Their observations reach the store through their own recorders; nothing is replayed.
@@ -37,6 +37,6 @@ def observe_production(component: str, *, duration_s: float) -> TrafficWindow:
 
     from runbook.control.observations import ObservationStore
 
-    started = time.time()
+    started = context.clock()
     time.sleep(duration_s)
-    return TrafficWindow(component, ObservationStore(open_store()).count(component, since=started))
+    return TrafficWindow(component, ObservationStore(context.store).count(component, since=started))

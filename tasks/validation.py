@@ -7,16 +7,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from runbook.domain.evidence import CheckView, ValidationSummary
+from runbook.domain.evidence import CheckView, EnginesCheck, ValidationSummary
 from runbook.orchestration.artifacts import artifact_key, progress_reporter
-from runbook.orchestration.context import load_settings
+from runbook.orchestration.context import PhaseContext
 from runbook.reports.links import evidence_url
 from tasks._base import runbook_task
 
 
 @runbook_task(name="validate-offline")
 def validate_offline(
-    component: str, *, historical: int, monte_carlo: int, seed: int = 0, fault: str | None = None,
+    component: str, *, context: PhaseContext, historical: int, monte_carlo: int, seed: int = 0,
+    fault: str | None = None,
     label: str = "shadow", market_data: str | None = None, portfolios: str | None = None,
     requests: str | None = None,
 ) -> ValidationSummary:
@@ -39,7 +40,7 @@ def validate_offline(
         validate_catalog_component,
     )
 
-    settings = load_settings()
+    settings = context.settings
     sources = Sources(market_data, portfolios, requests)
     bundled = entry_of(component).bundled
     pair = load_pair(component, engines_config=settings.engines, fault=fault)
@@ -85,8 +86,9 @@ def _validator(dask_address: str | None) -> Iterator[Any]:
 
 
 @runbook_task(name="check-engines")
-def check_engines(component: str) -> dict[str, Any]:
+def check_engines(component: str, *, context: PhaseContext) -> EnginesCheck:
     """Both engines of ``component`` import and fit the component's protocol (catalog: import)."""
     from runbook.engines.registry import load_pair
 
-    return load_pair(component, engines_config=load_settings().engines).describe()
+    described = load_pair(component, engines_config=context.settings.engines).describe()
+    return EnginesCheck(component, str(described["legacy"]), str(described["candidate"]), described["fault"])

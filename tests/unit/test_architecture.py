@@ -157,3 +157,36 @@ def test_tasks_and_flows_hold_no_sql() -> None:
         for module, names in graph.imports.items():
             offenders += [f"{module} imports {name}" for name in names if name.split(".")[0] == "sqlalchemy"]
     assert offenders == []
+
+
+def test_tasks_are_handed_their_settings_and_store() -> None:
+    """A task gets settings, store and notifier from the PhaseContext its flow hands it; it never
+    looks up process-wide ones (``load_settings``, ``open_store``, ``make_notifier``)."""
+    import ast
+
+    lookups = {"load_settings", "open_store", "make_notifier", "flow_context"}
+    offenders = []
+    for path in sorted((ROOT / "tasks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                offenders += [f"{path.name} imports {a.name}" for a in node.names if a.name in lookups]
+            elif isinstance(node, ast.Name) and node.id in lookups:
+                offenders.append(f"{path.name} calls {node.id}")
+    assert offenders == []
+
+
+def test_no_task_hands_its_flow_a_plain_dict() -> None:
+    """Tasks return frozen value objects (or None, a bool, a string): no ``dict`` crosses the seam."""
+    import ast
+
+    offenders, tasks = [], 0
+    for path in sorted((ROOT / "tasks").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            decorators = [ast.unparse(d) for d in getattr(node, "decorator_list", ())]
+            if isinstance(node, ast.FunctionDef) and any("runbook_task" in d for d in decorators):
+                tasks += 1
+                returned = ast.unparse(node.returns) if node.returns is not None else "(unannotated)"
+                if "dict" in returned.lower() or "Any" in returned or node.returns is None:
+                    offenders.append(f"{path.name}: {node.name} -> {returned}")
+    assert tasks >= 20
+    assert offenders == []

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
-    "BaselineFigures", "CheckView", "NotifierCheck", "QualitySummary", "RolledBack", "TrafficWindow",
-    "ValidationSummary",
+    "BaselineFigures", "CheckView", "EnginesCheck", "ExpectationsCheck", "NotifierCheck", "PruneSummary",
+    "QualitySummary", "RolledBack", "StoreCheck", "TrafficWindow", "ValidationSummary",
 ]
 
 
@@ -124,3 +124,59 @@ class ValidationSummary:
     def frame(self, name: str) -> object:
         """The table ``name`` (``scenarios`` or ``engine_outputs``) the quality suites check."""
         return self.frames[name]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCheck:
+    """The state store answers: where it is (password hidden), its schema revision, how many
+    components it holds."""
+
+    store: str
+    revision: str
+    components: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"store": self.store, "revision": self.revision, "components": self.components}
+
+
+@dataclass(frozen=True, slots=True)
+class EnginesCheck:
+    """Both engines of a component import: their import paths and the fault injected, if any."""
+
+    component: str
+    legacy: str
+    candidate: str
+    fault: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"legacy": self.legacy, "candidate": self.candidate, "fault": self.fault}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationsCheck:
+    """Every shipped data-quality suite loads: the expectations each holds after loading (a
+    misspelled expectation type is dropped on load and shows here as a smaller count)."""
+
+    counts: tuple[tuple[str, int], ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneSummary:
+    """One prune of the observations: minutes rolled up, then raw rows past the retention deleted.
+
+    ``rolled_until`` is the Unix second up to which minutes are rolled up (None: nothing yet).
+    """
+
+    retention_days: float
+    deleted: int
+    rolled_up_rows: int
+    rollups_written: int
+    rolled_until: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"retention_days": self.retention_days, "deleted": self.deleted,
+                "rolled_up_rows": self.rolled_up_rows, "rollups_written": self.rollups_written,
+                "rolled_until": self.rolled_until}
