@@ -11,7 +11,9 @@ COV_JSON := .runbook/coverage.json
 COV_ARGS := --cov=runbook.engines --cov=runbook.validation --cov-branch --cov-report=json:$(COV_JSON) --cov-report=
 COV_TESTS := tests/unit/test_engines_*.py tests/unit/test_validation_*.py tests/integration/test_validate_cli.py \
 	tests/integration/test_validate_user_data.py tests/integration/test_catalog_component.py \
-	tests/integration/test_validation_dask.py
+	tests/integration/test_validation_dask.py tests/integration/test_catalog_batch.py \
+	tests/integration/test_validate_monte_carlo.py tests/integration/test_quality_user_columns.py \
+	tests/integration/test_generated_kinds.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
