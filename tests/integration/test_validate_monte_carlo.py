@@ -103,12 +103,16 @@ def test_calibration_on_the_users_returns_is_in_the_data_block(here, capsys):
 
 
 def test_the_text_report_states_the_calibration(here, capsys):
+    """The text report has a monte carlo line; report.html one row per calibration entry."""
     catalog(here)
     price_frame().to_csv(here / "prices.csv", index=False)
     code = main(["validate", "desk_var", "--market-data", "prices.csv", "--historical", "40",
-                 "--monte-carlo", "30"])
+                 "--monte-carlo", "30", "--report", "out"])
     out = " ".join(capsys.readouterr().out.split())
     assert code == 0, out
+    html = (here / "out" / "report.html").read_text()
+    assert "<td>data monte_carlo.rows_dropped</td><td>3</td>" in html
+    assert "<td>data path</td><td>prices.csv</td>" in html
     assert ("monte carlo: 30 simulated 250-day windows, mean and covariance of daily log returns of brent, "
             "gold on 596 dates of prices.csv (2016-01-04 to ") in out
     assert "gaps: rows dropped (3 dates)" in out

@@ -118,7 +118,11 @@ def _outcome(check: Any) -> str:
 
 def _sources(report: Any) -> str:
     """The market data and the engines validated (file, rows, dates, SHA-256; import paths)."""
-    rows = [[escape(f"data {k}"), _fmt(v)] for k, v in (getattr(report, "data", None) or {}).items()]
+    data = getattr(report, "data", None) or {}
+    rows = [[escape(f"data {k}"), _fmt(v)] for k, v in data.items() if not isinstance(v, dict)]
+    for key, block in data.items():  # e.g. the Monte Carlo calibration, one row per entry
+        if isinstance(block, dict):
+            rows += [[escape(f"data {key}.{k}"), _fmt(v)] for k, v in block.items()]
     for role, info in (getattr(report, "engines", None) or {}).items():
         if isinstance(info, dict):
             rows += [[escape(f"{role} {k}"), _fmt(v)] for k, v in info.items()]
