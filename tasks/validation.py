@@ -33,6 +33,7 @@ def validate_offline(
     """
     from runbook.domain.catalog import entry_of
     from runbook.engines.registry import load_pair
+    from runbook.quality.market_check import market_data_quality
     from runbook.validation.catalog_validation import (
         MONTE_CARLO_REQUESTS,
         Sources,
@@ -47,7 +48,8 @@ def validate_offline(
     if not bundled or sources.given:
         engines = pair_engines(pair) if bundled else None
         report = validate_catalog_component(component, sources, count=historical, seed=seed, engines=engines,
-                                            monte_carlo=min(monte_carlo, MONTE_CARLO_REQUESTS))
+                                            monte_carlo=min(monte_carlo, MONTE_CARLO_REQUESTS),
+                                            data_quality=market_data_quality)
     else:
         progress = progress_reporter(artifact_key("validation-progress", component, label),
                                      description=f"offline validation of {component}")

@@ -191,3 +191,29 @@ def test_a_candidate_raising_alone_on_a_simulated_window_fails_monte_carlo(price
         "(1 of 6 simulated windows calibrated on p.csv raised in one engine only)"
     )
     assert (check.numbers["raised_alone"], check.numbers["outside"]) == (1, 0)
+
+
+def test_the_market_data_check_is_the_one_handed_in(prices):
+    """Great Expectations stays outside validation/: the caller hands the data-quality check in, it is
+    called with the file and its date column, and its failure fails the validation."""
+    from runbook.validation.report import Check
+
+    calls: list[tuple[str | None, str]] = []
+
+    def failing(path: str | None, date_column: str) -> Check:
+        calls.append((path, date_column))
+        return Check("data_quality:market_prices", False, "close_A has 3 negative prices")
+
+    report = validate_catalog_component("market_data_provider", Sources(market_data=str(prices)), count=6,
+                                        timer=Ticks(), data_quality=failing)  # fmt: skip
+    assert calls == [(str(prices), "date")]
+    assert not report.passed
+    assert [c.name for c in report.failed_checks] == ["data_quality:market_prices"]
+
+
+def test_without_a_data_quality_runner_the_check_is_skipped_not_passed(prices):
+    report = validate_catalog_component("market_data_provider", Sources(market_data=str(prices)), count=6,
+                                        timer=Ticks())  # fmt: skip
+    check = {c.name: c for c in report.checks}["data_quality:market_prices"]
+    assert not check.gating
+    assert check.detail.startswith("skipped: no data-quality suite runner given")

@@ -46,8 +46,10 @@ def run_requests_path(args: argparse.Namespace, settings: Any, component: Any) -
 
         engines = catalog_engines(entry)
     mc = {} if args.monte_carlo is None else {"monte_carlo": args.monte_carlo}
+    from runbook.quality.market_check import market_data_quality
+
     return validate_catalog_component(component, sources_of(args), count=args.historical, seed=args.seed,
-                                      engines=engines, **mc)  # fmt: skip
+                                      engines=engines, data_quality=market_data_quality, **mc)  # fmt: skip
 
 
 def failed_report(component: str, pair: Any, exc: BaseException) -> Any:

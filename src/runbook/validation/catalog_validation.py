@@ -22,6 +22,11 @@ from runbook.validation.requests_path import skipped, validate_requests
 
 PARAMETRIC_SHARE = 5  # one request in five asks for parametric VaR when both engines take ``method``
 MONTE_CARLO_REQUESTS = 1_000  # simulated windows per validation of kind var, by default
+DATA_QUALITY_CHECK = "data_quality:market_prices"
+
+# The data-quality check of a price file (path, or None for the bundled one; its date column):
+# Great Expectations lives outside this ring, so callers hand it in (runbook.quality.market_check).
+DataQualityCheck = Callable[[str | None, str], Check]
 
 
 def pair_engines(pair: Any) -> tuple[EngineCallable, EngineCallable]:
@@ -46,11 +51,14 @@ def validate_catalog_component(
     seed: int = 0,
     engines: tuple[EngineCallable, EngineCallable] | None = None,
     timer: Callable[[], float] = time.perf_counter,
+    data_quality: DataQualityCheck | None = None,
 ) -> ValidationReport:
     """Validate ``name`` through its single-request callables on the requests ``sources`` give.
 
     ``count`` requests are generated from market data (a requests file gives all of its own);
     for kind ``var``, ``monte_carlo`` more on windows simulated from the market data's returns.
+    ``data_quality`` checks the market data (the CLI and the flows pass Great Expectations'
+    ``market_prices`` suite); without it that check is reported as skipped.
     """
     entry = entry_of(name)
     sources = sources.or_declared(entry)
@@ -69,7 +77,7 @@ def validate_catalog_component(
         extra = [lambda: skipped("backtest_traffic_light", "requests come from a file; no market data given")]
     else:
         assert data is not None
-        extra = [_quality_maker(entry, sources)]
+        extra = [_quality_maker(entry, sources, data_quality)]
         if entry.kind is Kind.VAR:
             extra += _var_checks(entry, history, data, sources, (legacy, candidate), requests,
                                  generated=not sources.requests, monte_carlo=monte_carlo,
@@ -124,11 +132,15 @@ def _monte_carlo_maker(
     return make
 
 
-def _quality_maker(entry: ComponentEntry, sources: Sources) -> Callable[[], Check]:
-    def make() -> Check:
-        from runbook.validation.data_quality import market_data_quality
+def _quality_maker(
+    entry: ComponentEntry, sources: Sources, data_quality: DataQualityCheck | None
+) -> Callable[[], Check]:
+    if data_quality is None:
+        return lambda: skipped(DATA_QUALITY_CHECK, "no data-quality suite runner given (the CLI and the "
+                                                   "flows run Great Expectations' market_prices suite)")
 
-        return market_data_quality(sources.market_data, date_column=entry.date_column)
+    def make() -> Check:
+        return data_quality(sources.market_data, entry.date_column)
 
     return make
 

@@ -1,5 +1,8 @@
 """The market data a validation runs on, checked by the ``market_prices`` suite built for its columns.
 
+The validation ring never imports Great Expectations: the CLI and the flows hand
+``market_data_quality`` to ``validate_catalog_component`` as its ``data_quality`` check.
+
 Great Expectations runs the suite on the very file the requests and the backtest come from (the
 bundled history when none is named): a date column (the catalog's ``date_column``) and one price
 column per asset, each asset's expectations built from the file's column list. A failed critical
@@ -13,7 +16,7 @@ from runbook.validation.report import Check
 SUITE = "market_prices"
 
 
-def market_data_quality(path: str | None, *, date_column: str = "date") -> Check:
+def market_data_quality(path: str | None, date_column: str = "date") -> Check:
     """The ``data_quality:market_prices`` check of the price file at ``path`` (None: the bundled one)."""
     from runbook.quality import run_suite
     from runbook.quality.frames import read_frame
