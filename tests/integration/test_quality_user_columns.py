@@ -113,6 +113,9 @@ def test_check_data_takes_the_files_columns_and_date_column(
         "market_prices: PASSED, 700 rows, 14 expectations, 0 failed, 0 warning(s), 0 errored")
     assert main(["check-data", "market_prices", str(path), "--no-docs"]) == 2
     assert "no date column 'date'; it has: Day, brent, gold, eurusd" in capsys.readouterr().err
+    (home / "runbook.toml").write_text('[data]\ndate_column = "Day"\n')  # mapped in the catalog instead
+    assert main(["check-data", "market_prices", str(path), "--no-docs"]) == 0
+    assert capsys.readouterr().out.startswith("market_prices: PASSED, 700 rows, 14 expectations")
 
 
 @pytest.mark.parametrize(("defect", "expected"), [

@@ -37,9 +37,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--suite-file", metavar="FILE", type=Path,
                         help="load SUITE from this JSON file instead of the bundled one "
                         "(the file's name must be SUITE)")
-    parser.add_argument("--date-column", metavar="NAME", default="date",
+    parser.add_argument("--date-column", metavar="NAME",
                         help="market_prices: the column holding dates; every other column is one "
-                        "asset's prices (default: date)")
+                        "asset's prices (default: the catalog's [data] date_column, else date)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--no-docs", action="store_true", help="do not write Data Docs")
     parser.set_defaults(handler=check_data)
@@ -54,7 +54,7 @@ def check_data(args: argparse.Namespace, settings: Settings) -> int:
     frame = read_frame(args.path)
     names = RunNames(run=f"runbook check-data {suite.name}", data_asset=str(args.path))
     result = run_suite(suite, frame, data_docs_dir=None if args.no_docs else settings.data_docs_dir,
-                       date_column=args.date_column, names=names)
+                       date_column=args.date_column or _catalog_date_column(), names=names)
     docs_url = evidence_url(result.data_docs, home=settings.home, base_url=settings.reports_url)
     print(json.dumps(result.to_dict(), indent=2) if args.json else render_text(result, docs_url=docs_url))
     if result.status is QualityStatus.ERRORED:
@@ -62,6 +62,12 @@ def check_data(args: argparse.Namespace, settings: Settings) -> int:
               f"evaluated on {args.path}: {result.errors[0].message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _catalog_date_column() -> str:
+    from runbook.domain.catalog import current_catalog
+
+    return current_catalog().date_column
 
 
 def _suite(args: argparse.Namespace) -> Suite:

@@ -116,6 +116,7 @@ class Catalog:
 
     entries: Mapping[str, ComponentEntry]
     path: Path | None = None
+    date_column: str = "date"  # ``[data] date_column``: the date column of every price file
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -56,7 +56,7 @@ def load_catalog(path: Path) -> Catalog:
                                 portfolios=files.get("portfolios"))  # fmt: skip
     if not entries:
         raise BadParameter(f"{where} declares no components")
-    return Catalog(entries, path)
+    return Catalog(entries, path, date_column)
 
 
 def _entry(
