@@ -216,3 +216,72 @@ def test_intersection_union_goes_on_past_a_portfolio_without_scenarios():
     check, table = intersection_union([moved], Margins())
     assert not check.passed
     assert {r["portfolio_id"]: r["passed"] for r in table["per_portfolio"]} == {"P1": True, "P2": False}
+
+
+class ConstantVaR:
+    """An engine double answering the same VaR / ES whatever the losses."""
+
+    def __init__(self, var: float, es: float) -> None:
+        self.var, self.es = var, es
+
+    def var_from_losses(self, losses: np.ndarray, *, confidence: float, horizon_days: int = 1) -> VaRResult:
+        return VaRResult(self.var, self.es)
+
+
+def _mc_counts(first: int, second: int) -> Outputs:
+    """Monte Carlo losses of the first two portfolios, ``first`` and ``second`` draws; the candidate's
+    losses of the first portfolio are 1% larger."""
+    index = np.repeat([0, 1], [first, second])
+    losses = np.random.default_rng(5).normal(0.0, 1e4, index.size)
+    candidate = {"loss": np.where(index == 0, losses * 1.01, losses)}
+    ids = tuple(p.portfolio_id for p in PORTFOLIOS[:2])
+    return _block(MONTE_CARLO, {"loss": losses}, candidate, index, ids)
+
+
+def test_monte_carlo_judges_portfolios_from_100_draws_and_goes_on_past_smaller_ones():
+    """100 draws of a wrong portfolio are judged (FAIL); 99 are skipped and the next portfolio decides."""
+    first, second = (p.portfolio_id for p in PORTFOLIOS[:2])
+    judged = critical.mc_var_check(_mc_counts(100, 200), ScaledVaR(1.0), ScaledVaR(1.0), st.RTOL)
+    assert not judged.passed
+    assert judged.detail == (
+        "2 of 4 portfolio VaR/ES values from 300 common-random-number draws outside tolerance"
+    )
+    assert [(r["portfolio_id"], r["passed"]) for r in judged.numbers["rows"]] == [
+        (first, False), (first, False), (second, True), (second, True),
+    ]  # fmt: skip
+    skipped = critical.mc_var_check(_mc_counts(99, 200), ScaledVaR(1.0), ScaledVaR(1.0), st.RTOL)
+    assert skipped.passed
+    assert [r["portfolio_id"] for r in skipped.numbers["rows"]] == [second, second]
+
+
+@pytest.mark.parametrize(
+    ("legacy", "candidate", "passed"),
+    [
+        (0.0, 1e-6, True),  # exactly the 1e-6 absolute slack: within
+        (1.0, 1.0 + 0.9e-6, True),
+        (1.0, 1.0 + 1.1e-6, False),
+        (1.0, 1.0 - 1.1e-6, False),
+    ],
+)
+def test_monte_carlo_absolute_slack_is_1e_6_inclusive(legacy, candidate, passed):
+    """With no relative tolerance, VaR and ES may differ by 1e-6 (inclusive) and no more."""
+    block = _mc_counts(150, 150)
+    check = critical.mc_var_check(block, ConstantVaR(legacy, legacy), ConstantVaR(candidate, candidate), 0.0)
+    assert check.passed is passed
+    assert check.name == "monte_carlo_var_es"
+
+
+def test_monte_carlo_rows_state_both_values_and_the_relative_difference():
+    check = critical.mc_var_check(
+        _mc_counts(150, 150), ConstantVaR(200.0, 250.0), ConstantVaR(201.0, 250.0), 1e-5
+    )
+    first = PORTFOLIOS[0].portfolio_id
+    assert check.numbers["rows"][:2] == [
+        {"portfolio_id": first, "metric": "var", "legacy": 200.0, "candidate": 201.0, "rel_difference": 0.005,
+         "passed": False},
+        {"portfolio_id": first, "metric": "es", "legacy": 250.0, "candidate": 250.0, "rel_difference": 0.0,
+         "passed": True},
+    ]  # fmt: skip
+    zero = critical.mc_var_check(_mc_counts(150, 150), ConstantVaR(0.0, 0.0), ConstantVaR(1.0, 0.0), 1e-5)
+    assert zero.numbers["rows"][0]["rel_difference"] == float("inf")
+    assert not zero.passed
