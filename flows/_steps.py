@@ -40,6 +40,7 @@ from runbook.monitoring import MonitorDecision
 from runbook.monitoring.capacity import check_capacity
 from runbook.orchestration.params import GateOptions, ObservationOptions, ThresholdOptions
 from runbook.orchestration.phase import PhaseRun, begin_phase
+from runbook.orchestration.stops import one_line_stops
 from tasks.artifacts import publish_step_health
 from tasks.control import read_state, set_traffic
 from tasks.monitoring import has_baseline, monitor
@@ -51,7 +52,11 @@ def checked_options(
     component: AnyComponent, *, observation: ObservationOptions, gate: GateOptions,
     thresholds: ThresholdOptions, inject_fault: str | None,
 ) -> RollbackThresholds:
-    """Check every option before anything moves; the domain thresholds on success."""
+    """Check every option before anything moves; the domain thresholds on success.
+
+    From here on a deliberate stop (this check's BadParameter included) is one line in the run's log.
+    """
+    one_line_stops()
     observation.checked()
     gate.checked()
     check_fault(component.value, inject_fault)
@@ -188,6 +193,7 @@ def traffic_phase(
 
     The phase decides which components it takes and the gate policy (two approvers when critical).
     """
+    one_line_stops()
     check_phase_component(phase, component)
     planned = validate_steps(steps if steps is not None else default_steps(component))
     limits = checked_options(component, observation=observation, gate=gate, thresholds=thresholds,

@@ -36,7 +36,10 @@ def home(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 
 def _stops_logged(caplog: pytest.LogCaptureFixture, kind: type[Exception]) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.exc_info and isinstance(r.exc_info[1], kind)]
+    """Records of the run logger about a deliberate stop of ``kind`` (one line, the exception kept on
+    the record: ``runbook.orchestration.stops``)."""
+    return [r for r in caplog.records
+            if isinstance(r.exc_info[1] if r.exc_info else getattr(r, "runbook_stop", None), kind)]
 
 
 def test_a_defect_caught_in_shadow_stops_the_demo_without_a_traceback(home, capfd, caplog, monkeypatch):

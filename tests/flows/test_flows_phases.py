@@ -62,8 +62,9 @@ def test_migrate_promotes_a_component_to_retired(store):
 
 
 def test_rejected_gate_rolls_back_and_records_why(store, capsys):
-    """A rejection stops the phase; with on_reject=rollback the component is back on legacy, and the
-    rollback is announced as a human rejection's, not as an automatic one."""
+    """A rejection stops the phase; with on_reject=rollback the component is back on legacy, the
+    rollback is announced as a human rejection's, not as an automatic one, and the run's log in
+    Prefect ends with one line saying why, no traceback."""
     prepare(store, "performance_analyzer")
     with BackgroundApprover(store, _reject_as("dave"), channel=Channel.CLI):
         state = canary(component="performance_analyzer", initiator="carol", steps=[50, 100],
@@ -79,6 +80,23 @@ def test_rejected_gate_rolls_back_and_records_why(store, capsys):
     announced = capsys.readouterr().out
     assert "Rollback after a human rejection: performance_analyzer" in announced
     assert "Automatic rollback" not in announced
+    logs = _run_log(state.state_details.flow_run_id)
+    assert [line for line in logs if line.startswith("Stopped: ")] == [
+        "Stopped: performance_analyzer canary stopped (rolled_back) by canary-50: gate canary-50 rejected"
+    ]
+    assert not [line for line in logs if "Traceback" in line]
+
+
+def _run_log(flow_run_id) -> list[str]:
+    """The messages of a flow run's log in Prefect, as the UI shows them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    return [log.message for log in logs]
 
 
 def test_timed_out_gate_holds_the_last_safe_state(store):

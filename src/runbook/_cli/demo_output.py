@@ -2,7 +2,7 @@
 
 The story is told by the console notifier (gates, steps, rollbacks) and this summary. Prefect's
 console handlers are turned down for the demo (``quiet_prefect_console``); the Prefect run logs
-keep everything.
+keep everything (a deliberate stop as one line, ``runbook.orchestration.stops``).
 """
 
 from __future__ import annotations
@@ -20,15 +20,6 @@ from rich.table import Table
 from rich.text import Text
 
 from runbook.domain.plans import ADR_HISTORICAL_SCENARIOS, ADR_MONTE_CARLO_SCENARIOS
-from runbook.errors import (
-    AutomaticRollback,
-    ComponentBusy,
-    GateRejected,
-    GateTimedOut,
-    PhaseStartRefused,
-    UserInputError,
-    ValidationFailed,
-)
 
 if TYPE_CHECKING:
     from runbook._cli.demo import DemoOptions, DemoResult
@@ -38,10 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["DemoConsoleFilter", "StopTracebackFilter", "hide_stop_tracebacks", "prepare_console",
            "print_summary", "quiet_prefect_console"]
 
-# What a phase raises when the runbook stops it on purpose (PhaseRun.stop): an outcome, not a crash.
-# Deliberate stops: a monitor hold or rollback, a rejection, a timeout, a refused start, a bad parameter.
-STOP_ERRORS = (AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed, PhaseStartRefused,
-               ComponentBusy, UserInputError)
 _RUN_LOGGERS = frozenset({"prefect.flow_runs", "prefect.task_runs"})
 
 _STATUS_STYLE = {"completed": "green", "held": "yellow", "rolled_back": "bold red", "failed": "bold red"}
@@ -186,8 +173,9 @@ class StopTracebackFilter(logging.Filter):
     exception that ends a stopped phase with its traceback). Unexpected errors pass."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, STOP_ERRORS)
+        from runbook.orchestration.stops import is_stop
+
+        return not is_stop(record)
 
 
 class DemoConsoleFilter(StopTracebackFilter):

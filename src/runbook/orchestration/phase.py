@@ -34,6 +34,7 @@ from runbook.orchestration.context import PhaseContext, load_settings, open_stor
 from runbook.orchestration.events import emit_rolled_back
 from runbook.orchestration.gates import GateAnswer, GateSpec, run_gate
 from runbook.orchestration.locks import phase_lock
+from runbook.orchestration.stops import one_line_stops
 from runbook.reports.links import evidence_url
 from runbook.reports.markdown import outcome_markdown
 
@@ -205,6 +206,7 @@ def begin_phase(
     from runbook.initiators import resolve_initiator
     from runbook.slack.notifier import make_notifier
 
+    one_line_stops()
     settings = load_settings()
     store = open_store(settings)
     flow_run_id, flow_run_name = current_run()
