@@ -1,18 +1,21 @@
 """Shadow calls with process isolation: sent to the candidate's workers in batches, judged there.
 
 The caller's thread only appends the shadow job to a ``Mailbox`` (a deque, no system call). One
-pump thread per router wakes every 5 ms while there is work (backing off to 20 ms when
-idle), never per call. Each turn it reads what its workers have answered (one non-blocking
-``recv`` per worker), then sends what arrived meanwhile to an idle worker as one message: the
-calls' arguments and legacy's answers, so the worker runs new, judges it against old with the
-router's ``validate`` and ``compare``, and digests both answers itself (``_worker``). What comes
-back per call is a handful of figures (error kind, seconds, differences, digests, memory sample);
-the pump turns each into an observation row for the recorder. New's value crosses back only on a
-mismatch (the capture keeps it), or when the router's judge cannot reach the workers (a lambda
-or a closure): then the pump judges it here, like the thread isolation does.
+pump thread per router takes turns, never per call: every 10 ms while there is work (every
+millisecond while calls wait for a worker to finish its batch; backing off to 20 ms when idle).
+Each turn it reads what its workers have answered (one non-blocking ``recv`` per worker), then
+sends what arrived meanwhile to an idle worker as one message: the calls' arguments and legacy's
+answers, so the worker runs new, judges it against old with the router's ``validate`` and
+``compare``, and digests both answers itself (``_worker``). What comes back per call is a small
+pickled record of figures (error kinds, seconds, differences, digests, memory sample); the pump
+turns each into an observation row, and hands the turn's rows to the recorder at once. New's
+value crosses back only on a mismatch (the capture keeps it), or when the router's judge cannot
+reach the workers (a lambda or a closure): then the pump judges it here, as thread isolation does.
 
-Per call the service process does only the enqueue and a few microseconds of the pump's time,
-so the candidate's CPU, memory and crashes stay in the worker while production's GIL stays free.
+Per call the service process does the enqueue and a few microseconds of the pump's time, so the
+candidate's CPU, memory and crashes stay in the worker while production keeps the GIL. The pump
+sleeps 50 us after every 8 answers it handles: a caller wanting the GIL back waits for a few
+answers' worth of its work (tens of microseconds), never for a whole turn.
 
 The contract is the thread isolation's. Each call has its own budget: a worker answers calls in
 order and stamps each answer with the time it finished (``time.monotonic``, shared by every
@@ -21,9 +24,9 @@ the previous answer; past ``shadow_timeout_s`` the worker is killed and that cal
 A worker that dies takes the blame for the call in progress (an exception, ``WorkerLost``); the
 calls after it in its batch are sent again to another worker (waiting up to 30 s for one to
 start). A worker passing its memory cap leaves after its answer; the rest of its batch is sent
-again. The circuit breaker sees every
-outcome and is asked before each call is sent. A call that waits longer than its budget for a
-worker (all busy in canary or full, or being replaced) is skipped, counted and recorded.
+again. The circuit breaker sees every outcome and is asked before each call is sent. A call that
+waits longer than its budget for a worker (all busy in canary or full, or being replaced) is
+skipped, counted and recorded.
 """
 
 from __future__ import annotations
@@ -52,9 +55,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ShadowBatches"]
 
-_TICK_S = 0.005
+_TICK_S = 0.01  # between turns while calls come in
+_BACKLOG_TICK_S = 0.001  # while calls wait for a worker to finish its batch
 _IDLE_TICK_MAX_S = 0.02
 _MAX_BATCH = 64
+_YIELD_EVERY = 8  # answers handled between two short sleeps of the pump (the GIL goes to the callers)
+_YIELD_S = 50e-6
 _RESENT_WAIT_S = 30.0  # how long calls sent back by a lost worker may wait for a worker (one starts in ~1 s)
 _READ_CHUNK = 1 << 16
 _KEY_CHARS = 128
@@ -154,7 +160,7 @@ class ShadowBatches:
                 busy = True
             finally:
                 self._turning = False
-            tick = _TICK_S if busy else min(tick * 2, _IDLE_TICK_MAX_S)
+            tick = _BACKLOG_TICK_S if self._pending else _TICK_S if busy else min(tick * 2, _IDLE_TICK_MAX_S)
 
     def _turn(self) -> bool:
         for lane in list(self._lanes):
@@ -279,7 +285,9 @@ class ShadowBatches:
             pass
         except OSError:
             ended = True
-        for record in split_records(lane.buffer):
+        for number, record in enumerate(split_records(lane.buffer), 1):
+            if number % _YIELD_EVERY == 0:  # a caller waiting for the GIL gets it now, not after all of them
+                time.sleep(_YIELD_S)
             if not lane.inflight:  # cannot happen: a worker answers only what it was sent
                 self._counters.incr("internal_errors")
                 break
