@@ -51,7 +51,8 @@ class _Server:
             self.process = subprocess.Popen(
                 # The API alone (no scheduler, late-runs or other services): a gate needs nothing else,
                 # and each start is seconds shorter.
-                [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port), "--no-services"],
+                [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--no-services"],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
