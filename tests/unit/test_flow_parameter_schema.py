@@ -65,7 +65,9 @@ def test_canary_form_starts_from_the_adr_steps() -> None:
     from flows.critical import critical
 
     assert _schema(canary)["properties"]["steps"]["default"] == [5.0, 25.0, 50.0, 100.0]
-    assert _schema(critical)["properties"]["steps"]["default"] is None
+    steps = _schema(critical)["properties"]["steps"]
+    assert steps["default"] is None
+    assert "var_engine 5, 25, 100; hedge_calculator 10, 50" in steps["description"]
 
 
 @pytest.mark.parametrize("name", ["shadow", "canary", "critical", "cleanup", "migrate"])

@@ -104,11 +104,26 @@ def _catalog_names(phase: Phase | None) -> tuple[str, ...]:
 def phase_steps_default(phase: Phase) -> list[float] | None:
     """The traffic steps every component of ``phase``'s tier shares (the form's default), or None
     when they differ (var_engine 5, 25, 100 and hedge_calculator 10, 50): each then takes its own."""
-    try:
-        steps = {default_steps(parse_component(name)) for name in _catalog_names(phase)}
-    except Exception:  # noqa: BLE001 - a broken catalog: no default; the run refuses it naming why
-        return None
+    steps = set(_steps_by_component(phase).values())
     return list(steps.pop()) if len(steps) == 1 else None
+
+
+def _steps_by_component(phase: Phase) -> dict[str, tuple[float, ...]]:
+    try:
+        return {name: default_steps(parse_component(name)) for name in _catalog_names(phase)}
+    except Exception:  # noqa: BLE001 - a broken catalog: no default; the run refuses it naming why
+        return {}
+
+
+def _steps_schema(phase: Phase) -> dict[str, Any]:
+    """The steps field of ``phase``'s form: the shared default, else each component's steps named."""
+    shared = phase_steps_default(phase)
+    if shared is not None:
+        return {"default": shared}
+    each = "; ".join(f"{name} {', '.join(f'{s:g}' for s in steps)}"
+                     for name, steps in _steps_by_component(phase).items())
+    return {"description": "candidate traffic percent, strictly increasing in (0, 100]; empty: the "
+                           f"component's own ({each})" if each else "the component's own when empty"}
 
 
 def _titled(title: str, **extra: Any) -> Any:
@@ -355,9 +370,9 @@ ThresholdParam = Annotated[ThresholdOptions, _titled("Rollback thresholds (ADR-0
 # (canary: the ADR's 5, 25, 50, 100), else empty: each component then takes its own from the catalog.
 CanarySteps = Annotated[
     list[float] | None,
-    _titled("Traffic steps (%)", default=phase_steps_default(Phase.CANARY)),
+    _titled("Traffic steps (%)", **_steps_schema(Phase.CANARY)),
 ]
 CriticalSteps = Annotated[
     list[float] | None,
-    _titled("Traffic steps (%)", default=phase_steps_default(Phase.CRITICAL)),
+    _titled("Traffic steps (%)", **_steps_schema(Phase.CRITICAL)),
 ]
