@@ -298,15 +298,33 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     # "stopping" message, which Prefect logs from an exit hook after the demo has ended.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    with quiet_prefect_console(), prefect_for_demo(local.home) as prefect:
-        # Links in gate messages point at a UI that answers, else where `runbook up` will serve one.
-        local = local.model_copy(update={"prefect_ui_url": prefect.ui_url or ""})
+    with quiet_prefect_console(), prefect_for_demo(local.home) as prefect, _demo_reports(local) as reports:
+        # Links in gate messages point at a UI that answers, else where `runbook up` will serve one;
+        # links to reports at the demo's own report server while it runs.
+        local = local.model_copy(update={"prefect_ui_url": prefect.ui_url or "", "reports_url": reports})
         console = prepare_console(local, options, prefect=prefect, faults=faults)
         result = _run_demo(local, options, args)
         if result is None:
             return 1
         print_summary(console, result, prefect=prefect)
     return result.exit_code
+
+
+@contextlib.contextmanager
+def _demo_reports(local: Settings) -> Any:
+    """The demo's reports served on a free local port while it runs (its home is its own); the base
+    URL links use. Where no port can be had, the configured URL."""
+    from runbook.reports.server import start_report_server
+
+    try:
+        server = start_report_server(local.home, base_url="http://127.0.0.1:0")
+    except OSError:
+        yield local.reports_url
+        return
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def _run_demo(local: Settings, options: Any, args: argparse.Namespace) -> Any:
