@@ -4,7 +4,7 @@ Each area registers its subcommands from a light module in ``runbook._cli``; hea
 (Prefect, Great Expectations, Slack, pandas) happen inside the handlers that need them, so
 ``runbook status`` starts fast. ``runbook rollback`` is dispatched before any of that: it builds
 its own parser and writes through the DB-API (``runbook.control.fast_rollback``: no SQLAlchemy),
-falling back to the full command line only for a store that path does not handle. A parser may also set
+taking the full path only for a store that path does not handle. A parser may also set
 ``settings_factory``: a callable returning a lighter object with the settings its handler reads
 (the control commands read only the store URL, and so never import pydantic-settings).
 """
@@ -51,13 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["rollback"]:
-        code = _guarded(lambda: _fast_rollback(argv))
-        if code is not None:
-            return code
+        return _guarded(lambda: _fast_rollback(argv))
     args = build_parser().parse_args(argv)
-    code = _guarded(lambda: int(args.handler(args, _settings_factory(args)())))
-    assert code is not None
-    return code
+    return _guarded(lambda: int(args.handler(args, _settings_factory(args)())))
 
 
 def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
@@ -65,9 +61,8 @@ def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
     return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
 
-def _fast_rollback(argv: list[str]) -> int | None:
-    """``runbook rollback`` before any other command module loads (see runbook._cli.emergency);
-    None when its DB-API path does not handle the store."""
+def _fast_rollback(argv: list[str]) -> int:
+    """``runbook rollback`` before any other command module loads (see runbook._cli.emergency)."""
     from runbook._cli.control import add_rollback_parser
     from runbook._cli.emergency import fast_rollback
 
@@ -77,7 +72,7 @@ def _fast_rollback(argv: list[str]) -> int | None:
     return fast_rollback(args, args.settings_factory())
 
 
-def _guarded(run: Callable[[], int | None]) -> int | None:
+def _guarded(run: Callable[[], int]) -> int:
     """``run()``, with runbook's errors as one line on stderr and their exit codes."""
     try:
         return run()

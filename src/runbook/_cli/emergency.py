@@ -7,7 +7,9 @@ Light on purpose, like every control command: the store and Slack load inside th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,15 +37,17 @@ def rollback(args: argparse.Namespace, settings: StoreSettings) -> int:
     return _report(args, verified_rollback(**_rollback_arguments(args, settings)))
 
 
-def fast_rollback(args: argparse.Namespace, settings: StoreSettings) -> int | None:
-    """``runbook rollback`` on the DB-API (``runbook.control.fast_rollback``), or None (nothing
-    written) when that path does not handle the store and the full one must run."""
+def fast_rollback(args: argparse.Namespace, settings: StoreSettings) -> int:
+    """``runbook rollback`` on the DB-API (``runbook.control.fast_rollback``); a store that path does
+    not handle (nothing written) goes to the full path, within what is left of the deadline."""
     from runbook.control.fast_rollback import NotHandled, fast_verified_rollback
 
+    started = time.monotonic()
     try:
         report = fast_verified_rollback(**_rollback_arguments(args, settings))
     except NotHandled:
-        return None
+        left = settings.rollback_deadline_s - (time.monotonic() - started)
+        return rollback(args, dataclasses.replace(settings, rollback_deadline_s=left))
     return _report(args, report)
 
 
