@@ -6,12 +6,14 @@ threshold, so a weakened (or tightened) limit makes one of these tests fail.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from runbook.engines.requests import VaRResult
-from runbook.scenarios.loader import load_market_history
-from runbook.scenarios.portfolios import PORTFOLIOS
+from runbook.scenarios.loader import MarketHistory, load_market_history
+from runbook.scenarios.portfolios import PORTFOLIOS, Portfolio
 from runbook.scenarios.sets import HISTORICAL, MONTE_CARLO, ScenarioSet
 from runbook.validation import critical
 from runbook.validation import statistics as st
@@ -285,3 +287,86 @@ def test_monte_carlo_rows_state_both_values_and_the_relative_difference():
     zero = critical.mc_var_check(_mc_counts(150, 150), ConstantVaR(0.0, 0.0), ConstantVaR(1.0, 0.0), 1e-5)
     assert zero.numbers["rows"][0]["rel_difference"] == float("inf")
     assert not zero.passed
+
+
+def _history(days: int, moves: dict[int, float]) -> MarketHistory:
+    """``days`` closes of three assets, flat but for the day-over-day moves ``{return index: simple return}``
+    (every asset alike)."""
+    growth = np.ones(days)
+    for day, move in moves.items():
+        growth[day + 1 :] *= 1.0 + move
+    prices = 100.0 * np.column_stack([growth, growth, growth])
+    dates = np.datetime64("2020-01-01") + np.arange(days)
+    return MarketHistory(dates, prices, ("a", "b", "c"))
+
+
+def test_backtest_inputs_are_rolling_250_day_windows_and_the_next_days_loss():
+    """256 closes: 255 returns, 5 windows of 250; the loss after window k is the return at 250 + k, a
+    fall positive, dated the day it happened."""
+    history = _history(256, {250: -0.01, 251: 0.02})
+    book = Portfolio("T", (1.0, 0.0, 0.0), 1_000_000.0)
+    batch, realised, dates = critical.backtest_inputs(history, book)
+    assert batch.returns.shape == (5, 250, 3)
+    assert realised == pytest.approx([10_000.0, -20_000.0, 0.0, 0.0, 0.0])
+    assert dates.tolist() == (np.datetime64("2020-01-01") + np.arange(251, 256)).tolist()
+    assert batch.notional.tolist() == [1_000_000.0] * 5
+
+
+class BatchVaR:
+    """An engine double whose historical VaR is ``value`` on every window."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def var_batch(self, batch: object) -> dict[str, np.ndarray]:
+        return {"var": np.full(batch.notional.size, self.value)}  # type: ignore[attr-defined]
+
+
+def test_backtest_check_states_zones_exceptions_and_the_series_it_judged():
+    """Legacy's VaR is never exceeded (green); a candidate at 0 VaR is exceeded on each of the 26 falls
+    (red): FAIL, with both zones, exception counts and the series judged."""
+    history = _history(520, dict.fromkeys(range(260, 520, 10), -0.02))
+    book = Portfolio("T", (1.0, 0.0, 0.0), 1_000_000.0)
+    check, results, series = critical.backtest_check(history, BatchVaR(1e9), BatchVaR(0.0), book)
+    assert not check.passed
+    assert check.name == "backtest_traffic_light"
+    assert check.numbers == {"zone_legacy": "green", "zone_candidate": "red", "exceptions_legacy": 0,
+                             "exceptions_candidate": 26}  # fmt: skip
+    assert check.detail.startswith(
+        "T 1-day 99% VaR on 269 real days: exceptions 0 -> 26; zone (last 250 days) "
+    )
+    assert (results["portfolio_id"], results["legacy"]["exceptions"], results["candidate"]["exceptions"]) == (
+        "T", 0, 26,
+    )  # fmt: skip
+    assert set(series) == {"dates", "realised_loss", "var_legacy", "var_candidate"}
+    assert series["dates"][0] == np.datetime64("2020-01-01") + 251
+    assert series["realised_loss"].max() == pytest.approx(20_000.0)
+    assert (series["var_legacy"].min(), series["var_candidate"].max()) == (1e9, 0.0)
+    assert critical.backtest_check(history, BatchVaR(1e9), BatchVaR(1e9), book)[0].passed
+
+
+def test_hedge_effectiveness_bootstrap_is_seeded():
+    """The same seed gives the same bootstrap bound (a verdict reproduces); another seed another bound."""
+    block = _he_block(0.9, n=2_000)
+    first = critical.hedge_effectiveness_check(block, seed=7, resamples=50).numbers["books"][0]
+    again = critical.hedge_effectiveness_check(block, seed=7, resamples=50).numbers["books"][0]
+    other = critical.hedge_effectiveness_check(block, seed=8, resamples=50).numbers["books"][0]
+    assert first["ratio_lower_95"] == again["ratio_lower_95"]
+    assert first["ratio_lower_95"] != other["ratio_lower_95"]
+
+
+def test_hedge_ratio_drift_reports_quietly_on_zero_and_missing_ratios():
+    """A zero legacy ratio and missing ratios on both sides: infinite drift, a FAIL stating it, and no
+    numpy warning on the way."""
+    drift = np.zeros(1_000)
+    drift[:20] = np.nan
+    block = _hedge_block(drift)
+    block.legacy["hedge_ratio"][20] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check = critical.hedge_ratio_drift_check(block)
+    assert not check.passed
+    assert check.numbers == {"p99_drift": float("inf"), "max_drift": float("inf"), "limit": 0.01}
+    assert check.detail == "p99 hedge-ratio drift inf, max inf (limit 0.01)"
+    fine = critical.hedge_ratio_drift_check(_hedge_block(np.full(1_000, 0.005)))
+    assert fine.detail == "p99 hedge-ratio drift 0.005, max 0.005 (limit 0.01)"
