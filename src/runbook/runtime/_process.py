@@ -19,6 +19,9 @@ circuit breaker (``_breaker``), which then keeps calls, and so crashes, away. A 
 cannot start (the candidate does not import) is retried with a back-off, up to a minute apart.
 
 A call that finds no idle worker (all busy, or being replaced) is not run: ``SKIPPED`` at once.
+
+Shadow calls do not go through ``run``: the router's pump (``_batch``) takes idle workers and
+sends them batches, judged in the worker; this pool starts, replaces and counts the workers.
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ Until the router has seen one legacy answer (a fresh process in canary or full),
 the kind of new's answers: such a call is answered by old, and new's answer compared with it.
 
 ``candidate_isolation="process"`` runs new in a few worker processes the router owns
-(``_process``), in every mode that calls it (shadow and verification jobs included), sync or
-async: new's CPU time, memory and crashes stay out of the service. New is an import path
+(``_process``), in every mode that calls it, sync or async: new's CPU time, memory and crashes
+stay out of the service. Shadow calls cross in batches from one pump thread and are judged in the
+worker against legacy's answer (``_batch``): per call the service only enqueues and turns a small
+record into an observation. New is an import path
 (``"package.module:attribute"``) or a module-level callable the workers can import; requests and
 results cross by ``serializer`` (pickle protocol 5 by default, numpy arrays out of band). A worker
 that dies, overruns its deadline or passes ``candidate_memory_cap_bytes`` is replaced and the call

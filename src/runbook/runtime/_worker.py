@@ -17,6 +17,13 @@ rides on the worker's next reply. Tracing slows a numpy engine several times ove
 runs on the call that is timed or waited for. Only this process is traced, and it runs nothing
 else meanwhile, so the figure is the candidate's own; the repeated call's result is dropped.
 
+A batch of shadow calls (``_batch``) comes with legacy's answers: each call is run, judged against
+legacy's answer with the router's judge (``validate``, ``compare``, tolerances, sent once at
+start; when it cannot be rebuilt here the answers go back whole and the router judges them), and
+its figures go back at once as one small pickled record stamped with when the worker was done
+with it. A sampled shadow call is traced right after it ran, before its record goes back, so the
+figure is on its own observation; nobody waits for a shadow call.
+
 After answering, a worker whose resident memory (RSS) grew past the cap, or whose candidate
 raised ``MemoryError``, exits: its owner replaces it (a leak never accumulates).
 
