@@ -134,3 +134,36 @@ def test_bad_options_are_refused(options):
     """Sizes below 1 and a non-positive interval raise BadParameter."""
     with pytest.raises(BadParameter):
         ObservationRecorder(InMemorySink(), **options)
+
+
+def test_rows_handed_over_together_fill_the_queue_in_order_and_the_rest_is_counted_dropped():
+    """A pump's rows (Observation's fields in order) fit up to the queue's room, in order; the rest
+    is dropped and counted, never waited for."""
+    release = threading.Event()
+    entered = threading.Event()
+    stored: list[Observation] = []
+
+    class StuckSink:
+        def write_batch(self, observations):
+            entered.set()
+            release.wait()
+            stored.extend(observations)
+            return len(observations)
+
+    def row(i: int) -> tuple[object, ...]:
+        o = observation(i)
+        return (o.component, o.mode, o.route, o.routing_key, o.at, o.legacy_latency_us,
+                o.candidate_latency_us, o.error_kind, None, None, None, None, 0, 0)  # fmt: skip
+
+    recorder = ObservationRecorder(StuckSink(), queue_size=10, batch_size=1, flush_interval_s=0.01)
+    try:
+        recorder.record(observation(0))
+        assert entered.wait(10)  # the writer holds observation 0
+        assert recorder._record_rows([row(i) for i in range(1, 8)]) == 0
+        assert recorder._record_rows([row(i) for i in range(8, 15)]) == 4  # room for 3 of 7
+        assert recorder.stats()["dropped"] == 4
+    finally:
+        release.set()
+    assert recorder.flush()
+    assert [o.routing_key for o in stored] == [f"book-{i}" for i in range(11)]
+    recorder.close()
