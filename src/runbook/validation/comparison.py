@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,32 +65,68 @@ def metric_diagnostics(block: Outputs, *, seed: int) -> dict[str, dict[str, floa
     return out
 
 
-def intersection_union(blocks: list[Outputs], margins: Margins) -> tuple[Check, dict[str, object]]:
-    """Pass only if every portfolio passes tolerance and TOST on every metric; BH-adjusted diagnostics."""
-    rows = []
+Cell = tuple[str, str, str, int, int, float, float, bool]
+CellsOf = Callable[[list["CellInputs"]], list[list[Cell]]]
+
+
+@dataclass(frozen=True, slots=True)
+class CellInputs:
+    """One metric's outputs on a group of whole books: the rows of ``index`` in scenario order."""
+
+    kind: str
+    metric: str
+    portfolio_ids: tuple[str, ...]
+    index: np.ndarray
+    scaled: np.ndarray
+    legacy: np.ndarray
+    candidate: np.ndarray
+
+
+def cell_inputs(blocks: list[Outputs], groups: int = 1) -> list[CellInputs]:
+    """Per block and metric, the outputs split into ``groups`` of whole books (in book order)."""
+    items: list[CellInputs] = []
     for block in blocks:
         index = np.concatenate([s.portfolio_index for s in block.scenarios])
         ids = block.scenarios[0].portfolio_ids
+        books = np.array_split(np.arange(len(ids)), min(groups, len(ids)))
+        rows = [np.flatnonzero(np.isin(index, g)) for g in books] if len(books) > 1 else [slice(None)]
         for metric, d in block.scaled.items():
-            for p, portfolio in enumerate(ids):
-                mask = index == p
-                if not mask.any():
-                    continue
-                tost = st.tost(d[mask], delta=margins.delta, alpha=margins.alpha)
-                failures = int((~(np.abs(d[mask]) <= margins.rtol)).sum())
-                wilcoxon = st.wilcoxon_p(block.legacy[metric][mask], block.candidate[metric][mask])
-                rows.append(
-                    (
-                        block.kind,
-                        metric,
-                        portfolio,
-                        int(mask.sum()),
-                        failures,
-                        tost.p_value,
-                        wilcoxon,
-                        failures == 0 and tost.passed,
-                    )
-                )
+            old, new = block.legacy[metric], block.candidate[metric]
+            items.extend(CellInputs(block.kind, metric, ids, index[r], d[r], old[r], new[r]) for r in rows)
+    return items
+
+
+def portfolio_cells(inputs: CellInputs, margins: Margins) -> list[Cell]:
+    """Tolerance failures, TOST and Wilcoxon of every book in ``inputs``, in book order."""
+    order = np.argsort(inputs.index, kind="stable")  # each book's rows, still in scenario order
+    bounds = np.searchsorted(inputs.index[order], np.arange(len(inputs.portfolio_ids) + 1))
+    cells = []
+    for p, portfolio in enumerate(inputs.portfolio_ids):
+        rows = order[bounds[p] : bounds[p + 1]]
+        if not rows.size:
+            continue
+        d = inputs.scaled[rows]
+        tost = st.tost(d, delta=margins.delta, alpha=margins.alpha)
+        failures = int((~(np.abs(d) <= margins.rtol)).sum())
+        wilcoxon = st.wilcoxon_p(inputs.legacy[rows], inputs.candidate[rows])
+        cells.append(
+            (inputs.kind, inputs.metric, portfolio, int(rows.size), failures, tost.p_value, wilcoxon,
+             failures == 0 and tost.passed)
+        )  # fmt: skip
+    return cells
+
+
+def intersection_union(
+    blocks: list[Outputs], margins: Margins, *, cells_of: CellsOf | None = None, groups: int = 1
+) -> tuple[Check, dict[str, object]]:
+    """Pass only if every portfolio passes tolerance and TOST on every metric; BH-adjusted diagnostics.
+
+    ``cells_of`` computes the per-book cells of each group of books (in this process by default);
+    the BH adjustment and the verdict are taken here from all of them.
+    """
+    items = cell_inputs(blocks, groups)
+    parts = cells_of(items) if cells_of else [portfolio_cells(item, margins) for item in items]
+    rows = [cell for part in parts for cell in part]
     tost_bh = st.benjamini_hochberg(np.array([r[5] for r in rows]))
     wilcoxon_bh = st.benjamini_hochberg(np.array([r[6] for r in rows]))
     table = [

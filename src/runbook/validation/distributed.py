@@ -3,9 +3,12 @@
 Only the engines' work is spread: historical scenarios are split by book (every scenario of a book
 in one partition), Monte Carlo by chunk (each chunk carries its own seeded draws, so both engines
 revalue the very same numbers on the same worker: common random numbers fixed per partition). The
-outputs come back in scenario order and every statistic (tolerance, TOST, intersection-union
-across all books, Wilcoxon, KS, bootstrap) is computed once from all observations, exactly as in
-one process; nothing is averaged across partitions.
+outputs come back in scenario order and the pooled statistics (tolerance, TOST, Wilcoxon, KS,
+bootstrap) are computed once from all observations, exactly as in one process. The per-book cells
+of the intersection-union (each book's tolerance failures, TOST and Wilcoxon, from all of that
+book's observations) are computed on the workers, a group of whole books per task; the BH
+adjustment and the verdict (every book passes every metric) are then taken from all of them.
+Nothing is averaged across partitions.
 
 A worker lost mid-run is survived: the scheduler reruns its partitions elsewhere (an engine that
 raises is retried too), and the report's ``summary["distributed"]`` says how many were rerun and
@@ -29,7 +32,8 @@ from runbook.scenarios import montecarlo
 from runbook.scenarios.portfolios import Portfolio
 from runbook.scenarios.sets import ScenarioSet
 from runbook.validation.adapters import ADAPTERS, ComponentAdapter
-from runbook.validation.report import Outputs, ValidationReport
+from runbook.validation.comparison import intersection_union, portfolio_cells
+from runbook.validation.report import Check, Outputs, ValidationReport
 from runbook.validation.validator import FinancialCalculationValidator, Progress
 
 __all__ = ["DaskRunner", "InProcess", "PartitionRunner", "PartitionedValidator", "dask_runner", "take"]
@@ -42,7 +46,7 @@ _BOOK_TABLES = {"VaRSimulationBatch": frozenset({"weights", "notional"})}
 class PartitionRunner(Protocol):
     """Runs one function over partitions and returns the results in order."""
 
-    def map(self, function: Callable[..., Runs], items: Sequence[Any]) -> list[Runs]: ...
+    def map(self, function: Callable[..., Any], items: Sequence[Any]) -> list[Any]: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -50,7 +54,7 @@ class PartitionRunner(Protocol):
 class InProcess:
     """Partitions one after the other in this process (the reference for the distributed run)."""
 
-    def map(self, function: Callable[..., Runs], items: Sequence[Any]) -> list[Runs]:
+    def map(self, function: Callable[..., Any], items: Sequence[Any]) -> list[Any]:
         return [function(*item) for item in items]
 
     def describe(self) -> dict[str, Any]:
@@ -65,7 +69,7 @@ class DaskRunner:
         self.partitions = self.rerun = 0
         self.lost_workers: set[str] = set()
 
-    def map(self, function: Callable[..., Runs], items: Sequence[Any]) -> list[Runs]:
+    def map(self, function: Callable[..., Any], items: Sequence[Any]) -> list[Any]:
         before = set(self.client.scheduler_info()["workers"])
         futures = [self.client.submit(function, *item, retries=self.retries, pure=False) for item in items]
         results = self.client.gather(futures)
@@ -208,6 +212,15 @@ class PartitionedValidator(FinancialCalculationValidator):
                 runs[0].append(legacy)
                 runs[1].append(candidate)
         return super()._compare(adapter, pair, sets, kind, runs)
+
+    def _intersection_union(self, blocks: list[Outputs]) -> tuple[Check, dict[str, Any]]:
+        """Per-book cells computed in the partitions' groups of books; BH and the verdict from all."""
+        return intersection_union(
+            blocks,
+            self.margins,
+            groups=self.partitions,
+            cells_of=lambda items: self.runner.map(portfolio_cells, [(item, self.margins) for item in items]),
+        )
 
     def _by_book(
         self,

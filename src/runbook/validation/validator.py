@@ -250,7 +250,7 @@ class FinancialCalculationValidator:
         for block in blocks:
             checks.extend(metric_checks(block, self.margins))
             diagnostics["metrics"].update(metric_diagnostics(block, seed=seed))
-        iu_check, iu_table = intersection_union(blocks, self.margins)
+        iu_check, iu_table = self._intersection_union(blocks)
         checks.append(iu_check)
         diagnostics["intersection_union"] = iu_table
         mc = next((b for b in blocks if b.kind == "monte_carlo"), None)
@@ -275,6 +275,9 @@ class FinancialCalculationValidator:
             checks.extend(self._performance(adapter, pair, hist_set, diagnostics))
             report("performance", 1, 1)
         return checks, diagnostics
+
+    def _intersection_union(self, blocks: list[Outputs]) -> tuple[Check, dict[str, Any]]:
+        return intersection_union(blocks, self.margins)
 
     def _performance(
         self, adapter: ComponentAdapter, pair: EnginePair, hist_set: ScenarioSet, diagnostics: dict[str, Any]
