@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -61,6 +62,8 @@ def main() -> None:
     portfolios = books(args.books)
     size = {"historical": args.historical, "monte_carlo": args.monte_carlo, "seed": 0}
     scenarios = args.historical + args.monte_carlo
+    load_start = os.getloadavg()
+    print(f"load average at start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}", flush=True)
 
     started = time.perf_counter()
     alone = PartitionedValidator(InProcess(), books=portfolios, check_performance=False).validate_component(
@@ -74,6 +77,8 @@ def main() -> None:
         )
         dask_s = time.perf_counter() - started
         worker_rss = runner.client.run(peak_rss)
+    load_end = os.getloadavg()
+    print(f"load average at end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
     figures = {
         "bench": "validation_scale", "books": args.books, "historical": args.historical,
         "monte_carlo": args.monte_carlo, "workers": args.workers,
@@ -84,6 +89,7 @@ def main() -> None:
         "verdicts_match": alone.passed == spread.passed,
         "numbers_match": comparable(alone) == comparable(spread),
         "partitions": spread.summary["distributed"]["partitions"],
+        "load_average_start": round(load_start[0], 2), "load_average_end": round(load_end[0], 2),
     }  # fmt: skip
     print(
         f"var_engine, {args.books} books, {args.historical} historical + {args.monte_carlo} MC: "
