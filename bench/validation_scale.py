@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import time
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def books(count: int, seed: int = 0) -> tuple[Portfolio, ...]:
     )
 
 
-def comparable(report) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def comparable(report: Any) -> dict[str, Any]:
     data = json.loads(report.to_json())
     data["summary"].pop("seconds")
     data["summary"].pop("distributed", None)

@@ -230,6 +230,10 @@ def _print_summary(report: Any) -> None:
         result = "pass" if check.passed else f"[red]{check.outcome.upper()}[/red]"
         table.add_row(check.name, result, check.detail)
     console.print(table)
+    if "distributed" in summary:
+        from runbook.validation.distributed import describe_run
+
+        console.print(describe_run(summary["distributed"]))
     passed_metric = sum(c.passed for c in per_metric)
     console.print(f"per-metric tolerance and TOST checks: {passed_metric} of {len(per_metric)} pass")
     if len(failed) > 12:

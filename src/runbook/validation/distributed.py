@@ -36,7 +36,15 @@ from runbook.validation.comparison import intersection_union, portfolio_cells
 from runbook.validation.report import Check, Outputs, ValidationReport
 from runbook.validation.validator import FinancialCalculationValidator, Progress
 
-__all__ = ["DaskRunner", "InProcess", "PartitionRunner", "PartitionedValidator", "dask_runner", "take"]
+__all__ = [
+    "DaskRunner",
+    "InProcess",
+    "PartitionRunner",
+    "PartitionedValidator",
+    "dask_runner",
+    "describe_run",
+    "take",
+]
 
 Runs = tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
 # Per-book tables of a batch (indexed by the draws' book index, never sliced with the draws).
@@ -62,23 +70,28 @@ class InProcess:
 
 
 class DaskRunner:
-    """Partitions as dask.distributed tasks; ``retries`` reruns of a partition whose engine raised."""
+    """Partitions as dask.distributed tasks; ``retries`` reruns of a partition whose engine raised.
+
+    A partition whose worker died while running it, or after computing it but before its result
+    was gathered, is rerun by the scheduler on another worker; the scheduler's remove-worker events
+    say which partitions and which workers, and ``describe`` reports them.
+    """
 
     def __init__(self, client: Any, *, retries: int = 2) -> None:
         self.client, self.retries = client, retries
-        self.partitions = self.rerun = 0
+        self.partitions = 0
+        self.rerun: set[str] = set()
         self.lost_workers: set[str] = set()
 
     def map(self, function: Callable[..., Any], items: Sequence[Any]) -> list[Any]:
-        before = set(self.client.scheduler_info()["workers"])
         futures = [self.client.submit(function, *item, retries=self.retries, pure=False) for item in items]
         results = self.client.gather(futures)
-        keys = [f.key for f in futures]
-        # A task whose worker died counts as "suspicious" on the scheduler before it is rerun.
-        suspicious = self.client.run_on_scheduler(_suspicious, keys=keys)
+        keys = {str(f.key) for f in futures}
+        for worker, lost_keys in self.client.run_on_scheduler(_removals):
+            if rerun := keys & lost_keys:
+                self.rerun |= rerun
+                self.lost_workers.add(worker)
         self.partitions += len(items)
-        self.rerun += sum(1 for count in suspicious.values() if count)
-        self.lost_workers |= before - set(self.client.scheduler_info()["workers"])
         return list(results)
 
     def describe(self) -> dict[str, Any]:
@@ -88,14 +101,35 @@ class DaskRunner:
             "scheduler": self.client.scheduler.address,
             "workers": len(workers),
             "partitions": self.partitions,
-            "partitions_rerun": self.rerun,
+            "partitions_rerun": len(self.rerun),
             "workers_lost": sorted(self.lost_workers),
         }
 
 
-def _suspicious(dask_scheduler: Any, keys: Sequence[Any]) -> dict[str, int]:
-    tasks = dask_scheduler.tasks
-    return {str(k): (tasks[k].suspicious if k in tasks else 0) for k in keys}
+def _removals(dask_scheduler: Any) -> list[tuple[str, set[str]]]:
+    """Every worker the scheduler removed, with the keys it was running or held (rerun elsewhere)."""
+    return [
+        (msg["worker"], {str(k) for k in (*msg["processing-tasks"], *msg["lost-computed-tasks"])})
+        for _, msg in dask_scheduler.get_events("all")
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker"
+    ]
+
+
+def describe_run(distributed: dict[str, Any]) -> str:
+    """One line on where a validation's engines ran and what was rerun (``summary["distributed"]``)."""
+    if distributed.get("executor") != "dask":
+        return "partitions run in this process"
+    line = (
+        f"{distributed['partitions']} partitions on {distributed['workers']} dask workers "
+        f"(scheduler {distributed['scheduler']})"
+    )
+    lost = distributed["workers_lost"]
+    if not lost:
+        return line + "; no worker lost"
+    return line + (
+        f"; {distributed['partitions_rerun']} partition(s) rerun after losing "
+        f"{len(lost)} worker(s): {', '.join(lost)}"
+    )
 
 
 @contextmanager

@@ -131,6 +131,15 @@ def _sources(report: Any) -> str:
     return _table(["validated", "value"], rows) if rows else ""
 
 
+def _distributed(summary: dict[str, Any]) -> str:
+    """Where the engines ran, and which partitions were rerun after which workers were lost."""
+    if "distributed" not in summary:
+        return ""
+    from runbook.validation.distributed import describe_run
+
+    return f"<p>{escape(describe_run(summary['distributed']))}</p>"
+
+
 def render_html(report: Any) -> str:
     """The whole page."""
     verdict = f'<span class="{"pass" if report.passed else "fail"}">{report.verdict.upper()}</span>'
@@ -163,6 +172,7 @@ def render_html(report: Any) -> str:
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{escape(report.component)}: {verdict}</h1>",
         _table(["summary", "value"], [[escape(k), _fmt(v)] for k, v in report.summary.items()]),
+        _distributed(report.summary),
         _sources(report),
         "<h2>Checks</h2>",
         _table(["check", "result", "kind", "detail"], check_rows),
