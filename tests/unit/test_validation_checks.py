@@ -370,3 +370,23 @@ def test_hedge_ratio_drift_reports_quietly_on_zero_and_missing_ratios():
     assert check.detail == "p99 hedge-ratio drift inf, max inf (limit 0.01)"
     fine = critical.hedge_ratio_drift_check(_hedge_block(np.full(1_000, 0.005)))
     assert fine.detail == "p99 hedge-ratio drift 0.005, max 0.005 (limit 0.01)"
+
+
+def test_metric_checks_use_the_margins_given():
+    """A 5e-4 relative difference everywhere: within a 1e-3 tolerance, stated with its scale and the
+    largest absolute difference; outside the default 1e-5."""
+    rng = np.random.default_rng(6)
+    old = rng.uniform(100.0, 200.0, 500)
+    new = old * (1 + 5e-4)
+    loose = Margins(rtol=1e-3, delta=1e-3)
+    scaled = {"var": st.scaled_differences(old, new, atol=1e-6, rtol=loose.rtol)}
+    block = Outputs(
+        HISTORICAL, (_set(HISTORICAL, ("P0",), np.zeros(500, int)),), {"var": old}, {"var": new}, scaled
+    )
+    tolerance, tost = metric_checks(block, loose)
+    assert (tolerance.name, tolerance.passed, tost.passed) == ("tolerance:historical:var", True, True)
+    assert tolerance.numbers["max_abs"] == pytest.approx(5e-4 * old.max())
+    assert tolerance.numbers["scale"] == "|legacy value|"
+    assert tolerance.detail.startswith("0 of 500 scenarios outside |new-old| <= 0.001*scale + atol")
+    strict = metric_checks(block, Margins())
+    assert not strict[0].passed

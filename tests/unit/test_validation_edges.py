@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,13 +14,13 @@ from runbook.engines.correlation import CorrelationAnalyzer
 from runbook.engines.market_data import MarketDataProvider
 from runbook.engines.performance import PerformanceAnalyzer
 from runbook.errors import BadEngine, BadInputData
-from runbook.scenarios.sets import HISTORICAL, ScenarioSet
+from runbook.scenarios.sets import HISTORICAL, MONTE_CARLO, ScenarioSet
 from runbook.validation import critical, html
 from runbook.validation import statistics as st
 from runbook.validation.adapters import ADAPTERS
 from runbook.validation.comparison import Margins, intersection_union, worst_scenarios
 from runbook.validation.custom import scenario_set_from_requests
-from runbook.validation.report import Check, Outputs, ValidationReport
+from runbook.validation.report import Check, Outputs, ValidationReport, WorstScenario
 
 
 def test_empty_and_non_finite_inputs_never_pass():
@@ -282,3 +283,20 @@ async def test_async_performance_and_hedge_entry_points():
     validator = FinancialCalculationValidator(check_performance=False)
     report = await validator.validate_hedge_calculations(pair.legacy, pair.candidate, 100, monte_carlo=500)
     assert report.summary["historical_scenarios"] == 100
+
+
+def test_worst_scenarios_rank_unknown_differences_first_then_largest():
+    """Monte Carlo rows of two sets: a NaN scaled difference ranks first, then by size; ids, kind,
+    metric and differences name the row within its own set."""
+    a = dataclasses.replace(_set(("P0",), np.zeros(3, int)), kind=MONTE_CARLO)
+    b = dataclasses.replace(_set(("Q0",), np.zeros(3, int), start=40), kind=MONTE_CARLO)
+    old = np.full(6, 100.0)
+    new = np.array([103.0, 100.0, 102.0, 101.0, 100.5, 100.0])
+    scaled = (new - old) / old
+    scaled[4] = np.nan  # a difference that cannot be measured
+    block = Outputs(MONTE_CARLO, (a, b), {"var": old}, {"var": new}, {"var": scaled})
+    worst = worst_scenarios([block], count=3)
+    assert [w.scenario_id for w in worst] == ["M0000041", "M0000000", "M0000002"]
+    assert worst[1] == WorstScenario("M0000000", MONTE_CARLO, "P0", "var", 100.0, 103.0, 3.0, 0.03)
+    assert worst[0].portfolio_id == "Q0"
+    assert len(worst_scenarios([block], count=10)) == 6
