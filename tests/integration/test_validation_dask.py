@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -127,4 +128,26 @@ def test_in_process_and_healthy_runs_say_so() -> None:
     assert (
         describe_run(healthy)
         == "9 partitions on 2 dask workers (scheduler tcp://127.0.0.1:1); no worker lost"
+    )
+
+
+def test_the_text_summary_says_where_the_engines_ran(runner: DaskRunner, capsys: Any) -> None:
+    """``runbook validate --dask ADDRESS`` prints the one line on workers, partitions and losses."""
+    from runbook.cli import main
+
+    address = runner.client.scheduler.address
+    argv = [
+        "validate",
+        "performance_analyzer",
+        "--dask",
+        address,
+        "--historical",
+        "200",
+        "--monte-carlo",
+        "1000",
+    ]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert re.search(
+        rf"\d+ partitions on 2 dask workers \(scheduler {re.escape(address)}\); no worker lost", out
     )
