@@ -57,7 +57,7 @@ def peak_rss() -> int:
 class Timed:
     """One validation of var_engine over ``books``: wall time, and the part before the statistics."""
 
-    def __init__(self, runner: Any, books: tuple[Portfolio, ...], size: dict[str, int]) -> None:
+    def __init__(self, runner: Any, books: tuple[Portfolio, ...], size: dict[str, Any]) -> None:
         validator = PartitionedValidator(runner, books=books, check_performance=False)
         validator.history  # noqa: B018 - the bundled market data, loaded outside the timing
         self.stages: dict[str, float] = {}
