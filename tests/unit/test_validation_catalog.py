@@ -111,7 +111,7 @@ def test_var_requests_from_a_file_are_backtested_on_the_market_data_given(prices
     checks = {c.name: c for c in report.checks}
     assert report.passed, [c.detail for c in report.checks if not c.passed]
     assert report.summary["requests"] == 24
-    assert report.summary["source"] == f"requests file {requests}"
+    assert report.summary["source"] == f"from requests file {requests}"
     backtest = checks["backtest_traffic_light"]
     assert backtest.gating
     assert backtest.numbers["data"] == str(prices)
@@ -122,12 +122,18 @@ def test_var_requests_from_a_file_are_backtested_on_the_market_data_given(prices
     assert report.data["path"] == str(prices)
 
 
-def test_var_requests_from_a_file_without_market_data_skip_the_backtest(prices):
+def test_var_requests_from_a_file_without_market_data_skip_the_backtest_and_monte_carlo(prices):
     requests = write_var_requests(prices, 4)
     report = validate_catalog_component("var_engine", Sources(requests=str(requests)), timer=Ticks())
-    backtest = {c.name: c for c in report.checks}["backtest_traffic_light"]
+    checks = {c.name: c for c in report.checks}
+    backtest = checks["backtest_traffic_light"]
     assert not backtest.gating
     assert backtest.detail == "skipped: requests come from a file; no market data given"
+    monte_carlo = checks["monte_carlo_var_es"]
+    assert not monte_carlo.gating
+    assert monte_carlo.detail == (
+        "skipped: requests come from a file; no market data given to calibrate the simulation on"
+    )
     assert report.data is None
 
 

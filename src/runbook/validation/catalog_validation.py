@@ -66,7 +66,7 @@ def validate_catalog_component(
     if sources.requests:
         requests = read_requests(sources.requests)
         history, data = market_data_of(entry, sources.market_data) if sources.market_data else (None, None)
-        source = f"requests file {sources.requests}"
+        source = f"from requests file {sources.requests}"
     else:
         if entry.kind not in GENERATED_KINDS:
             generated_requests(entry, None, sources, count=0, seed=seed)  # raises, naming what to give
@@ -75,6 +75,9 @@ def validate_catalog_component(
         source = f"generated from market data {data['path']}"
     if history is None:
         extra = [lambda: skipped("backtest_traffic_light", "requests come from a file; no market data given")]
+        if entry.kind is Kind.VAR:
+            extra.append(lambda: skipped("monte_carlo_var_es", "requests come from a file; no market data "
+                                                               "given to calibrate the simulation on"))
     else:
         assert data is not None
         extra = [_quality_maker(entry, sources, data_quality)]
