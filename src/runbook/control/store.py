@@ -9,6 +9,7 @@ transaction takes one advisory lock, which gives the audit hash chain the same s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, NoSuchModuleError, OperationalError
 
 from runbook.control._changes import ChangeSignal
 from runbook.control._engine import (
@@ -33,7 +34,7 @@ from runbook.control._state_rows import catalog_states, state_from_row
 from runbook.control.models import ComponentStateRow
 from runbook.domain.components import catalog_components
 from runbook.domain.state import ComponentState
-from runbook.errors import StoreMissing, StoreUnavailable
+from runbook.errors import BadSetting, StoreMissing, StoreUnavailable
 
 if TYPE_CHECKING:
     from runbook.settings import Settings
@@ -88,9 +89,15 @@ class Store:
         ``create`` (default: ``upgrade``) allows creating a missing SQLite file.
         """
         create = upgrade if create is None else create
-        store = cls(
-            make_engine(normalize_url(url), timeout_s, create=create), timeout_s=timeout_s, create=create
-        )
+        try:
+            engine = make_engine(normalize_url(url), timeout_s, create=create)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            shown = re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)
+            raise BadSetting(
+                f"database URL {shown!r} (RUNBOOK_DATABASE_URL) cannot be opened: {exc}; allowed: a "
+                "SQLAlchemy URL such as sqlite:////path/runbook.db or postgresql+psycopg://user@host/db"
+            ) from None
+        store = cls(engine, timeout_s=timeout_s, create=create)
         if upgrade:
             store.upgrade()
         return store

@@ -1,0 +1,84 @@
+"""The README's control-plane session and emergency rollback, run as written on a fresh store."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runbook.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOK = Path(sys.executable).with_name("runbook")
+
+
+def session_commands() -> list[tuple[str, str]]:
+    """(command, comment) of the README block that starts with ``$ runbook db upgrade``."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```\n$ runbook db upgrade", 1)[1].split("```", 1)[0]
+    block = "$ runbook db upgrade" + block
+    commands = []
+    for line in block.splitlines():
+        if line.startswith("$ runbook "):
+            command, _, comment = line[len("$ runbook "):].partition("#")
+            commands.append((command.strip(), comment))
+    return commands
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNBOOK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RUNBOOK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("RUNBOOK_CATALOG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "home"
+
+
+def test_the_control_plane_session_prints_what_the_readme_shows(home, capsys):
+    """db upgrade, shadow, canary 5, canary 250 (exit 2), promote (exit 2), status, audit --verify."""
+    text = (ROOT / "README.md").read_text()
+    outputs = {}
+    for command, comment in session_commands():
+        code = main(shlex.split(command))
+        expected = 2 if "exit 2" in comment else 0
+        out, err = capsys.readouterr()
+        assert code == expected, f"{command}: {out}{err}"
+        outputs[command] = out + err
+        if expected == 2:
+            [line] = err.strip().splitlines()
+            assert line in text, line
+    assert "upgraded from empty to revision 0004 (head)" in outputs["db upgrade"]
+    assert "upgraded from empty to revision 0004 (head)" in text
+    assert "var_engine: legacy -> shadow (epoch 1) by" in outputs['shadow var_engine --reason "phase 1"']
+    assert "var_engine: shadow -> canary 5% (epoch 2) by" in outputs['canary var_engine 5 --reason "week 8"']
+    verified = outputs["audit --verify"]
+    assert verified.startswith("audit chain verified: 2 row(s), head ")
+    assert "audit chain verified: 2 row(s)" in text
+
+
+@pytest.mark.parametrize("url", ["bogus://x", "notaurl", "postgresql+nodriver://ops:secret@db/runbook"])
+@pytest.mark.parametrize("command", [["rollback", "var_engine", "--reason", "drill"], ["status"]])
+def test_a_database_url_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path, url, command):
+    env = {**os.environ, "RUNBOOK_HOME": str(tmp_path / "home"), "RUNBOOK_DATABASE_URL": url}
+    done = subprocess.run([str(RUNBOOK), *command], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("runbook: error: database URL '")
+    assert "RUNBOOK_DATABASE_URL" in line
+    assert "secret" not in line
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_emergency_rollback_script_refuses_a_bad_store_url_as_bad_input(tmp_path):
+    env = {**os.environ, "RUNBOOK_HOME": str(tmp_path / "home"), "RUNBOOK_DATABASE_URL": "bogus://x",
+           "PATH": f"{RUNBOOK.parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    env.pop("RUNBOOK_SLACK_BOT_TOKEN", None)
+    done = subprocess.run([str(ROOT / "scripts" / "emergency_rollback.sh"), "var_engine"], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "database URL 'bogus://x'" in done.stderr
