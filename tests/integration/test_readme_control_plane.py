@@ -82,3 +82,14 @@ def test_the_emergency_rollback_script_refuses_a_bad_store_url_as_bad_input(tmp_
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "database URL 'bogus://x'" in done.stderr
+
+
+def test_runbook_up_prints_the_prefect_api_url_line_the_readme_shows():
+    from runbook._cli.flows import other_shells_line
+
+    line = other_shells_line("http://127.0.0.1:4200/api")
+    exported = line.split(": ", 1)[1].split(" (", 1)[0]
+    assert exported == "export PREFECT_API_URL=http://127.0.0.1:4200/api"
+    readme = (ROOT / "README.md").read_text()
+    assert f"\n{exported}    # `runbook up` prints this line\n" in readme
+    assert f"$ {exported}\n" in readme

@@ -156,6 +156,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     server = ensure_server(settings.home, api_url=args.api_url)
     origin = f"started (pid {server.pid}, log {server.log})" if server.started else "already running"
     print(f"Prefect server {origin}: UI at {server.ui_url}")
+    print(other_shells_line(server.api_url))
     reports = _serve_reports(settings)
     try:
         _serve(server.ui_url)
@@ -165,6 +166,12 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         if server.started and server.pid:
             _stop(server.pid)
     return 0
+
+
+def other_shells_line(api_url: str) -> str:
+    """What `runbook up` tells other shells to set, so Prefect's and runbook's commands reach it."""
+    return (f"in other shells: export PREFECT_API_URL={api_url} (so `prefect deployment run`, "
+            "`runbook gates` and `runbook approve` use this server)")
 
 
 def _serve_reports(settings: Settings) -> Any:
