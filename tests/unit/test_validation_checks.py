@@ -390,3 +390,66 @@ def test_metric_checks_use_the_margins_given():
     assert tolerance.detail.startswith("0 of 500 scenarios outside |new-old| <= 0.001*scale + atol")
     strict = metric_checks(block, Margins())
     assert not strict[0].passed
+
+
+def _scaled_block(d: np.ndarray, index: np.ndarray, ids: tuple[str, ...]) -> Outputs:
+    """A block whose scaled differences are ``d`` (legacy 100, candidate 100 (1 + d))."""
+    old = np.full(d.size, 100.0)
+    return Outputs(
+        HISTORICAL, (_set(HISTORICAL, ids, index),), {"var": old}, {"var": old * (1 + d)}, {"var": d}
+    )
+
+
+def test_intersection_union_needs_tolerance_and_tost_in_every_cell():
+    """P0: one scenario exactly at the tolerance (inclusive: passes). P1: one scenario at twice it, TOST
+    still passing: the cell fails, so the gate fails. The table states each cell; BH-adjusted p-values
+    of two cells are min(2 p, larger p) and the larger p."""
+    d = np.zeros(800)
+    d[0] = st.RTOL  # P0
+    d[1] = 2 * st.RTOL  # P1
+    check, table = intersection_union([_scaled_block(d, np.arange(800) % 2, ("P0", "P1"))], Margins())
+    assert (check.name, check.passed) == ("portfolios_intersection_union", False)
+    assert check.detail == "1 portfolio/metric cells fail: P1/var"
+    assert check.numbers == {"portfolios": 2, "cells": 2, "failing_cells": 1}
+    rows = table["per_portfolio"]
+    cells = [
+        (r["kind"], r["metric"], r["portfolio_id"], r["n"], r["tolerance_failures"], r["passed"])
+        for r in rows
+    ]
+    assert cells == [("historical", "var", "P0", 400, 0, True), ("historical", "var", "P1", 400, 1, False)]
+    assert all(r["tost_p"] < st.ALPHA for r in rows)
+    for key in ("tost_p", "wilcoxon_p"):
+        low, high = sorted(r[key] for r in rows)
+        adjusted = {r[key]: r[f"{key}_bh"] for r in rows}
+        assert adjusted[high] == pytest.approx(high)
+        assert adjusted[low] == pytest.approx(min(2 * low, high))
+
+
+def test_intersection_union_lists_six_failing_cells_then_an_ellipsis():
+    seven = np.full(700, 2 * st.RTOL)
+    ids = tuple(f"P{i}" for i in range(7))
+    check, _ = intersection_union([_scaled_block(seven, np.arange(700) % 7, ids)], Margins())
+    assert check.detail == "7 portfolio/metric cells fail: P0/var, P1/var, P2/var, P3/var, P4/var, P5/var ..."
+    passing, _ = intersection_union([_scaled_block(np.zeros(700), np.arange(700) % 7, ids)], Margins())
+    assert passing.detail == "all 7 portfolios pass every metric"
+
+
+def test_tost_margin_and_alpha_given_are_the_ones_used():
+    """Mean scaled difference 5e-4, 2.5 standard errors under a 1e-3 margin: TOST p is about 0.006, so
+    it passes at alpha 0.025 and fails at the default 0.0005, in the metric checks and per portfolio."""
+    z = np.random.default_rng(9).normal(0.0, 1.0, 400)
+    d = 5e-4 + (z - z.mean()) / z.std(ddof=1) * 4e-3
+    block = _scaled_block(d, np.zeros(400, int), ("P0",))
+    loose = Margins(rtol=1.0, delta=1e-3, alpha=0.025)
+    tost = metric_checks(block, loose)[1]
+    assert tost.passed
+    assert 0.0005 < tost.numbers["p_value"] < 0.025
+    assert tost.detail.startswith(
+        f"TOST p={tost.numbers['p_value']:.3g} (alpha 0.025 per side); 95% CI of mean rel"
+    )
+    assert tost.detail.endswith(" vs margin +-0.001")
+    assert intersection_union([block], loose)[0].passed
+    strict_alpha = Margins(rtol=1.0, delta=1e-3)
+    assert not metric_checks(block, strict_alpha)[1].passed
+    assert not intersection_union([block], strict_alpha)[0].passed
+    assert not intersection_union([block], Margins(rtol=1.0, alpha=0.025))[0].passed
