@@ -353,6 +353,27 @@ def test_hedge_effectiveness_bootstrap_is_seeded():
     other = critical.hedge_effectiveness_check(block, seed=8, resamples=50).numbers["books"][0]
     assert first["ratio_lower_95"] == again["ratio_lower_95"]
     assert first["ratio_lower_95"] != other["ratio_lower_95"]
+    # resampled, the lower bound lies under the point estimate of the whole sample
+    assert (
+        first["ratio_lower_95"] < first["ratio"] == pytest.approx(first["he_candidate"] / first["he_legacy"])
+    )
+    assert first["book_id"] == "B0"
+    check = critical.hedge_effectiveness_check(block, seed=7, resamples=50)
+    assert check.numbers["resamples"] == 50
+    assert check.numbers["min_ratio"] == 0.95
+    assert (
+        check.detail
+        == f"lowest 95% bootstrap lower bound of HE_new/HE_old {first['ratio_lower_95']:.6f} (limit 0.95)"
+    )
+
+
+def test_hedge_effectiveness_without_books_does_not_pass():
+    empty = np.zeros(0)
+    block = _block(MONTE_CARLO, {"hedged_pnl": empty, "unhedged_pnl": empty},
+                   {"hedged_pnl": empty, "unhedged_pnl": empty}, np.zeros(0, int), ())  # fmt: skip
+    check = critical.hedge_effectiveness_check(block, seed=0, resamples=10)
+    assert not check.passed
+    assert check.detail == "lowest 95% bootstrap lower bound of HE_new/HE_old nan (limit 0.95)"
 
 
 def test_hedge_ratio_drift_reports_quietly_on_zero_and_missing_ratios():
