@@ -11,6 +11,7 @@ filters and tests still recognise it; unexpected errors keep their tracebacks.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 from runbook.errors import (
     AutomaticRollback,
@@ -28,6 +29,8 @@ __all__ = ["STOP_ERRORS", "OneLineStop", "is_stop", "one_line_stops"]
 STOP_ERRORS = (AutomaticRollback, GateRejected, GateTimedOut, ValidationFailed, PhaseStartRefused,
                ComponentBusy, UserInputError)
 _MARK = "runbook_stop"
+# Stops remembered per handler to drop the engine's repeat of one (a process runs few runs at once).
+_REMEMBERED_STOPS = 256
 
 
 def is_stop(record: logging.LogRecord) -> bool:
@@ -37,11 +40,27 @@ def is_stop(record: logging.LogRecord) -> bool:
 
 
 class OneLineStop(logging.Filter):
-    """Keeps a deliberate stop's record, without its traceback: ``Stopped: <the reason>``."""
+    """Keeps a deliberate stop's record, without its traceback: ``Stopped: <the reason>``.
+
+    Prefect's engine logs the exception that ends a run more than once (when the flow raises, and
+    again once the run is Failed); a run's log keeps the first ``Stopped:`` line of each stop only.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stopped: OrderedDict[tuple[str, str, str], None] = OrderedDict()
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, STOP_ERRORS):
+            run = getattr(record, "flow_run_id", None)
+            if run is not None:
+                key = (str(run), type(error).__name__, str(error))
+                if key in self._stopped:
+                    return False
+                self._stopped[key] = None
+                while len(self._stopped) > _REMEMBERED_STOPS:
+                    self._stopped.popitem(last=False)
             record.msg, record.args = f"Stopped: {error}", ()
             record.exc_info, record.exc_text = None, None
             setattr(record, _MARK, error)
