@@ -1,10 +1,11 @@
 """`runbook rollback` on the DB-API: the same rows as ProductionSafetyManager, no heavy import, and
-the full path for any store it does not handle (SQLite and PostgreSQL)."""
+the full path for any store it does not handle (SQLite; PostgreSQL through libpq and through psycopg)."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import uuid
@@ -16,19 +17,34 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from tcp_proxy import TcpProxy
 
 from runbook.control import AuditLog, ProductionSafetyManager, Store
 from runbook.control.fast_rollback import fast_verified_rollback
 from runbook.domain.modes import Mode
+from runbook.errors import RollbackFailed, StoreUnavailable
 
-HEAVY = ("sqlalchemy", "prefect", "slack_sdk", "pandas", "numpy", "pydantic")
+# psycopg too: PostgreSQL goes through libpq directly wherever libpq loads (as here).
+HEAVY = ("sqlalchemy", "prefect", "slack_sdk", "pandas", "numpy", "pydantic", "psycopg")
 # How SQLAlchemy keeps a DateTime on SQLite: naive UTC text with microseconds.
 SQLITE_DATETIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
 
 
+@pytest.fixture(
+    params=["sqlite", pytest.param("libpq", marks=pytest.mark.postgres),
+            pytest.param("psycopg", marks=pytest.mark.postgres)]
+)  # fmt: skip
+def store_client(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    """(empty store URL, PostgreSQL client of the fast path): SQLite, PostgreSQL via libpq, via psycopg."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url"), None
+    return request.getfixturevalue("postgres_url"), request.param
+
+
 @pytest.fixture
-def twin_urls(database_url: str) -> Iterator[tuple[str, str]]:
+def twin_urls(store_client: tuple[str, str | None]) -> Iterator[tuple[str, str]]:
     """Two empty stores on the same backend: one for each rollback path."""
+    database_url = store_client[0]
     parsed = make_url(database_url)
     if parsed.get_backend_name() == "sqlite":
         yield database_url, database_url.replace("runbook.db", "twin.db")
@@ -87,15 +103,16 @@ ROLLBACKS = [
 
 @pytest.mark.parametrize(("target", "actor", "reason"), ROLLBACKS)
 def test_fast_path_writes_what_the_safety_manager_writes(
-    twin_urls: tuple[str, str], target: str, actor: str, reason: str
+    twin_urls: tuple[str, str], store_client: tuple[str, str | None], target: str, actor: str, reason: str
 ) -> None:
     """The same rollback on twin stores: identical state and audit rows, a valid chain on both."""
     fast_url, manager_url = twin_urls
     for url in twin_urls:
         history(url)
     report = fast_verified_rollback(
-        fast_url, target, actor=actor, reason=reason, timeout_s=5.0, deadline_s=10.0
-    )
+        fast_url, target, actor=actor, reason=reason, timeout_s=5.0, deadline_s=10.0,
+        postgres_client=store_client[1],
+    )  # fmt: skip
     assert report.attempts == 1
     with Store.from_url(manager_url) as store:
         manager = ProductionSafetyManager(store, actor=actor)
@@ -129,7 +146,7 @@ def _env(url: str, **extra: str) -> dict[str, str]:
     return {**env, "RUNBOOK_DATABASE_URL": url, **extra}
 
 
-def _run_cli(url: str, *argv: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def _run_cli(url: str, *argv: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     code = (
         "import sys\nfrom runbook.cli import main\n"
         f"code = main({list(argv)!r})\n"
@@ -137,15 +154,15 @@ def _run_cli(url: str, *argv: str) -> tuple[subprocess.CompletedProcess[str], li
         "sys.exit(code)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], env=_env(url), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], env=_env(url, **env), capture_output=True, text=True, timeout=60
     )
     loaded = done.stdout.strip().splitlines()[-1]
     return done, loaded.removeprefix("LOADED ").strip("[]").replace("'", "").split(", ")
 
 
 def test_rollback_imports_no_heavy_library(database_url: str) -> None:
-    """runbook rollback on a store at head loads none of SQLAlchemy, Prefect, Slack, pandas, numpy
-    or pydantic, and rolls back."""
+    """runbook rollback on a store at head loads none of SQLAlchemy, Prefect, Slack, pandas, numpy,
+    pydantic or (libpq being there) psycopg, and rolls back."""
     history(database_url)
     done, loaded = _run_cli(database_url, "rollback", "var_engine", "--reason", "page")
     assert done.returncode == 0, done.stderr
@@ -177,3 +194,71 @@ def test_a_url_form_it_does_not_parse_takes_the_full_path(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert "sqlalchemy" in loaded
     assert "canary 5% -> rolled_back" in done.stdout
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _elsewhere(postgres_url: str, port: int) -> str:
+    return make_url(postgres_url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
+def _fails_once(url: str) -> StoreUnavailable:
+    """The rollback through libpq with a deadline of one attempt; the outage it ended on."""
+    with pytest.raises(RollbackFailed, match=r"^rollback of var_engine NOT DONE: 1 attempt\(s\)") as failed:
+        fast_verified_rollback(url, "var_engine", actor="pager", reason="page", timeout_s=0.5,
+                               deadline_s=0.5, postgres_client="libpq")  # fmt: skip
+    assert isinstance(failed.value.__cause__, StoreUnavailable)
+    return failed.value.__cause__
+
+
+@pytest.mark.postgres
+def test_libpq_reports_a_refused_connection_as_the_store_unavailable(postgres_url: str) -> None:
+    """Nothing listens on the port: one attempt, StoreUnavailable naming the refusal."""
+    cause = _fails_once(_elsewhere(postgres_url, _closed_port()))
+    assert "is unavailable" in str(cause)
+    assert "refused" in str(cause)
+
+
+@pytest.mark.postgres
+def test_libpq_gives_up_on_a_black_holed_server_at_the_connect_timeout(postgres_url: str) -> None:
+    """A server that accepts TCP and never answers: StoreUnavailable naming the timeout, no hang."""
+    with TcpProxy("127.0.0.1", 9) as proxy:
+        proxy.blackhole()
+        cause = _fails_once(_elsewhere(postgres_url, proxy.port))
+    assert "timeout expired" in str(cause)
+
+
+@pytest.mark.postgres
+def test_libpq_cuts_a_rollback_blocked_past_the_statement_timeout(postgres_url: str) -> None:
+    """Another transaction holds the runbook write lock: the statement timeout ends the attempt."""
+    history(postgres_url)
+    holder = create_engine(postgres_url)
+    with holder.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x72756E626F6F6B})
+        cause = _fails_once(postgres_url)
+        conn.rollback()
+    holder.dispose()
+    # The server's statement timeout, or the client's deadline cutting the socket: both end it.
+    assert re.search(r"statement timeout|did not answer within 0\.5 s", str(cause)), cause
+    with Store.from_url(postgres_url, upgrade=False) as store:
+        assert store.state("var_engine").mode is Mode.CANARY  # nothing half written
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fault", ["closed port", "black hole"])
+def test_rollback_cli_on_an_unreachable_postgres_says_not_done(postgres_url: str, fault: str) -> None:
+    """runbook rollback on a PostgreSQL store it cannot reach: NOT DONE, exit 1, through libpq (no
+    psycopg loaded)."""
+    with TcpProxy("127.0.0.1", 9) as proxy:
+        proxy.blackhole()
+        port = _closed_port() if fault == "closed port" else proxy.port
+        done, loaded = _run_cli(_elsewhere(postgres_url, port), "rollback", "var_engine", "--reason", "page",
+                                RUNBOOK_STORE_TIMEOUT_S="0.5", RUNBOOK_ROLLBACK_DEADLINE_S="0.5")  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "rollback of var_engine NOT DONE" in done.stderr
+    assert ("refused" if fault == "closed port" else "timeout expired") in done.stderr
+    assert loaded == [""]

@@ -1,4 +1,4 @@
-"""``runbook rollback`` on the DB-API: stdlib ``sqlite3`` or ``psycopg``, never SQLAlchemy.
+"""``runbook rollback`` on the DB-API: stdlib ``sqlite3``, libpq or ``psycopg``, never SQLAlchemy.
 
 The page-at-3-am path: Python start-up plus SQLAlchemy's import cost more than the rollback itself,
 so the command writes the very rows ``ProductionSafetyManager`` writes, with plain SQL built from
@@ -13,6 +13,9 @@ the names in ``_schema``, and keeps every rule of ``emergency.verified_rollback`
 - a read-back on a fresh connection, from the same SQLite file (device, inode) that was written;
 - the retry loop, messages and report of ``_verify``.
 
+On PostgreSQL it talks to libpq directly over ``ctypes`` (``import psycopg`` alone costs more than
+the rollback's round trips) and falls back to psycopg where no libpq loads.
+
 It handles what it can do exactly and nothing else: a URL form it does not parse as SQLAlchemy
 would, another backend, or a schema not at ``HEAD_REVISION`` raises ``NotHandled`` before anything
 is written, and the caller takes the full path (which also upgrades the schema).
@@ -25,7 +28,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -134,23 +137,30 @@ def fast_verified_rollback(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[int, Exception, float], None] | None = None,
+    postgres_client: str | None = None,
 ) -> RollbackReport:
-    """``emergency.verified_rollback`` on the DB-API; NotHandled (nothing written) where it cannot."""
+    """``emergency.verified_rollback`` on the DB-API; NotHandled (nothing written) where it cannot.
+
+    PostgreSQL goes through libpq directly (``_libpq``) when it loads, else psycopg;
+    ``postgres_client`` ("libpq" or "psycopg") insists on one.
+    """
+    if postgres_client not in (None, "libpq", "psycopg"):
+        raise ValueError(f"postgres_client {postgres_client!r}: use 'libpq', 'psycopg' or None")
     store = parse_store_url(url)
     names = None if target == ALL_COMPONENTS_ALIAS else [parse_component(target).value]
     actor, reason, notes = clip_rollback_input(actor, reason)
     check_actor(actor)
     return retry_rollback(
-        target, lambda: _attempt(store, names, actor, reason, timeout_s), notes=notes,
+        target, lambda: _attempt(store, names, actor, reason, timeout_s, postgres_client), notes=notes,
         timeout_s=timeout_s, deadline_s=deadline_s, clock=clock, sleep=sleep, on_retry=on_retry,
     )  # fmt: skip
 
 
 # ---- one attempt --------------------------------------------------------------------------------
 def _attempt(
-    store: StoreTarget, names: list[str] | None, actor: str, reason: str, timeout_s: float
+    store: StoreTarget, names: list[str] | None, actor: str, reason: str, timeout_s: float, client: str | None
 ) -> Attempt:
-    with _transaction(store, timeout_s, write=True) as (db, written):
+    with _transaction(store, timeout_s, write=True, client=client) as (db, written):
         if _revision(db) != HEAD_REVISION:
             raise NotHandled("schema not at the head revision")
         before = _states(db)
@@ -159,34 +169,52 @@ def _attempt(
             changed = {s.component: s for s in writer.rollback_all(before)}
         else:
             changed = {n: writer.rollback(before[n]) for n in names}
-    with _transaction(store, timeout_s, write=False) as (db, read):
+    with _transaction(store, timeout_s, write=False, client=client) as (db, read):
         states = _states(db)
     check_same_file(store.sqlite_file, written, read)
     return before, changed, check_read_back(names, states, store.display_url), store.display_url
 
 
-class _Db:
-    """A DB-API connection inside a transaction, with the backend's parameter style."""
+_Execute = Callable[[str, tuple[Any, ...]], tuple[list[Any], int]]  # (sql, params) -> (rows, rowcount)
 
-    def __init__(self, conn: Any, backend: str) -> None:
-        self.cursor = conn.cursor()
-        self.backend = backend
+
+class _Db:
+    """A connection inside a transaction: ``run`` takes ``?`` marks, ``rowcount`` is the last statement's."""
+
+    def __init__(self, execute: _Execute, backend: str) -> None:
+        self.execute, self.backend, self.rowcount = execute, backend, -1
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        if self.backend == "postgresql":
-            sql = sql.replace("?", "%s")
-        self.cursor.execute(sql, params)
-        return list(self.cursor.fetchall()) if self.cursor.description is not None else []
+        rows, self.rowcount = self.execute(sql, params)
+        return rows
+
+
+def _dbapi(conn: Any, mark: str) -> _Execute:
+    cursor = conn.cursor()
+
+    def execute(sql: str, params: tuple[Any, ...]) -> tuple[list[Any], int]:
+        cursor.execute(sql.replace("?", mark), params)
+        return (list(cursor.fetchall()) if cursor.description is not None else []), cursor.rowcount
+
+    return execute
+
+
+def _numbered(sql: str) -> str:
+    """``?`` marks as libpq's ``$1..$n`` (the SQL here has no ``?`` anywhere else)."""
+    count = iter(range(1, sql.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
 
 
 @contextmanager
-def _transaction(store: StoreTarget, timeout_s: float, *, write: bool) -> Iterator[tuple[_Db, object]]:
+def _transaction(
+    store: StoreTarget, timeout_s: float, *, write: bool, client: str | None = None
+) -> Iterator[tuple[_Db, object]]:
     """A transaction on a fresh connection, committed on success; yields (db, file identity)."""
     if store.backend == "sqlite":
         with _sqlite_transaction(store, timeout_s, write=write) as found:
             yield found
     else:
-        with _postgres_transaction(store, timeout_s, write=write) as found:
+        with _postgres_transaction(store, timeout_s, write=write, client=client) as found:
             yield found
 
 
@@ -207,7 +235,7 @@ def _sqlite_transaction(store: StoreTarget, timeout_s: float, *, write: bool) ->
             conn.execute("PRAGMA synchronous=FULL")  # a control-plane write survives a power cut
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield _Db(conn, "sqlite"), identity
+            yield _Db(_dbapi(conn, "?"), "sqlite"), identity
         except BaseException:
             conn.rollback()
             raise
@@ -221,19 +249,68 @@ def _sqlite_transaction(store: StoreTarget, timeout_s: float, *, write: bool) ->
 
 @contextmanager
 def _postgres_transaction(
+    store: StoreTarget, timeout_s: float, *, write: bool, client: str | None
+) -> Iterator[tuple[_Db, object]]:
+    from runbook.control import _libpq
+
+    lib = None if client == "psycopg" else _libpq.load()
+    if lib is None and client == "libpq":
+        raise StoreUnavailable("libpq cannot be loaded (neither the system's nor psycopg_binary's)")
+    transaction = _psycopg_transaction if lib is None else _libpq_transaction
+    with transaction(store, timeout_s, write=write) as found:
+        yield found
+
+
+def _pg_options(timeout_s: float) -> dict[str, Any]:
+    return {
+        "connect_timeout": max(_PG_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s)),
+        "options": f"-c statement_timeout={int(timeout_s * 1000)}",
+    }
+
+
+@contextmanager
+def _libpq_transaction(store: StoreTarget, timeout_s: float, *, write: bool) -> Iterator[tuple[_Db, object]]:
+    from runbook.control._libpq import PqConnection, PqError, conninfo, load
+
+    lib = load()
+    assert lib is not None
+    options = _pg_options(timeout_s)
+    options["options"] += " -c DateStyle=ISO"  # the timestamp text _libpq reads
+    conn = None
+    try:
+        conn = PqConnection(lib, conninfo(**store.connect_kwargs, **options, client_encoding="UTF8"))
+        with _DEADLINES.guard(conn.socket, timeout_s, store.display_url):
+            db = _Db(lambda sql, params: conn.execute(_numbered(sql), params), "postgresql")
+            db.run("BEGIN")
+            if write:
+                db.run("SELECT pg_advisory_xact_lock(?)", (PG_WRITE_LOCK_KEY,))
+            try:
+                yield db, None
+            except BaseException:
+                with suppress(PqError):  # a lost connection rolls back on the server
+                    db.run("ROLLBACK")
+                raise
+            db.run("COMMIT")
+    except PqError as exc:
+        if not exc.outage:
+            raise  # integrity and programming errors are bugs or conflicts, not an outage
+        raise StoreUnavailable(f"state store {store.display_url} is unavailable: {exc}") from exc
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+@contextmanager
+def _psycopg_transaction(
     store: StoreTarget, timeout_s: float, *, write: bool
 ) -> Iterator[tuple[_Db, object]]:
     import psycopg
 
     conn = None
     try:
-        conn = psycopg.connect(
-            connect_timeout=max(_PG_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s)),
-            options=f"-c statement_timeout={int(timeout_s * 1000)}",
-            **store.connect_kwargs,
-        )
+        conn = psycopg.connect(**_pg_options(timeout_s), **store.connect_kwargs)
         with _DEADLINES.guard(conn.pgconn.socket, timeout_s, store.display_url):
-            db = _Db(conn, "postgresql")
+            db = _Db(_dbapi(conn, "%s"), "postgresql")
             if write:
                 db.run("SELECT pg_advisory_xact_lock(?)", (PG_WRITE_LOCK_KEY,))
             try:
@@ -347,7 +424,7 @@ class _Writer:
             f"UPDATE {STATE_TABLE} SET {assignments} WHERE component = ? AND epoch = ?",
             (*values, seen.component, seen.epoch),
         )
-        if self.db.cursor.rowcount != 1:
+        if self.db.rowcount != 1:
             # Inside the exclusive transaction only a never-written component has no row.
             marks = ", ".join("?" for _ in STATE_COLUMNS)
             self.db.run(f"INSERT INTO {STATE_TABLE} ({', '.join(STATE_COLUMNS)}) VALUES ({marks})",
