@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runbook.errors import BadSetting
@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     allowed_signers: Path | None = Field(
         default=None, description="allowed-signers file verifying `--sign-with` approvals and starts"
     )
+    @field_validator("allowed_signers", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     # Base URL of the report server `runbook up` starts (links in the UI, Slack and the CLI).
     reports_url: str = "http://127.0.0.1:4280"
 

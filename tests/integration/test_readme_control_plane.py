@@ -93,3 +93,20 @@ def test_runbook_up_prints_the_prefect_api_url_line_the_readme_shows():
     readme = (ROOT / "README.md").read_text()
     assert f"\n{exported}    # `runbook up` prints this line\n" in readme
     assert f"$ {exported}\n" in readme
+
+
+@pytest.mark.parametrize("signers", ["", "missing-file"])
+@pytest.mark.parametrize("command", [
+    ["start", "readiness", "--component", "var_engine"],
+    ["approve", "0094c585-275f-4a0d-b0bd-d1a7c92485f3", "--gate", "shadow-var-engine-run-0094c585-a1-s1"],
+])  # fmt: skip
+def test_sign_with_without_an_allowed_signers_file_is_bad_input(home, tmp_path, monkeypatch, capsys, signers,
+                                                               command):  # fmt: skip
+    """--sign-with needs RUNBOOK_ALLOWED_SIGNERS (README, Gates): exit 2 naming it, before signing."""
+    monkeypatch.setenv("RUNBOOK_ALLOWED_SIGNERS", str(tmp_path / signers) if signers else "")
+    code = main([*command, "--sign-with", str(tmp_path / "no-such-key")])
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert line.startswith("runbook: error: --sign-with needs RUNBOOK_ALLOWED_SIGNERS")
+    assert ("is unset" if not signers else "which is not a file") in line
+    assert not home.exists()

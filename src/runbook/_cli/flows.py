@@ -82,6 +82,8 @@ def _decide(args: argparse.Namespace, settings: Settings) -> int:
     from runbook.domain.gates import Channel
     from runbook.orchestration.resume import PrefectResumer
 
+    if args.sign_with is not None:
+        _require_allowed_signers(settings)
     with Store.from_settings(settings) as store:
         if args.sign_with is None:
             outcome = submit_decision(
@@ -246,12 +248,24 @@ def _signed_start(args: argparse.Namespace, settings: Settings) -> str:
 
     if args.component is None:
         raise BadParameter("--sign-with starts one component's phase: give --component")
+    _require_allowed_signers(settings)
     nonce, at = new_nonce(), int(time.time())
     text = start_message(phase=args.phase, component=args.component, nonce=nonce, at=at)
     signed = sign(text, key=args.sign_with, nonce=nonce, at=at)
     with Store.from_settings(settings) as store:
         return signed_start(store, signed, phase=args.phase, component=args.component,
                             allowed_signers=settings.allowed_signers)
+
+
+def _require_allowed_signers(settings: Settings) -> None:
+    """BadSetting (exit 2, nothing signed or recorded) without an allowed-signers file for ``--sign-with``."""
+    from runbook.errors import BadSetting
+
+    signers = settings.allowed_signers
+    if signers is None or not signers.is_file():
+        found = "is unset" if signers is None else f"names {str(signers)!r}, which is not a file"
+        raise BadSetting(f"--sign-with needs RUNBOOK_ALLOWED_SIGNERS, an ssh-keygen allowed-signers file "
+                         f"('alice@firm ssh-ed25519 AAAA...' per line); it {found}")
 
 
 def _check_run_component(phase: str, component: str | None) -> None:
