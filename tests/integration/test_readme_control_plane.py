@@ -110,3 +110,22 @@ def test_sign_with_without_an_allowed_signers_file_is_bad_input(home, tmp_path, 
     assert line.startswith("runbook: error: --sign-with needs RUNBOOK_ALLOWED_SIGNERS")
     assert ("is unset" if not signers else "which is not a file") in line
     assert not home.exists()
+
+
+def test_incident_names_the_rollback_that_moved_traffic_not_the_repeats(home, capsys):
+    """README, `runbook incident`: "triggered by" lists rollbacks; a repeat on a rolled-back component
+    (rollback_noop, in the timeline) triggered nothing."""
+    commands = (["shadow", "var_engine", "--reason", "phase 1"],
+                ["canary", "var_engine", "5", "--reason", "5%"],
+                ["rollback", "var_engine", "--reason", "numbers off"],
+                ["rollback", "var_engine", "--reason", "again, to be sure"])  # fmt: skip
+    for command in commands:
+        assert main(command) == 0
+    capsys.readouterr()
+    assert main(["incident", "var_engine", "--since", "1h"]) == 0
+    out = capsys.readouterr().out
+    timeline, triggered = out.split("triggered by:", 1)
+    assert "rollback_noop" in timeline
+    triggers = [line for line in triggered.split("\n\n", 1)[0].splitlines() if line.strip()]
+    assert len(triggers) == 1, triggers
+    assert "numbers off" in triggers[0]

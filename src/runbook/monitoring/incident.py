@@ -150,8 +150,8 @@ def _tally(store: Store, component: str, since: float) -> Counter[tuple[str, str
 def _triggers(timeline: tuple[AuditEntry, ...]) -> tuple[Trigger, ...]:
     found = []
     for entry in timeline:
-        if entry.to_mode != "rolled_back":
-            continue
+        if entry.to_mode != "rolled_back" or entry.from_mode == "rolled_back":
+            continue  # not a rollback, or a repeat that changed nothing (rollback_noop)
         failed = tuple(sorted(k.removeprefix("check.") for k, v in entry.evidence.items()
                               if k.startswith("check.") and v == "fail"))  # fmt: skip
         found.append(Trigger(at=entry.at, actor=entry.actor, reason=entry.reason, failed_checks=failed))
