@@ -20,6 +20,7 @@ Every error the library raises on purpose derives from ``RunbookError``; the CLI
     │   └── StoreMissing                the SQLite store file is gone (deleted or moved)
     ├── RollbackFailed                  a rollback not done and verified before its deadline
     ├── OrchestratorUnavailable         the Prefect API does not answer
+    ├── ClusterUnavailable              the dask scheduler validation is sent to does not answer
     ├── AuditChainBroken                the audit log's hash chain does not verify
     ├── ValidationFailed                a validation or data-quality check did not pass
     ├── ApprovalRefused                 an approval that the gate's policy does not accept
@@ -40,6 +41,7 @@ __all__ = [
     "BadParameter",
     "BadSetting",
     "BadSuite",
+    "ClusterUnavailable",
     "ComponentBusy",
     "ConcurrentModification",
     "GateRejected",
@@ -125,6 +127,10 @@ class RollbackFailed(RunbookError):
 
 class OrchestratorUnavailable(RunbookError):
     """The Prefect API does not answer (for commands that need it; rollback never does)."""
+
+
+class ClusterUnavailable(RunbookError):
+    """The dask scheduler validation was sent to does not answer."""
 
 
 class AuditChainBroken(RunbookError):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from runbook.errors import BadParameter
+from runbook.errors import BadParameter, ClusterUnavailable
 from runbook.scenarios.portfolios import PORTFOLIOS
 from runbook.validation import FinancialCalculationValidator
 from runbook.validation.distributed import InProcess, PartitionedValidator, dask_runner
@@ -67,4 +67,22 @@ def test_fewer_than_one_partition_or_worker_is_refused():
     ):
         pass
     with pytest.raises(BadParameter, match=r"--workers None must be >= 1"), dask_runner():
+        pass
+
+
+def test_a_scheduler_address_that_does_not_parse_is_bad_input():
+    with (
+        pytest.raises(BadParameter, match=r"dask scheduler address 'nonsense' \(--dask or "
+                                          r"RUNBOOK_DASK_ADDRESS\) is not usable: .*port.*; "
+                                          r"allowed: tcp://HOST:PORT"),
+        dask_runner(address="nonsense"),
+    ):
+        pass
+
+
+def test_a_scheduler_that_does_not_answer_is_one_error_naming_it():
+    with (
+        pytest.raises(ClusterUnavailable, match=r"no dask scheduler answers at 'tcp://127.0.0.1:1'"),
+        dask_runner(address="tcp://127.0.0.1:1", connect_timeout_s=0.5),
+    ):
         pass

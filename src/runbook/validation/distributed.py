@@ -26,7 +26,7 @@ import numpy as np
 
 from runbook.domain.components import Component, parse_component
 from runbook.engines.registry import EnginePair, load_pair
-from runbook.errors import BadParameter
+from runbook.errors import BadParameter, ClusterUnavailable
 from runbook.scenarios import historical as hist
 from runbook.scenarios import montecarlo
 from runbook.scenarios.portfolios import Portfolio
@@ -133,8 +133,13 @@ def describe_run(distributed: dict[str, Any]) -> str:
 
 
 @contextmanager
-def dask_runner(*, address: str | None = None, workers: int | None = None) -> Iterator[DaskRunner]:
+def dask_runner(
+    *, address: str | None = None, workers: int | None = None, connect_timeout_s: float = 30.0
+) -> Iterator[DaskRunner]:
     """A DaskRunner on the cluster at ``address``, or on a local cluster of ``workers`` processes.
+
+    An address that does not parse is BadParameter; a scheduler silent for ``connect_timeout_s``
+    is ClusterUnavailable.
 
     A local cluster has one thread per worker (the engines' numpy work releases the GIL rarely
     enough that processes, not threads, give parallel speed) and is closed on exit.
@@ -142,7 +147,16 @@ def dask_runner(*, address: str | None = None, workers: int | None = None) -> It
     from dask.distributed import Client, LocalCluster
 
     if address:
-        with Client(address, timeout=30) as client:
+        try:
+            client = Client(address, timeout=connect_timeout_s)
+        except ValueError as exc:
+            raise BadParameter(f"dask scheduler address {address!r} (--dask or RUNBOOK_DASK_ADDRESS) "
+                               f"is not usable: {exc}; allowed: tcp://HOST:PORT, e.g. tcp://scheduler:8786"
+                               ) from None
+        except OSError as exc:
+            raise ClusterUnavailable(f"no dask scheduler answers at {address!r} (--dask or "
+                                     f"RUNBOOK_DASK_ADDRESS): {exc}") from None
+        with client:
             yield DaskRunner(client)
         return
     if workers is None or workers < 1:
