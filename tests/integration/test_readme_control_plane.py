@@ -129,3 +129,16 @@ def test_incident_names_the_rollback_that_moved_traffic_not_the_repeats(home, ca
     triggers = [line for line in triggered.split("\n\n", 1)[0].splitlines() if line.strip()]
     assert len(triggers) == 1, triggers
     assert "numbers off" in triggers[0]
+
+
+def test_the_demo_prints_the_gates_command_with_its_prefect_server_and_store():
+    """README, The demo: from another shell, PREFECT_API_URL=<its server> RUNBOOK_DATABASE_URL=<its store>."""
+    from runbook._cli.demo_output import gates_command
+
+    line = gates_command("sqlite:////tmp/demo dir/runbook.db", "http://127.0.0.1:8240/api")
+    assert line == ("PREFECT_API_URL=http://127.0.0.1:8240/api "
+                    "RUNBOOK_DATABASE_URL='sqlite:////tmp/demo dir/runbook.db' runbook gates")  # fmt: skip
+    without = gates_command("sqlite:////d/runbook.db", None)
+    assert without == "RUNBOOK_DATABASE_URL=sqlite:////d/runbook.db runbook gates"
+    assert "`PREFECT_API_URL=<its server> RUNBOOK_DATABASE_URL=<its store> runbook\ngates`" in (
+        ROOT / "README.md").read_text()

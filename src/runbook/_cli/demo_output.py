@@ -63,7 +63,7 @@ def prepare_console(
         f"memory <= {t.max_memory_ratio:g}x, hedge effectiveness >= {t.min_hedge_effectiveness_ratio:g}x",
         "  gates         " + ("demo approvers (two on critical gates), channel demo" if options.auto_approve
                               else "answered here on the console; from another shell: "
-                              f"{_with_store(settings.resolved_database_url, 'runbook gates')}"),
+                              f"{gates_command(settings.resolved_database_url, prefect.api_url)}"),
     ]
     if options.inject_fault:
         lines.append(f"  fault         candidate defect [bold]{options.inject_fault}[/] injected into "
@@ -94,6 +94,12 @@ def _fault_targets(components: str, faults: Mapping[str, str]) -> str:
     if components == "all" and len(faults) < 5:
         return f"{names} (the components with that defect; the others run their shipped candidate)"
     return names
+
+
+def gates_command(database_url: str, api_url: str | None) -> str:
+    """``runbook gates`` from another shell: the demo's store, and the Prefect server its runs are on."""
+    prefect = f"PREFECT_API_URL={shlex.quote(api_url)} " if api_url else ""
+    return prefect + _with_store(database_url, "runbook gates")
 
 
 def _with_store(database_url: str, command: str) -> str:
