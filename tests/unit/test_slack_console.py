@@ -48,6 +48,19 @@ def test_gate_request_without_a_ui_names_the_cli_command_and_no_dead_link() -> N
     assert "Prefect UI (" not in text
 
 
+def test_a_gate_only_a_verified_identity_decides_names_the_signed_command_not_the_form() -> None:
+    """The UI's resume form takes a typed name, which a verified-only (critical) gate refuses."""
+    import dataclasses
+
+    request = dataclasses.replace(_request(), policy=GatePolicy(required_approvals=2, verified_only=True))
+    console, out = _console()
+    ConsoleNotifier(console=console).gate_requested(request, run_url="http://ui/runs/1")
+    text = out.getvalue()
+    assert ("runbook approve abcdef12-0000 --gate shadow.var_engine.validation.run-abcdef12.a1.s1 "
+            "--sign-with ~/.ssh/id_ed25519") in text  # fmt: skip
+    assert "Prefect UI (" not in text
+
+
 def test_every_notification_prints_a_line() -> None:
     """Decisions, rollbacks, validations, nightly results and run updates all reach stdout."""
     console, out = _console()

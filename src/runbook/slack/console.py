@@ -114,6 +114,9 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger] | No
 
 def _where_to_decide(request: GateRequest, run_url: str) -> str:
     cli = f"runbook approve {request.flow_run_id} --gate {request.gate_key}"
+    if request.policy.verified_only:  # typed names (the UI's form, --as) do not count here
+        return (f"decide verified: `{cli} --sign-with ~/.ssh/id_ed25519` (or `runbook reject ...`), "
+                "or from Slack")
     if run_url:
         return f"decide in the Prefect UI ({run_url}) or with `{cli}`"
     return f"decide with `{cli}` (or `runbook reject ...`); `runbook up` starts a Prefect UI"
