@@ -142,3 +142,15 @@ def test_the_demo_prints_the_gates_command_with_its_prefect_server_and_store():
     assert without == "RUNBOOK_DATABASE_URL=sqlite:////d/runbook.db runbook gates"
     assert "`PREFECT_API_URL=<its server> RUNBOOK_DATABASE_URL=<its store> runbook\ngates`" in (
         ROOT / "README.md").read_text()
+
+
+def test_the_readme_creates_every_work_pool_prefect_yaml_deploys_to():
+    """`prefect deploy --all` needs its pools to exist; the README creates each one prefect.yaml names."""
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    pools = {d["work_pool"]["name"] for d in spec["deployments"]}
+    assert pools == {"runbook", "runbook-validation"}
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for pool in pools:
+        assert f"`prefect work-pool create {pool} --type process`" in readme, pool
