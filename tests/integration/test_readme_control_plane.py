@@ -154,3 +154,17 @@ def test_the_readme_creates_every_work_pool_prefect_yaml_deploys_to():
     readme = " ".join((ROOT / "README.md").read_text().split())
     for pool in pools:
         assert f"`prefect work-pool create {pool} --type process`" in readme, pool
+
+
+def test_control_commands_read_only_the_store_settings(home, monkeypatch, capsys):
+    """README, control plane: a bad setting the command does not read never blocks it; one it reads does."""
+    monkeypatch.setenv("RUNBOOK_APPROVERS", "[1]")
+    monkeypatch.setenv("RUNBOOK_UNVERIFIED_CHANNELS", "bogus")
+    assert main(["db", "upgrade"]) == 0
+    assert main(["rollback", "var_engine", "--reason", "drill"]) == 0
+    assert main(["status", "--json"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("RUNBOOK_STORE_TIMEOUT_S", "soon")
+    assert main(["status"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == "runbook: error: RUNBOOK_STORE_TIMEOUT_S='soon' is not a number of seconds > 0"
