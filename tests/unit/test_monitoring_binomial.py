@@ -86,3 +86,53 @@ def test_bounds_reject_impossible_counts() -> None:
         upper_bound(5, 3, 0.99)
     with pytest.raises(ValueError, match="confidence"):
         lower_bound(1, 3, 1.0)
+
+
+def test_regularized_beta_at_the_ends_of_the_interval() -> None:
+    """I_0 = 0 and I_1 = 1 exactly, and each branch of the continued fraction near its switch point
+    (x = (a+1)/(a+b+2)) still agrees with scipy."""
+    from scipy.special import betainc
+
+    assert regularized_beta(2.0, 3.0, 0.0) == 0.0
+    assert regularized_beta(2.0, 3.0, 1.0) == 1.0
+    for a, b in [(2.0, 3.0), (0.5, 7.0), (30.0, 2.0)]:
+        switch = (a + 1.0) / (a + b + 2.0)
+        for x in (switch * 0.999, switch, switch * 1.001, 0.999999, 1e-9):
+            assert regularized_beta(a, b, x) == pytest.approx(betainc(a, b, x), rel=1e-10, abs=1e-300)
+
+
+@pytest.mark.parametrize(("k", "n"), [(-1, 5), (0, 5), (5, 5), (6, 5), (0, 0)])
+def test_tails_at_the_edges_of_the_count(k: int, n: int) -> None:
+    """Counts at or beyond either end give scipy's exact 0 and 1, never a value past them."""
+    p = 0.3
+    assert binomial_cdf(k, n, p) == pytest.approx(stats.binom.cdf(k, n, p), abs=1e-15)
+    assert binomial_sf(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), abs=1e-15)
+
+
+def test_no_trials_have_the_whole_interval_as_bounds() -> None:
+    """Zero events in zero calls says nothing: the bounds are 0 and 1, and asking is not an error."""
+    assert lower_bound(0, 0, 0.99) == 0.0
+    assert upper_bound(0, 0, 0.99) == 1.0
+    with pytest.raises(ValueError, match="1 of 0"):
+        upper_bound(1, 0, 0.99)
+    with pytest.raises(ValueError, match="-1 of 4"):
+        lower_bound(-1, 4, 0.99)
+    with pytest.raises(ValueError, match=r"confidence 0\.0"):
+        upper_bound(1, 4, 0.0)
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0, 1.5, -0.1])
+def test_trials_needed_refuses_a_rate_outside_the_open_interval(rate: float) -> None:
+    with pytest.raises(ValueError, match=f"rate {rate!r} is outside"):
+        trials_needed(0, rate, 0.99)
+
+
+@pytest.mark.parametrize(("k", "rate", "confidence"), [
+    (0, 0.9, 0.5), (1, 0.8, 0.5), (0, 0.5, 0.9), (1, 0.5, 0.9), (2, 0.3, 0.95), (4, 0.2, 0.99),
+    (0, 0.05, 0.95), (3, 0.05, 0.8),
+])
+def test_trials_needed_is_scipys_first_passing_count(k: int, rate: float, confidence: float) -> None:
+    """The fewest calls whose exact upper bound is below ``rate``, found by scanning every count with
+    scipy's Beta quantile (n = k is never enough: its upper bound is 1)."""
+    expected = next(n for n in range(k + 1, 10_000) if stats.beta.ppf(confidence, k + 1, n - k) < rate)
+    assert trials_needed(k, rate, confidence) == expected

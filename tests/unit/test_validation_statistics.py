@@ -97,3 +97,73 @@ def test_benjamini_hochberg_known_values():
     """BH adjustment of (0.01, 0.04, 0.03, 0.005) is (0.02, 0.04, 0.04, 0.02)."""
     adjusted = st.benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.005]))
     np.testing.assert_allclose(adjusted, [0.02, 0.04, 0.04, 0.02])
+
+
+def test_tost_fields_are_schuirmanns_two_one_sided_t_tests():
+    """Every field against the textbook TOST (Schuirmann 1987) computed here with scipy's t law:
+    standard error s/sqrt(n) with s the sample deviation (n - 1), n - 1 degrees of freedom, p the larger
+    one-sided p-value, and the (1 - 2 alpha) interval mean -/+ t(1 - alpha) * se."""
+    from scipy import stats
+
+    d = np.array([3e-6, -1e-6, 4e-6, 2e-6, 0.0, 5e-6, -2e-6, 1e-6])
+    delta, alpha = 1e-5, 0.05
+    n = d.size
+    mean = sum(d) / n
+    se = (sum((x - mean) ** 2 for x in d) / (n - 1)) ** 0.5 / n**0.5
+    p = max(stats.t.sf((mean + delta) / se, n - 1), stats.t.cdf((mean - delta) / se, n - 1))
+    half = stats.t.ppf(1 - alpha, n - 1) * se
+    result = st.tost(d, delta=delta, alpha=alpha)
+    assert result.n == n
+    assert result.mean == pytest.approx(mean, rel=1e-12)
+    assert result.std_error == pytest.approx(se, rel=1e-12)
+    assert result.p_value == pytest.approx(p, rel=1e-9)
+    assert (result.ci_low, result.ci_high) == (pytest.approx(mean - half, rel=1e-9),
+                                               pytest.approx(mean + half, rel=1e-9))
+    assert (result.delta, result.alpha) == (delta, alpha)
+    assert result.passed == (p < alpha)
+
+
+def test_tost_on_one_or_constant_differences_decides_on_the_margin_alone():
+    """One difference (no spread to estimate) or identical ones: p 0 strictly inside the margin, 1 on
+    it or beyond; the interval collapses to the mean."""
+    inside = st.tost(np.array([4e-6]), delta=1e-5)
+    assert (inside.n, inside.mean, inside.std_error, inside.ci_low, inside.ci_high, inside.p_value) == (
+        1, 4e-6, 0.0, 4e-6, 4e-6, 0.0)
+    assert st.tost(np.array([1e-5]), delta=1e-5).p_value == 1.0
+    assert st.tost(np.full(3, -1e-5), delta=1e-5).p_value == 1.0
+    assert st.tost(np.full(3, -9e-6), delta=1e-5).p_value == 0.0
+
+
+def test_tost_with_no_or_non_finite_differences_fails_with_an_unbounded_interval():
+    empty = st.tost(np.array([]))
+    assert (empty.n, empty.p_value, empty.passed) == (0, 1.0, False)
+    assert np.isnan(empty.mean)
+    broken = st.tost(np.array([0.0, np.inf]))
+    assert (broken.n, broken.mean, broken.std_error, broken.ci_low, broken.ci_high, broken.p_value) == (
+        2, np.inf, np.inf, -np.inf, np.inf, 1.0)
+
+
+def test_scaled_differences_use_the_scale_given_not_the_old_value():
+    """A residual (hedged P&L) is measured against its exposure: d = (new - old) / (scale + atol/rtol)."""
+    old, new, scale = np.array([0.1, -2.0]), np.array([0.2, -1.0]), np.array([1_000.0, -4_000.0])
+    d = st.scaled_differences(old, new, atol=1e-3, rtol=1e-5, scale=scale)
+    np.testing.assert_allclose(d, [0.1 / (1_000.0 + 100.0), 1.0 / (4_000.0 + 100.0)], rtol=1e-12)
+    plain = st.scaled_differences(old, new, atol=1e-3, rtol=1e-5)
+    np.testing.assert_allclose(plain, [0.1 / (0.1 + 100.0), 1.0 / (2.0 + 100.0)], rtol=1e-12)
+
+
+def test_tolerance_is_inclusive_at_the_limit_and_counts_each_scenario_beyond():
+    old, new = np.array([1.0, 1.0, 1.0]), np.array([1.0, 1.5, np.nan])
+    d = np.array([1e-5, np.nextafter(1e-5, 1.0), 2e-5])
+    result = st.tolerance(old, new, d, rtol=1e-5)
+    assert (result.n, result.failures, result.max_rel, result.max_abs) == (3, 2, 2e-5, 0.5)
+    assert st.tolerance(old[:1], new[:1], d[:1], rtol=1e-5).failures == 0
+
+
+def test_tolerance_of_nothing_or_only_missing_values():
+    """No scenarios: nothing measured, not a pass. Only NaN differences: the largest is infinite."""
+    empty = st.tolerance(np.array([]), np.array([]), np.array([]))
+    assert (empty.n, empty.failures, empty.max_rel, empty.p99_rel, empty.max_abs) == (0, 0, 0.0, 0.0, 0.0)
+    assert not empty.passed
+    missing = st.tolerance(np.array([1.0]), np.array([np.nan]), np.array([np.inf]))
+    assert (missing.max_abs, missing.failures) == (np.inf, 1)
