@@ -167,3 +167,17 @@ def test_tolerance_of_nothing_or_only_missing_values():
     assert not empty.passed
     missing = st.tolerance(np.array([1.0]), np.array([np.nan]), np.array([np.inf]))
     assert (missing.max_abs, missing.failures) == (np.inf, 1)
+
+
+def test_tost_on_two_differences_estimates_their_spread():
+    """Two differences already have a sample deviation: TOST uses it (one degree of freedom) rather
+    than deciding on the margin alone, so a spread this wide is not shown equivalent."""
+    from scipy import stats
+
+    d = np.array([0.0, 8e-6])
+    se = np.std(d, ddof=1) / np.sqrt(2)
+    expected = max(stats.t.sf((4e-6 + 1e-5) / se, 1), stats.t.cdf((4e-6 - 1e-5) / se, 1))
+    result = st.tost(d, delta=1e-5, alpha=0.05)
+    assert result.std_error == pytest.approx(4e-6, rel=1e-12)
+    assert result.p_value == pytest.approx(expected, rel=1e-9)
+    assert not result.passed
