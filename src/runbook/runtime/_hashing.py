@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from hashlib import blake2b
 
-__all__ = ["result_digest", "routing_point"]
+__all__ = ["digest_or_none", "result_digest", "routing_point"]
 
 _SCALE = float(2**64)
 _MAX_DEPTH = 32
@@ -41,6 +41,14 @@ def result_digest(value: object) -> str:
     hasher = blake2b(digest_size=8)
     _feed(hasher, value, 0)
     return hasher.hexdigest()
+
+
+def digest_or_none(value: object) -> str | None:
+    """``result_digest``, or None for a result it cannot hash (still recorded, without a digest)."""
+    try:
+        return result_digest(value)
+    except Exception:  # noqa: BLE001 - an unhashable result is still recorded, without its digest
+        return None
 
 
 def _feed(hasher: blake2b, value: object, depth: int) -> None:

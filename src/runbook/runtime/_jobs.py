@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.domain.capture import CaptureReason
 from runbook.domain.observation import ErrorKind, Observation, Route
-from runbook.runtime._aio import run_coroutine
-from runbook.runtime._hashing import result_digest
-from runbook.runtime._judge import Verdict
+from runbook.runtime._aio import DeadlinePassed, run_coroutine
+from runbook.runtime._hashing import digest_or_none
 from runbook.runtime._state_cache import Snapshot
 
 if TYPE_CHECKING:
@@ -69,20 +68,17 @@ class ShadowJob:
 
     def finish(self, calls: CandidateCalls, value: Any, error: ErrorKind, seconds: float, memory_bytes: int
                ) -> Done:  # fmt: skip
-        """Judge new's outcome against old's and build the observation."""
-        attempt = calls.judged(value, error, seconds, budget_s=calls.shadow_timeout,
-                               old=self.legacy_outcome, has_old=self.legacy_ok)  # fmt: skip
-        kind = attempt.error
-        verdict: Verdict = (None, None, None)
-        if kind is ErrorKind.NONE and self.legacy_ok:
-            verdict = calls.judge.verdict(self.legacy_outcome, attempt.value)
-            kind = _mismatch_kind(calls, self, verdict, self.legacy_outcome, attempt.value)
-        if not self.legacy_ok:
-            kind = ErrorKind.LEGACY_EXCEPTION
-        new_value = _NO_VALUE if attempt.error is ErrorKind.TIMEOUT else attempt.value
-        observation = _observation(calls, self, Route.LEGACY, self.legacy_seconds, attempt.seconds, kind,
+        """Judge new's outcome against old's (``Judge.shadow``) and build the observation."""
+        if error is ErrorKind.EXCEPTION and isinstance(value, DeadlinePassed):
+            error = ErrorKind.TIMEOUT
+        error, kind, verdict = calls.judge.shadow(error, value, seconds, budget_s=calls.shadow_timeout,
+                                                  legacy_ok=self.legacy_ok, legacy_value=self.legacy_outcome)
+        if kind is ErrorKind.MISMATCH:
+            _mismatch_kind(calls, self, verdict, self.legacy_outcome, value)  # keeps the request
+        new_value = _NO_VALUE if error is ErrorKind.TIMEOUT else value
+        observation = _observation(calls, self, Route.LEGACY, self.legacy_seconds, seconds, kind,
                                    verdict[:2], self.legacy_outcome, new_value, memory_bytes)  # fmt: skip
-        return Done(observation, f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}", attempt.error)
+        return Done(observation, f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}", error)
 
     def hung(self, calls: CandidateCalls, elapsed_s: float) -> Done:
         """The outcome of this job while new is still running past its budget."""
@@ -193,9 +189,4 @@ def _observation(calls: CandidateCalls, job: ShadowJob | VerifyJob, route: Route
 
 
 def digest(value: Any) -> str | None:
-    if value is _NO_VALUE:
-        return None
-    try:
-        return result_digest(value)
-    except Exception:  # noqa: BLE001 - an unhashable result is still recorded, without its digest
-        return None
+    return None if value is _NO_VALUE else digest_or_none(value)

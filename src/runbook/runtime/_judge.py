@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from runbook.domain.observation import ErrorKind
 from runbook.runtime._compare import default_compare, default_validate, structure_mismatch
 from runbook.runtime._shape import ResultShape
 from runbook.runtime._stats import Counters
@@ -89,3 +90,26 @@ class Judge:
                 f"{abs_difference:.6g} > {self._abs_tol:g}"
             ),
         )
+
+    def shadow(self, error: ErrorKind, value: object, seconds: float, *, budget_s: float, legacy_ok: bool,
+               legacy_value: object) -> tuple[ErrorKind, ErrorKind, Verdict]:  # fmt: skip
+        """One shadow call judged: (new's error, the observation's kind, the verdict); never raises.
+
+        The same rule in the router and in a candidate's worker process: a sync answer later than
+        ``budget_s`` is a timeout (its value unused); a clean answer the result check refuses is an
+        invalid result; a clean answer beside legacy's is compared (MISMATCH beyond tolerance); a
+        legacy failure makes the kind LEGACY_EXCEPTION.
+        """
+        if error is ErrorKind.NONE and seconds > budget_s:
+            error = ErrorKind.TIMEOUT  # a sync call cannot be interrupted; its late answer is not used
+        if error is ErrorKind.NONE and self.invalid_reason(value, old=legacy_value, has_old=legacy_ok):
+            error = ErrorKind.INVALID_RESULT
+        kind = error
+        verdict: Verdict = (None, None, None)
+        if error is ErrorKind.NONE and legacy_ok:
+            verdict = self.verdict(legacy_value, value)
+            if verdict[2] is not None:
+                kind = ErrorKind.MISMATCH
+        if not legacy_ok:
+            kind = ErrorKind.LEGACY_EXCEPTION
+        return error, kind, verdict

@@ -50,8 +50,8 @@ from collections.abc import Callable
 from typing import Any
 
 from runbook.domain.observation import ErrorKind
-from runbook.runtime._hashing import result_digest
-from runbook.runtime._judge import Judge, Verdict
+from runbook.runtime._hashing import digest_or_none
+from runbook.runtime._judge import Judge
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import Serializer, receive, send, send_record
 
@@ -158,13 +158,18 @@ class _Answering:
                 self._answer(args, kwargs)
             del frames
 
-    def _answer(self, args: Any, kwargs: Any) -> None:
+    def _run(self, args: Any, kwargs: Any) -> tuple[bool, Any, float, bool, bool]:
+        """One call: (ok, value or exception, seconds, recycle the worker after it, sample its memory)."""
         start = time.perf_counter()
         ok, value = _call(self.fn, self.loop, args, kwargs)
         seconds = time.perf_counter() - start
         recycle = isinstance(value, MemoryError) or _over(self.rss_limit)
         self.calls += 1
         sample = ok and not recycle and self.calls % self.memory_every == 1 % self.memory_every
+        return ok, value, seconds, recycle, sample
+
+    def _answer(self, args: Any, kwargs: Any) -> None:
+        ok, value, seconds, recycle, sample = self._run(args, kwargs)
         _reply(self.conn, self.serializer, (ok, value, seconds, self.peak, recycle, sample))
         del value
         if recycle:
@@ -184,12 +189,7 @@ class _Answering:
                 judge_here: bool) -> list[Any]:  # fmt: skip
         """One shadow call's outcome, judged here against legacy's answer when the judge could come;
         a sampled call is run again under tracemalloc at once, and its own reply carries the figure."""
-        start = time.perf_counter()
-        ok, value = _call(self.fn, self.loop, args, kwargs)
-        seconds = time.perf_counter() - start
-        recycle = isinstance(value, MemoryError) or _over(self.rss_limit)
-        self.calls += 1
-        sample = ok and not recycle and self.calls % self.memory_every == 1 % self.memory_every
+        ok, value, seconds, recycle, sample = self._run(args, kwargs)
         judge = self.judge if judge_here else None
         if judge is None:
             error = (ErrorKind.NONE if ok else ErrorKind.EXCEPTION).value
@@ -218,34 +218,16 @@ class _Answering:
 
 def _judged(judge: Judge, ok: bool, value: Any, seconds: float, recycle: bool, budget_s: float,
             legacy_ok: bool, legacy_value: Any) -> list[Any]:  # fmt: skip
-    """The router's shadow judgement (``ShadowJob.finish``), made here: only figures cross back."""
-    error = ErrorKind.NONE if ok else ErrorKind.EXCEPTION
-    if ok and seconds > budget_s:
-        error = ErrorKind.TIMEOUT  # a sync call cannot be interrupted; its late answer is not used
-    if error is ErrorKind.NONE:
-        reason = judge.invalid_reason(value, old=legacy_value, has_old=legacy_ok)
-        error = ErrorKind.NONE if reason is None else ErrorKind.INVALID_RESULT
-    kind = error
-    verdict: Verdict = (None, None, None)
-    if error is ErrorKind.NONE and legacy_ok:
-        verdict = judge.verdict(legacy_value, value)
-        if verdict[2] is not None:
-            kind = ErrorKind.MISMATCH
-    if not legacy_ok:
-        kind = ErrorKind.LEGACY_EXCEPTION
-    legacy_digest = _digest(legacy_value) if legacy_ok else None
-    candidate_digest = None if error is ErrorKind.TIMEOUT else _digest(value)
+    """The router's shadow judgement (``Judge.shadow``, as ``ShadowJob.finish``), made here: only
+    figures cross back."""
+    error, kind, verdict = judge.shadow(ErrorKind.NONE if ok else ErrorKind.EXCEPTION, value, seconds,
+                                        budget_s=budget_s, legacy_ok=legacy_ok, legacy_value=legacy_value)
+    legacy_digest = digest_or_none(legacy_value) if legacy_ok else None
+    candidate_digest = None if error is ErrorKind.TIMEOUT else digest_or_none(value)
     counts = _TALLY.drain()
     mismatched = value if kind is ErrorKind.MISMATCH else _NOTHING  # the capture keeps a mismatch
     return [True, error.value, kind.value, seconds, 0.0, 0, recycle, verdict[0], verdict[1], verdict[2],
             legacy_digest, candidate_digest, mismatched, counts]  # fmt: skip
-
-
-def _digest(value: Any) -> str | None:
-    try:
-        return result_digest(value)
-    except Exception:  # noqa: BLE001 - an unhashable result is still recorded, without its digest
-        return None
 
 
 class _Tally(Counters):
