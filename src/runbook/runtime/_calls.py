@@ -160,10 +160,10 @@ class CandidateCalls:
     def run_shadow_candidate(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Any, ErrorKind, float, int]:
-        """New on a shadow job (a worker thread): (value or exception, kind, seconds, memory bytes)."""
-        if self._processes is not None:  # off the caller's path: wait for a free worker process
-            budget = self.shadow_timeout
-            return self._processes.run_measured(args, kwargs, budget, wait_for_worker_s=budget)
+        """New on a shadow job (a worker thread): (value or exception, kind, seconds, memory bytes).
+
+        Thread and inline isolation only: under process isolation shadow jobs go to the candidate's
+        processes in batches (``_batch``), never through here."""
         start = _perf()
         try:
             value = self.shadow_runner(*args, **kwargs)

@@ -51,7 +51,6 @@ _START_BACKOFF_S = (0.5, 60.0)  # first and longest wait before starting a worke
 _perf = time.perf_counter
 Measured = tuple[Any, ErrorKind, float, int]  # (value or exception, error kind, seconds, peak bytes)
 _KEEPER_TICK_S = 0.5
-_WAIT_FOR_WORKER_S = 0.0005
 _BOOT = "from runbook.runtime._worker import boot; boot()"
 _ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -106,14 +105,13 @@ class CandidateProcesses:
                    timeout_s: float) -> tuple[Any, ErrorKind, float]:  # fmt: skip
         return (await self.arun_measured(args, kwargs, timeout_s))[:3]
 
-    def run_measured(self, args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float, *,
-                     wait_for_worker_s: float = 0.0) -> Measured:  # fmt: skip
+    def run_measured(self, args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float) -> Measured:
         """Send the call to an idle worker and wait up to ``timeout_s`` s; the answer with its peak bytes.
 
-        ``wait_for_worker_s``: how long to wait for an idle worker (shadow calls, off the caller's
-        path, wait; a caller does not: ``SKIPPED`` at once).
+        A caller never waits for a worker: with none idle the call is ``SKIPPED`` at once (shadow
+        calls reach the workers in batches, ``_batch``).
         """
-        taken = self._take(wait_for_worker_s)
+        taken = self._take()
         if not isinstance(taken, _Proc):
             return taken
         start = _perf()
@@ -156,18 +154,13 @@ class CandidateProcesses:
             return self._overran(taken, timeout_s, _perf() - start)
         return self._collect(taken, start, max(timeout_s - (_perf() - start), 0.001))
 
-    def _take(self, wait_s: float = 0.0) -> _Proc | Measured:
-        deadline = None
-        while True:
-            try:
-                return self._idle.pop()  # atomic; the most recently used worker
-            except IndexError:
-                self._wake.set()  # in case a worker is missing
-            now = time.monotonic()
-            deadline = now + wait_s if deadline is None else deadline
-            if now >= deadline or self._closed:
-                return None, ErrorKind.SKIPPED, 0.0, 0
-            time.sleep(_WAIT_FOR_WORKER_S)
+    def _take(self) -> _Proc | Measured:
+        """An idle worker (the most recently used), or SKIPPED at once: a caller never waits for one."""
+        try:
+            return self._idle.pop()  # atomic
+        except IndexError:
+            self._wake.set()  # in case a worker is missing
+        return None, ErrorKind.SKIPPED, 0.0, 0
 
     def _send(self, proc: _Proc, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:

@@ -218,8 +218,8 @@ class Router:
         )  # fmt: skip
         self._shadow: ShadowPool[Any, Done] = ShadowPool(
             run=lambda job: job.run(calls), emit=self._emit, on_hung=lambda job, s: job.hung(calls, s),
-            # process isolation: a shadow thread only waits on a worker (one thread per worker), up to
-            # a budget for a free one and a budget for the call
+            # process isolation: shadow calls go to the workers in batches (below); these threads
+            # only verify served answers against legacy, one per worker
             workers=min(shadow_workers, candidate_processes) if self._processes else shadow_workers,
             queue_size=shadow_queue,
             hung_after_s=shadow_timeout_s * (1.5 if self._processes is None else 2.5) + 0.05,
