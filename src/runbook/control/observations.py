@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Table, func, insert, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from runbook.control.models import ObservationRow
-from runbook.domain.observation import ErrorKind, Observation, Route
+from runbook.domain.observation import ErrorKind, Observation, Route, observation_row
 from runbook.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -62,7 +62,22 @@ class ObservationStore:
             conn.execute(insert(_TABLE), rows)
         return len(rows)
 
-    def _copy_batch(self, observations: Sequence[Observation]) -> int:
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """``write_batch`` for plain rows (``observation_row``: the fields in order, enums as values),
+        as a candidate process builds them: no ``Observation`` is made per row on the way in."""
+        if not rows:
+            return 0
+        if self._copy:
+            return self._copy_batch(rows, made=True)
+        if self._store.is_sqlite:
+            with self._store.write(exclusive=False, durable=False) as conn:
+                conn.exec_driver_sql(_SQLITE_INSERT, list(rows))
+            return len(rows)
+        with self._store.write(exclusive=False) as conn:
+            conn.execute(insert(_TABLE), [dict(zip(_FIELDS, row, strict=True)) for row in rows])
+        return len(rows)
+
+    def _copy_batch(self, observations: Sequence[Any], *, made: bool = False) -> int:
         """PostgreSQL: the batch through COPY on a pooled raw connection, committed or rolled back."""
         import psycopg  # the driver of every postgresql URL here (normalize_url)
 
@@ -74,7 +89,7 @@ class ObservationStore:
             driver = cast("psycopg.Connection[Any]", raw.driver_connection)
             with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
                 for obs in observations:
-                    copy.write_row(_copy_row(obs))
+                    copy.write_row(obs if made else _copy_row(obs))
             raw.commit()
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raw.invalidate(exc)  # a broken connection must not go back to the pool
@@ -133,13 +148,7 @@ class ObservationStore:
             return {(str(m), str(r), str(k)): int(n) for m, r, k, n in conn.execute(query)}
 
 
-def _copy_row(obs: Observation) -> tuple[Any, ...]:
-    # COPY / SQLite insert columns are _FIELDS in order; plain str for the enum values, as in _row.
-    return (
-        obs.component, obs.mode, str(obs.route), obs.routing_key, obs.at, obs.legacy_latency_us,
-        obs.candidate_latency_us, str(obs.error_kind), obs.abs_difference, obs.rel_difference,
-        obs.legacy_digest, obs.candidate_digest, obs.memory_bytes, obs.epoch,
-    )  # fmt: skip
+_copy_row = observation_row
 
 
 def _unavailable(store: Store, cause: object) -> StoreUnavailable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Route(StrEnum):
@@ -56,3 +57,23 @@ class Observation:
     candidate_digest: str | None = None
     memory_bytes: int = 0
     epoch: int = 0
+
+
+def observation_row(obs: Observation) -> tuple[Any, ...]:
+    """``obs`` as a plain row: its fields in declaration order, route and error kind as strings (what
+    the store inserts, and what a candidate process builds for a shadow call it judged)."""
+    return (
+        obs.component, obs.mode, str(obs.route), obs.routing_key, obs.at, obs.legacy_latency_us,
+        obs.candidate_latency_us, str(obs.error_kind), obs.abs_difference, obs.rel_difference,
+        obs.legacy_digest, obs.candidate_digest, obs.memory_bytes, obs.epoch,
+    )  # fmt: skip
+
+
+def observation_from_row(row: tuple[Any, ...]) -> Observation:
+    """The ``Observation`` of a plain row (``observation_row``; enums given as values or members)."""
+    (component, mode, route, key, at, legacy_us, candidate_us, kind, abs_difference, rel_difference,
+     legacy_digest, candidate_digest, memory_bytes, epoch) = row  # fmt: skip
+    return Observation(component, mode, Route(route), key, at, legacy_us, candidate_us, ErrorKind(kind),
+                       abs_difference, rel_difference, legacy_digest, candidate_digest, memory_bytes,
+                       epoch)  # fmt: skip
+

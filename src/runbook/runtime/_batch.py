@@ -5,35 +5,33 @@ pump thread per router takes turns, never per call: every 10 ms while there is w
 millisecond while calls wait for a worker to finish its batch; backing off to 20 ms when idle).
 Each turn it reads what its workers have answered (one non-blocking ``recv`` per worker), then
 sends what arrived meanwhile to an idle worker as one message: the calls' arguments and legacy's
-answers, so the worker runs new, judges it against old with the router's ``validate`` and
-``compare``, and digests both answers itself (``_worker``). What comes back per call is a small
-pickled record of figures (error kinds, seconds, differences, digests, memory sample); the pump
-turns each into an observation row, and hands the turn's rows to the recorder at once. New's
-value crosses back only on a mismatch (the capture keeps it), or when the router's judge cannot
-reach the workers (a lambda or a closure): then the pump judges it here, as thread isolation does.
+answers, and what each observation needs (key, time, legacy's latency, mode, epoch), so the worker
+runs new, judges it against old with the router's ``validate`` and ``compare``, digests both
+answers and builds each observation itself (``_worker``). What comes back is one small pickled
+record per batch: the observation rows, the counters, new's failures for the circuit breaker, and,
+for a mismatch only, new's value (the capture keeps it). The pump hands the rows to the recorder as
+they are (a sink that takes rows writes them without one Python object per row): per call the
+service process does the enqueue and a share of one ``pickle`` call each way, so the candidate's
+CPU, memory and crashes stay in the worker while production keeps the GIL. When the router's
+judge cannot reach the workers (a lambda or a closure), new's values cross back and the pump
+judges them here, as thread isolation does.
 
-Per call the service process does the enqueue and a few microseconds of the pump's time, so the
-candidate's CPU, memory and crashes stay in the worker while production keeps the GIL. The pump
-sleeps 50 us after every 8 answers it handles: a caller wanting the GIL back waits for a few
-answers' worth of its work (tens of microseconds), never for a whole turn.
-
-The contract is the thread isolation's. Each call has its own budget: a worker answers calls in
-order and stamps each answer with the time it finished (``time.monotonic``, shared by every
-process of the machine), so the call in progress started at the later of its batch's send and
-the previous answer; past ``shadow_timeout_s`` the worker is killed and that call is a timeout.
-A worker that dies takes the blame for the call in progress (an exception, ``WorkerLost``); the
-calls after it in its batch are sent again to another worker (waiting up to 30 s for one to
-start). A worker passing its memory cap leaves after its answer; the rest of its batch is sent
-again. The circuit breaker sees every outcome and is asked before each call is sent. A call that
-waits longer than its budget for a worker (all busy in canary or full, or being replaced) is
-skipped, counted and recorded.
+The contract is the thread isolation's. Each call has its own budget: before each call the worker
+writes the batch's number, the call's index and the time (``time.monotonic``, shared by every
+process of the machine) into memory it shares with the pump; past ``shadow_timeout_s`` the worker
+is killed and that call is a timeout. A worker that dies takes the blame for the call it was
+running (an exception, ``WorkerLost``); the other calls of its batch, answered or not (their
+answers died with it), are sent again to another worker (waiting up to 30 s for one to start). A
+worker passing its memory cap answers what it ran and leaves; the rest of its batch is sent again.
+The circuit breaker sees every outcome and is asked before each call is sent. A call that waits
+longer than its budget for a worker (all busy in canary or full, or being replaced) is skipped,
+counted and recorded.
 """
 
 from __future__ import annotations
 
 import pickle
 import socket
-import struct
 import threading
 import time
 from collections import deque
@@ -42,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.domain.capture import CaptureReason
 from runbook.domain.modes import Mode
-from runbook.domain.observation import ErrorKind, Route
+from runbook.domain.observation import ErrorKind
 from runbook.runtime._jobs import Done, ShadowJob, digest, maybe_sample
 from runbook.runtime._mailbox import EMPTY, Mailbox
 from runbook.runtime._process import CandidateProcesses, WorkerLost, describe_exit
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import send, split_records
-from runbook.runtime._worker import RECYCLE_EXIT, SHADOW_BATCH
+from runbook.runtime._worker import PROGRESS, RECYCLE_EXIT, SHADOW_BATCH
 
 if TYPE_CHECKING:
     from runbook.runtime._calls import CandidateCalls
@@ -59,36 +57,34 @@ _TICK_S = 0.01  # between turns while calls come in
 _BACKLOG_TICK_S = 0.001  # while calls wait for a worker to finish its batch
 _IDLE_TICK_MAX_S = 0.02
 _MAX_BATCH = 64
-_YIELD_EVERY = 8  # answers handled between two short sleeps of the pump (the GIL goes to the callers)
-_YIELD_S = 50e-6
 _RESENT_WAIT_S = 30.0  # how long calls sent back by a lost worker may wait for a worker (one starts in ~1 s)
 _READ_CHUNK = 1 << 16
 _KEY_CHARS = 128
-_F64 = struct.Struct("<d")
 _KINDS = {kind.value: kind for kind in ErrorKind}
 _MODE_VALUE = {mode: mode.value for mode in Mode}
-_COUNTER = {kind: f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}" for kind in ErrorKind}
 Row = tuple[Any, ...]
 _loads = pickle.loads
+
 
 
 class _Lane:
     """A worker the pump holds while a batch is in flight: the calls sent, in order."""
 
-    __slots__ = ("buffer", "inflight", "proc", "since")
+    __slots__ = ("buffer", "inflight", "number", "proc", "sent_at")
 
     def __init__(self, proc: Any) -> None:
         self.proc = proc
-        self.inflight: deque[ShadowJob] = deque()
+        self.inflight: list[ShadowJob] = []
         self.buffer = bytearray()
-        self.since = 0.0  # monotonic: when the call at the head of ``inflight`` could start
+        self.number = 0  # of the batch in flight (the worker's progress names it)
+        self.sent_at = 0.0  # monotonic
 
 
 class ShadowBatches:
     """Runs a router's shadow jobs in its candidate processes; see the module docstring.
 
     emit: the router's handling of a finished job (``Done``); emit_rows: the same for observation
-    rows (``Observation``'s fields in order) and their counters (the pump tells the breaker).
+    rows (``observation_row``'s order) and their counters (the pump tells the breaker).
     """
 
     def __init__(
@@ -106,6 +102,7 @@ class ShadowBatches:
         self._mailbox = Mailbox(queue_size, max_idle_sleep_s=_IDLE_TICK_MAX_S)
         self._pending: deque[ShadowJob] = deque()  # taken from the mailbox or sent back by a lost worker
         self._lanes: list[_Lane] = []
+        self._numbers = 0
         self._turning = False
         self._resent_until = 0.0  # wall clock, like ShadowJob.at
         self._closed = False
@@ -115,6 +112,11 @@ class ShadowBatches:
     def submit(self, job: ShadowJob) -> bool:
         """Queue ``job`` (the caller's path); False (and nothing queued) when the queue is full."""
         return self._mailbox.offer(job)
+
+    @property
+    def mailbox(self) -> Mailbox:
+        """Where the caller's path appends its jobs (``Router.call`` appends to it directly)."""
+        return self._mailbox
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until every job submitted so far is finished; False on timeout."""
@@ -177,7 +179,7 @@ class ShadowBatches:
             if not lane.inflight:
                 self._lanes.remove(lane)
                 self._processes.give_back(lane.proc)
-        if self._rows:
+        if self._rows or self._counts:
             rows, counts, self._rows, self._counts = self._rows, self._counts, [], {}
             self._emit_rows(rows, counts)
         return bool(self._pending or self._lanes or len(self._mailbox))
@@ -188,14 +190,14 @@ class ShadowBatches:
             self._skip_waiting()
             return
         calls, jobs, pending = self._calls, list[ShadowJob](), self._pending
-        shape, allow, sampling = calls.judge.shape, calls.breaker.allow, calls.sample_share > 0.0
+        shape, breaker, sampling = calls.judge.shape, calls.breaker, calls.sample_share > 0.0
         for _ in range(min(len(pending), _MAX_BATCH)):
             job = pending.popleft()
             if job.legacy_ok and (not shape.known or job.legacy_outcome is None):
                 shape.learn(job.legacy_outcome)
             if sampling:
                 maybe_sample(calls, job)
-            if not allow():
+            if not breaker.allow():
                 self._emit(job.not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open"))
                 continue
             jobs.append(job)
@@ -204,10 +206,15 @@ class ShadowBatches:
             self._lanes.remove(lane)
             self._processes.give_back(lane.proc)
             return
-        lane.inflight.extend(jobs)
-        lane.since = time.monotonic()
+        self._numbers += 1
+        component = calls.component
+        metas = [(str(job.key)[:_KEY_CHARS], job.at, job.legacy_seconds * 1e6, _MODE_VALUE[job.snap.mode],
+                  job.snap.epoch, None if job.legacy_ok else digest(job.legacy_outcome))
+                 for job in jobs]  # fmt: skip
+        head = pickle.dumps((self._numbers, self._budget, component, metas), protocol=5)
+        lane.inflight, lane.number, lane.sent_at = jobs, self._numbers, time.monotonic()
         try:
-            send(lane.proc.conn, [SHADOW_BATCH, _F64.pack(self._budget), *frames])
+            send(lane.proc.conn, [SHADOW_BATCH, head, *frames])
         except (OSError, ValueError):
             self._lost(lane, time.monotonic())
 
@@ -285,60 +292,58 @@ class ShadowBatches:
             pass
         except OSError:
             ended = True
-        for number, record in enumerate(split_records(lane.buffer), 1):
-            if number % _YIELD_EVERY == 0:  # a caller waiting for the GIL gets it now, not after all of them
-                time.sleep(_YIELD_S)
-            if not lane.inflight:  # cannot happen: a worker answers only what it was sent
-                self._counters.incr("internal_errors")
-                break
-            job = lane.inflight.popleft()
+        for record in split_records(lane.buffer):
             try:
                 reply = _loads(record)
-            except Exception as exc:  # noqa: BLE001 - cannot happen (plain figures): counted, new's failure
+            except Exception:  # noqa: BLE001 - cannot happen (plain figures): counted, the batch sent again
                 self._counters.incr("internal_errors")
-                self._emit(job.finish(self._calls, exc, ErrorKind.EXCEPTION, 0.0, 0))
-                continue
-            if self._answered(lane, job, reply):  # the worker leaves after this one
+                self._drop(lane, "candidate_worker_killed", kill=True)
+                self._resend(lane, lane.inflight)
+                return
+            if self._answered(lane, reply):  # the worker leaves after this batch
                 self._drop(lane, "candidate_worker_recycled")
-                self._resend(lane)
+                self._resend(lane, lane.inflight)
                 return
         if ended:
             self._lost(lane, time.monotonic())
 
-    def _answered(self, lane: _Lane, job: ShadowJob, reply: Any) -> bool:
-        """Record one answer; True when the worker leaves after it (its memory cap passed)."""
-        (judged, error, kind, seconds, end, peak, recycle, abs_difference, rel_difference, why,
-         legacy_digest, candidate_digest, value, counts) = reply  # fmt: skip
-        lane.since = end
-        if counts:
-            for name, amount in counts.items():
-                self._counters.incr(name, amount)
-        error_kind = _KINDS[error]
-        if value is not None:  # it crossed: new's answer not judged there, or a mismatch's
-            value, carried = self._value(value, error_kind)
-            if not judged:
-                error_kind = carried
-            elif carried is not error_kind:
-                value = None  # a mismatch whose value cannot cross: recorded, kept without it
-        if not judged:
-            self._emit(job.finish(self._calls, value, error_kind, seconds, peak))
-            return bool(recycle)
-        kind = _KINDS[kind]
-        if kind is ErrorKind.MISMATCH:
-            self._calls.keep_request(job, CaptureReason.MISMATCH, detail=why,
-                                     values=(job.legacy_outcome, value),
-                                     differences=(abs_difference, rel_difference))  # fmt: skip
-        if not job.legacy_ok:
-            legacy_digest = digest(job.legacy_outcome)
-        snap = job.snap
-        self._rows.append((self._calls.component, _MODE_VALUE[snap.mode], Route.LEGACY,
-                           str(job.key)[:_KEY_CHARS], job.at, job.legacy_seconds * 1e6, seconds * 1e6, kind,
-                           abs_difference, rel_difference, legacy_digest, candidate_digest, peak,
-                           snap.epoch))  # fmt: skip
-        counter = _COUNTER[kind]
-        self._counts[counter] = self._counts.get(counter, 0) + 1
-        self._calls.breaker.record(error_kind)
+    def _answered(self, lane: _Lane, reply: Any) -> bool:
+        """Record one batch's answers; True when the worker leaves after it (its memory cap passed)."""
+        number, done, recycle, rows, errors, counts, extras = reply
+        # cannot happen: a worker answers what it was sent
+        if number != lane.number or done > len(lane.inflight):
+            self._counters.incr("internal_errors")
+            return True
+        jobs, lane.inflight = lane.inflight[:done], lane.inflight[done:]
+        if rows:
+            self._rows.extend(rows)
+        own = self._counts
+        for name, amount in counts.items():
+            own[name] = own.get(name, 0) + amount
+        breaker = self._calls.breaker
+        if errors is None:
+            if rows:
+                breaker.record(ErrorKind.NONE)
+        else:
+            for error in errors:
+                breaker.record(_KINDS[error])
+        for extra in extras:
+            self._extra(jobs[extra[0]], extra)
         return bool(recycle)
+
+    def _extra(self, job: ShadowJob, extra: tuple[Any, ...]) -> None:
+        """A call whose value crossed: a mismatch judged there (its request kept), or a call the
+        worker could not judge (judged here)."""
+        _, error, kind, seconds, peak, abs_difference, rel_difference, why, carried = extra
+        error_kind = _KINDS[error]
+        value, carried_kind = self._value(carried, error_kind)
+        if _KINDS[kind] is ErrorKind.MISMATCH and error_kind is ErrorKind.NONE:
+            served = value if carried_kind is error_kind else None
+            self._calls.keep_request(job, CaptureReason.MISMATCH, detail=why,
+                                     values=(job.legacy_outcome, served),
+                                     differences=(abs_difference, rel_difference))  # fmt: skip
+            return
+        self._emit(job.finish(self._calls, value, carried_kind, seconds, peak))
 
     def _value(self, carried: tuple[str, Any], error: ErrorKind) -> tuple[Any, ErrorKind]:
         """New's value as the worker sent it (by the component's serializer), or why it could not."""
@@ -352,37 +357,51 @@ class ShadowBatches:
         self._counters.incr("candidate_serialize_errors")
         return RuntimeError(what), ErrorKind.EXCEPTION
 
+    def _progress(self, lane: _Lane) -> tuple[int, float]:
+        """The call the worker is running (its index in the batch) and since when (monotonic)."""
+        try:
+            number, index, since = PROGRESS.unpack_from(lane.proc.progress)
+        except (ValueError, TypeError):  # cannot happen: the shared memory lives as long as the worker
+            return 0, lane.sent_at
+        if number != lane.number:  # not started on this batch yet
+            return 0, lane.sent_at
+        again = PROGRESS.unpack_from(lane.proc.progress)  # written while read: take the later one
+        if again != (number, index, since):
+            _, index, since = again
+        return index, max(since, lane.sent_at)
+
     def _check_deadline(self, lane: _Lane, now: float) -> None:
         if not lane.inflight:
             return
-        elapsed = now - lane.since
+        index, since = self._progress(lane)
+        elapsed = now - since
         if elapsed <= self._budget:
             return
         self._drop(lane, "candidate_worker_killed", kill=True)
-        job = lane.inflight.popleft()
+        jobs = lane.inflight
         late = TimeoutError(f"candidate still running after its budget of {self._budget} s")
-        self._emit(job.finish(self._calls, late, ErrorKind.TIMEOUT, elapsed, 0))
-        self._resend(lane)
+        self._emit(jobs[index].finish(self._calls, late, ErrorKind.TIMEOUT, elapsed, 0))
+        self._resend(lane, jobs[:index] + jobs[index + 1 :])
 
     def _lost(self, lane: _Lane, now: float) -> None:
-        """The worker ended: the call in progress is its cause; the rest go to another worker."""
+        """The worker ended: the call it was running is its cause; the rest go to another worker."""
         code = self._processes.exit_code(lane.proc, 0.05)
         self._drop(lane, "candidate_worker_recycled" if code == RECYCLE_EXIT else "candidate_worker_deaths")
-        if lane.inflight:
-            job = lane.inflight.popleft()
+        jobs = lane.inflight
+        if jobs:
+            index, since = self._progress(lane)
+            index = min(index, len(jobs) - 1)
             lost = WorkerLost(f"candidate worker died during the call ({describe_exit(code)})")
-            self._emit(job.finish(self._calls, lost, ErrorKind.EXCEPTION, max(now - lane.since, 0.0), 0))
-        self._resend(lane)
+            self._emit(jobs[index].finish(self._calls, lost, ErrorKind.EXCEPTION, max(now - since, 0.0), 0))
+            jobs = jobs[:index] + jobs[index + 1 :]
+        self._resend(lane, jobs)
 
     def _drop(self, lane: _Lane, counter: str, *, kill: bool = False) -> None:
         self._lanes.remove(lane)
         self._processes.lose(lane.proc, counter, kill=kill)
 
-    def _resend(self, lane: _Lane) -> None:
-        if lane.inflight:
+    def _resend(self, lane: _Lane, jobs: list[ShadowJob]) -> None:
+        if jobs:
             self._resent_until = time.time() + _RESENT_WAIT_S
-        self._pending.extendleft(reversed(lane.inflight))
-        lane.inflight.clear()
-
-
-
+        self._pending.extendleft(reversed(jobs))
+        lane.inflight = []

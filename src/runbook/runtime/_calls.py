@@ -287,10 +287,10 @@ class CandidateCalls:
             return
         try:
             row = (
-                self.component, snap.mode.value, route, str(key)[:_KEY_CHARS], at,
+                self.component, snap.mode.value, route.value, str(key)[:_KEY_CHARS], at,
                 None if legacy_seconds is None else legacy_seconds * 1e6,
                 None if candidate_seconds is None else candidate_seconds * 1e6,
-                kind, None, None, None, None, memory_bytes, snap.epoch,
+                kind.value, None, None, None, None, memory_bytes, snap.epoch,
             )  # fmt: skip
             if not self.recorder._record_row(row):
                 self.counters.incr("observations_dropped")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mmap
 import os
 import pickle
 import select
@@ -43,7 +44,7 @@ from typing import Any
 from runbook.domain.observation import ErrorKind
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import PickleSerializer, Serializer, receive, send
-from runbook.runtime._worker import CALL, READY, RECYCLE_EXIT
+from runbook.runtime._worker import CALL, PROGRESS, READY, RECYCLE_EXIT
 
 __all__ = ["CandidateProcesses", "Measured", "WorkerLost", "describe_exit"]
 _START_BACKOFF_S = (0.5, 60.0)  # first and longest wait before starting a worker again after a failure
@@ -60,10 +61,13 @@ class WorkerLost(RuntimeError):
 
 
 class _Proc:
-    __slots__ = ("conn", "process")
+    """A worker: its process, its end of the pipe, and the memory where it says which shadow call
+    it is running (``_worker.PROGRESS``)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], conn: socket.socket) -> None:
-        self.process, self.conn = process, conn
+    __slots__ = ("conn", "process", "progress")
+
+    def __init__(self, process: subprocess.Popen[bytes], conn: socket.socket, progress: Any) -> None:
+        self.process, self.conn, self.progress = process, conn, progress
 
 
 class CandidateProcesses:
@@ -282,16 +286,20 @@ class CandidateProcesses:
         env = dict(os.environ)
         for name in _ONE_THREAD:
             env.setdefault(name, "1")
+        shared = os.memfd_create("runbook-progress")
         try:
+            os.ftruncate(shared, PROGRESS.size)
+            progress = mmap.mmap(shared, PROGRESS.size)
             fd = theirs.fileno()
-            process = subprocess.Popen([sys.executable, "-c", _BOOT, str(fd)], pass_fds=(fd,), env=env,
-                                       stdin=subprocess.DEVNULL)  # fmt: skip
+            process = subprocess.Popen([sys.executable, "-c", _BOOT, str(fd), str(shared)],
+                                       pass_fds=(fd, shared), env=env, stdin=subprocess.DEVNULL)  # fmt: skip
         except Exception:  # noqa: BLE001 - no interpreter could be started: counted, retried with a back-off
             ours.close()
             return None
         finally:
             theirs.close()
-        proc = _Proc(process, ours)
+            os.close(shared)
+        proc = _Proc(process, ours, progress)
         self._counters.incr("candidate_worker_starts")
         try:
             send(ours, [pickle.dumps(sys.path)])

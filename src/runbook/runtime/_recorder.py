@@ -3,12 +3,13 @@
 ``record`` never blocks and never raises: it appends to a ``Mailbox`` (no system call), and a
 full queue drops the observation and counts it. The writer collects up to ``batch_size``
 observations, or what arrived within ``flush_interval_s`` of the first one, and hands them to
-``sink.write_batch``; while a batch is open it looks at the queue every 20 ms, never per
-observation (each wake-up takes the GIL from the service's own threads). A failed batch is kept
-and retried with back-off (capped at 1 s) for as long as the sink keeps failing: through a store
-outage nothing is lost while the queue has room, and what arrives once it is full is dropped and
-counted. Only ``close`` gives up: what is still unwritten
-at its deadline is counted as lost. Every observation offered ends up in exactly one of
+``sink.write_batch`` (or, to a sink that takes plain rows, ``write_rows``: the router's hot paths
+and its candidate processes record rows, never building an ``Observation`` per call); while a batch
+is open it looks at the queue every 20 ms, never per observation (each wake-up takes the GIL from
+the service's own threads). A failed batch is kept and retried with back-off (capped at 1 s) for as
+long as the sink keeps failing: through a store outage nothing is lost while the queue has room, and
+what arrives once it is full is dropped and counted. Only ``close`` gives up: what is still
+unwritten at its deadline is counted as lost. Every observation offered ends up in exactly one of
 ``written``, ``dropped``, ``lost``, or still ``queued``/``in_flight`` (see ``stats``).
 """
 
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
-from runbook.domain.observation import Observation
+from runbook.domain.observation import Observation, observation_from_row, observation_row
 from runbook.errors import BadParameter
 from runbook.runtime._mailbox import EMPTY, Mailbox
 from runbook.runtime._ports import ObservationSink
@@ -59,6 +61,7 @@ class ObservationRecorder:
                 f"flush_interval_s {flush_interval_s!r} > 0"
             )
         self._sink = sink
+        self._write_rows = getattr(sink, "write_rows", None)
         self._queue = Mailbox(queue_size, max_idle_sleep_s=min(flush_interval_s / 2, 0.02))
         self._batch_size = batch_size
         self._flush_interval = flush_interval_s
@@ -135,7 +138,7 @@ class ObservationRecorder:
         self.close()
 
     def _drain(self) -> None:
-        batch: list[Observation] = []
+        batch: list[Observation | tuple[object, ...]] = []
         deadline = 0.0
         while True:
             closing = self._closing.is_set()
@@ -153,7 +156,7 @@ class ObservationRecorder:
                 else:
                     if not batch:
                         deadline = time.monotonic() + self._flush_interval
-                    batch.append(Observation(*item) if type(item) is tuple else item)
+                    batch.append(item)
                     if len(batch) >= self._batch_size:
                         self._write(batch)
                         batch = []
@@ -164,14 +167,22 @@ class ObservationRecorder:
             if closing and not batch and len(self._queue) == 0:
                 return
 
-    def _write(self, batch: list[Observation]) -> None:
-        if not batch:
+    def _write(self, items: list[Observation | tuple[object, ...]]) -> None:
+        if not items:
             return
-        self._in_flight = len(batch)
+        self._in_flight = len(items)
+        write_rows = self._write_rows
+        if write_rows is not None:
+            batch: list[Any] = [item if isinstance(item, tuple) else observation_row(item) for item in items]
+        else:
+            batch = [observation_from_row(item) if isinstance(item, tuple) else item for item in items]
         delay = _FIRST_RETRY_S
         while time.monotonic() < self._give_up_at:
             try:
-                self._sink.write_batch(batch)
+                if write_rows is not None:
+                    write_rows(batch)
+                else:
+                    self._sink.write_batch(batch)
             except Exception:  # noqa: BLE001 - the writer thread survives any store error; counted
                 self._counters.incr("write_errors")
                 time.sleep(min(delay, max(0.0, self._give_up_at - time.monotonic())))  # never past close()

@@ -17,12 +17,16 @@ rides on the worker's next reply. Tracing slows a numpy engine several times ove
 runs on the call that is timed or waited for. Only this process is traced, and it runs nothing
 else meanwhile, so the figure is the candidate's own; the repeated call's result is dropped.
 
-A batch of shadow calls (``_batch``) comes with legacy's answers: each call is run, judged against
-legacy's answer with the router's judge (``validate``, ``compare``, tolerances, sent once at
-start; when it cannot be rebuilt here the answers go back whole and the router judges them), and
-its figures go back at once as one small pickled record stamped with when the worker was done
-with it. A sampled shadow call is traced right after it ran, before its record goes back, so the
-figure is on its own observation; nobody waits for a shadow call.
+A batch of shadow calls (``_batch``) comes with legacy's answers and what each call's observation
+needs (key, time, legacy's latency, mode, epoch): each call is run, judged against legacy's answer
+with the router's judge (``validate``, ``compare``, tolerances, sent once at start; when it cannot be
+rebuilt here the answers go back whole and the router judges them), and its observation is built
+here as a plain row. The whole batch goes back as one small pickled record (rows, counters, new's
+failures for the breaker, and only for a mismatch new's value, which the capture keeps): the
+service does no work per call. Before each call the worker writes which call of which batch it
+starts, and when, into a few bytes of memory it shares with its owner (``progress``): the owner
+reads them only to enforce the budget, or to know which call a dying worker was running. A
+sampled shadow call is traced right after it ran, so the figure is on its own row.
 
 After answering, a worker whose resident memory (RSS) grew past the cap, or whose candidate
 raised ``MemoryError``, exits: its owner replaces it (a leak never accumulates).
@@ -37,6 +41,7 @@ import contextlib
 import ctypes
 import importlib
 import inspect
+import mmap
 import os
 import pickle
 import resource
@@ -55,27 +60,31 @@ from runbook.runtime._judge import Judge
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import Serializer, receive, send, send_record
 
-__all__ = ["CALL", "RECYCLE_EXIT", "SHADOW_BATCH", "Reply", "ShadowReply", "boot", "resolve_target",
-           "worker_main"]  # fmt: skip
+__all__ = ["CALL", "PROGRESS", "RECYCLE_EXIT", "SHADOW_BATCH", "BatchReply", "Reply", "boot",
+           "resolve_target", "worker_main"]  # fmt: skip
 
 READY = b"ready"
 CALL, SHADOW_BATCH = b"c", b"b"  # a request's first frame: one call, or a batch of shadow calls
-_F64 = struct.Struct("<d")
 RECYCLE_EXIT = 77  # a worker leaving on purpose after its reply (memory cap passed)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _PR_SET_PDEATHSIG = 1
-_NOTHING: Any = object()  # a shadow reply without new's value
 
 # (ok, value or exception, seconds, peak bytes of the last sampled call or 0, recycle after this
 # reply, busy sampling memory after this reply)
 Reply = tuple[bool, Any, float, int, bool, bool]
-# A shadow call's outcome, a pickled record: (judged here, error kind of new, observation's error
-# kind, seconds, end (time.monotonic(), shared by every process on the machine), peak bytes of this
-# call when sampled or 0, recycle, abs difference, rel difference, mismatch reason, legacy digest,
-# candidate digest, new's value (None; or ("value", frames by the component's serializer of a
-# 1-tuple) when not judged here or on a mismatch, the capture keeping it; or ("unsendable", why)),
-# counters of the judge or None)
-ShadowReply = tuple[bool, str, str, float, float, int, bool, Any, Any, Any, Any, Any, Any, Any]
+# A batch's outcome, one pickled record: (batch number, calls answered, recycle after it, rows of the
+# calls judged here (``observation_row``'s order, enums as values), new's error kind per judged call
+# or None when none failed, counters (shadow outcomes, the judge's own), extras). Extras, one per
+# call whose value must cross: (index in the batch, new's error kind, the observation's error kind,
+# seconds, peak bytes, abs and rel difference, mismatch reason, new's value: ("value", frames by the
+# component's serializer of a 1-tuple) or ("unsendable", why)); a mismatch (judged here: the capture
+# keeps the value) or a call this worker could not judge (the router judges it).
+_Rows = list[tuple[Any, ...]]
+BatchReply = tuple[int, int, bool, _Rows, list[str] | None, dict[str, int], _Rows]
+# Progress of the batch in hand, in memory shared with the owner: (batch number, index of the call
+# started, time.monotonic() when it started; shared by every process of the machine).
+PROGRESS = struct.Struct("<qqd")
+_LEGACY_ROUTE = "legacy"
 
 
 def resolve_target(target: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -93,13 +102,15 @@ def resolve_target(target: str | Callable[..., Any]) -> Callable[..., Any]:
 
 
 def boot() -> None:
-    """Entry point of a worker interpreter: ``python -c '...boot()' FD`` (FD: its end of the pipe)."""
+    """Entry point of a worker interpreter: ``python -c '...boot()' FD PROGRESS_FD`` (its end of the
+    pipe, and the memory it shares with its owner to say which call it is running)."""
     _die_with_owner()
     conn = socket.socket(fileno=int(sys.argv[1]))
+    progress = mmap.mmap(int(sys.argv[2]), PROGRESS.size)
     sys.path[:] = pickle.loads(receive(conn)[0])  # before anything of the service is unpickled
     target, serializer, memory_cap_bytes, memory_every = pickle.loads(receive(conn)[0])
     judge = _judge_from(receive(conn)[0])
-    worker_main(conn, target, serializer, memory_cap_bytes, memory_every, judge)
+    worker_main(conn, target, serializer, memory_cap_bytes, memory_every, judge, progress)
 
 
 def _die_with_owner() -> None:
@@ -121,7 +132,7 @@ def _judge_from(frame: Any) -> Judge | None:
 
 
 def worker_main(conn: socket.socket, target: Any, serializer: Serializer, memory_cap_bytes: int | None,
-                memory_every: int, judge: Judge | None = None) -> None:  # fmt: skip
+                memory_every: int, judge: Judge | None = None, progress: Any = None) -> None:  # fmt: skip
     """The worker's whole life: set up, say ready, answer calls until the pipe closes."""
     fn = resolve_target(target)
     loop = asyncio.new_event_loop() if _is_async(fn) else None
@@ -131,7 +142,8 @@ def worker_main(conn: socket.socket, target: Any, serializer: Serializer, memory
         resource.setrlimit(resource.RLIMIT_AS, (size + memory_cap_bytes, resource.RLIM_INFINITY))
         rss_limit = resident + memory_cap_bytes
     send(conn, [READY])
-    _Answering(conn, fn, loop, serializer, rss_limit, memory_every, judge).serve()
+    _Answering(conn, fn, loop, serializer, rss_limit, memory_every, judge,
+               bytearray(PROGRESS.size) if progress is None else progress).serve()
 
 
 class _Answering:
@@ -139,9 +151,10 @@ class _Answering:
 
     def __init__(self, conn: socket.socket, fn: Callable[..., Any], loop: asyncio.AbstractEventLoop | None,
                  serializer: Serializer, rss_limit: int | None, memory_every: int,
-                 judge: Judge | None) -> None:  # fmt: skip
+                 judge: Judge | None, progress: Any) -> None:  # fmt: skip
         self.conn, self.fn, self.loop, self.serializer = conn, fn, loop, serializer
         self.rss_limit, self.memory_every, self.judge = rss_limit, memory_every, judge
+        self.progress = progress
         self.calls, self.peak = 0, 0
 
     def serve(self) -> None:
@@ -151,8 +164,7 @@ class _Answering:
             except (EOFError, OSError):
                 return  # the owner closed the pipe (or is gone): nothing left to answer
             if bytes(frames[0]) == SHADOW_BATCH:
-                (budget_s,) = _F64.unpack(frames[1])
-                self._batch(budget_s, self.serializer.loads(frames[2:]))
+                self._batch(pickle.loads(frames[1]), self.serializer.loads(frames[2:]))
             else:
                 args, kwargs = self.serializer.loads(frames[1:])
                 self._answer(args, kwargs)
@@ -176,58 +188,67 @@ class _Answering:
             os._exit(RECYCLE_EXIT)
         self.peak = _traced_peak(self.fn, self.loop, args, kwargs) if sample else 0
 
-    def _batch(self, budget_s: float, entries: list[Any]) -> None:
-        """Shadow calls in order, each outcome sent as soon as it is known (stamped with when the
-        worker was done with the call: the router's deadline for the next one counts from there)."""
-        for args, kwargs, legacy_ok, legacy_value, judge_here in entries:
-            reply = self._shadow(args, kwargs, budget_s, legacy_ok, legacy_value, judge_here)
-            self._send_reply(reply)
-            if reply[6]:
-                os._exit(RECYCLE_EXIT)
+    def _batch(self, head: Any, entries: list[Any]) -> None:
+        """Shadow calls in order, the progress shared before each; one reply for the whole batch
+        (sent early, with what was answered, when the worker must leave after a call)."""
+        number, budget_s, component, metas = head
+        rows: list[tuple[Any, ...]] = []
+        errors: list[str] = []
+        extras: list[tuple[Any, ...]] = []
+        counts: dict[str, int] = {}
+        failed, recycle, done = False, False, 0
+        for index, ((args, kwargs, legacy_ok, legacy_value, judge_here), meta) in enumerate(
+            zip(entries, metas, strict=True)
+        ):
+            PROGRESS.pack_into(self.progress, 0, number, index, time.monotonic())
+            ok, value, seconds, recycle, sample = self._run(args, kwargs)
+            peak = 0
+            if sample:  # the traced repeat has a budget of its own
+                PROGRESS.pack_into(self.progress, 0, number, index, time.monotonic())
+                peak = _traced_peak(self.fn, self.loop, args, kwargs)
+            done = index + 1
+            judge = self.judge if judge_here else None
+            if judge is None:
+                error = ErrorKind.NONE if ok else ErrorKind.EXCEPTION
+                extras.append(self._extra(index, error, error, seconds, peak, (None, None, None), value))
+            else:
+                error, kind, verdict = judge.shadow(ErrorKind.NONE if ok else ErrorKind.EXCEPTION, value,
+                                                    seconds, budget_s=budget_s, legacy_ok=legacy_ok,
+                                                    legacy_value=legacy_value)  # fmt: skip
+                key, at, legacy_us, mode, epoch, legacy_digest = meta
+                if legacy_ok:
+                    legacy_digest = digest_or_none(legacy_value)
+                candidate_digest = None if error is ErrorKind.TIMEOUT else digest_or_none(value)
+                rows.append((component, mode, _LEGACY_ROUTE, key, at, legacy_us, seconds * 1e6,
+                             kind.value, verdict[0], verdict[1], legacy_digest, candidate_digest, peak,
+                             epoch))  # fmt: skip
+                counter = _COUNTER[kind]
+                counts[counter] = counts.get(counter, 0) + 1
+                errors.append(error.value)
+                failed = failed or error is not ErrorKind.NONE
+                if kind is ErrorKind.MISMATCH:  # the capture keeps a mismatch's request and both answers
+                    extras.append(self._extra(index, error, kind, seconds, peak, verdict, value))
+            del value
+            if recycle:
+                break
+        tally = _TALLY.drain()
+        if tally:
+            for name, amount in tally.items():
+                counts[name] = counts.get(name, 0) + amount
+        reply = (number, done, recycle, rows, errors if failed else None, counts, extras)
+        send_record(self.conn, pickle.dumps(reply, protocol=5))
+        if recycle:
+            os._exit(RECYCLE_EXIT)
 
-    def _shadow(self, args: Any, kwargs: Any, budget_s: float, legacy_ok: bool, legacy_value: Any,
-                judge_here: bool) -> list[Any]:  # fmt: skip
-        """One shadow call's outcome, judged here against legacy's answer when the judge could come;
-        a sampled call is run again under tracemalloc at once, and its own reply carries the figure."""
-        ok, value, seconds, recycle, sample = self._run(args, kwargs)
-        judge = self.judge if judge_here else None
-        if judge is None:
-            error = (ErrorKind.NONE if ok else ErrorKind.EXCEPTION).value
-            reply = [False, error, error, seconds, 0.0, 0, recycle, None, None, None, None, None, value, None]
-        else:
-            reply = _judged(judge, ok, value, seconds, recycle, budget_s, legacy_ok, legacy_value)
-        del value
-        reply[5] = _traced_peak(self.fn, self.loop, args, kwargs) if sample else 0
-        reply[4] = time.monotonic()
-        return reply
-
-    def _send_reply(self, reply: list[Any]) -> None:
-        """A shadow call's figures, pickled (plain numbers and strings); new's value, when it must
-        cross, by the component's serializer inside (or the reason it cannot)."""
-        value = reply[12]
-        if value is not _NOTHING:
-            try:
-                reply[12] = ("value", [bytes(frame) for frame in self.serializer.dumps((value,))])
-            except Exception as exc:  # noqa: BLE001 - an answer that cannot cross is a failure, said plainly
-                why = f"the candidate's result cannot be serialized: {type(exc).__name__}: {exc}"
-                reply[12] = ("unsendable", why)
-        else:
-            reply[12] = None
-        send_record(self.conn, pickle.dumps(tuple(reply), protocol=5))
-
-
-def _judged(judge: Judge, ok: bool, value: Any, seconds: float, recycle: bool, budget_s: float,
-            legacy_ok: bool, legacy_value: Any) -> list[Any]:  # fmt: skip
-    """The router's shadow judgement (``Judge.shadow``, as ``ShadowJob.finish``), made here: only
-    figures cross back."""
-    error, kind, verdict = judge.shadow(ErrorKind.NONE if ok else ErrorKind.EXCEPTION, value, seconds,
-                                        budget_s=budget_s, legacy_ok=legacy_ok, legacy_value=legacy_value)
-    legacy_digest = digest_or_none(legacy_value) if legacy_ok else None
-    candidate_digest = None if error is ErrorKind.TIMEOUT else digest_or_none(value)
-    counts = _TALLY.drain()
-    mismatched = value if kind is ErrorKind.MISMATCH else _NOTHING  # the capture keeps a mismatch
-    return [True, error.value, kind.value, seconds, 0.0, 0, recycle, verdict[0], verdict[1], verdict[2],
-            legacy_digest, candidate_digest, mismatched, counts]  # fmt: skip
+    def _extra(self, index: int, error: ErrorKind, kind: ErrorKind, seconds: float, peak: int,
+               verdict: tuple[Any, Any, Any], value: Any) -> tuple[Any, ...]:  # fmt: skip
+        """A call whose value crosses back: by the component's serializer, or why it cannot."""
+        try:
+            carried: tuple[str, Any] = ("value", [bytes(frame) for frame in self.serializer.dumps((value,))])
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot cross is a failure, said plainly
+            why = f"the candidate's result cannot be serialized: {type(exc).__name__}: {exc}"
+            carried = ("unsendable", why)
+        return (index, error.value, kind.value, seconds, peak, verdict[0], verdict[1], verdict[2], carried)
 
 
 class _Tally(Counters):
@@ -250,6 +271,7 @@ class _Tally(Counters):
 
 
 _TALLY = _Tally()
+_COUNTER = {kind: f"shadow_{'ok' if kind is ErrorKind.NONE else kind.value}" for kind in ErrorKind}
 
 def _call(fn: Callable[..., Any], loop: asyncio.AbstractEventLoop | None, args: Any, kwargs: Any
           ) -> tuple[bool, Any]:  # fmt: skip
