@@ -153,3 +153,19 @@ def test_legacy_failing_in_shadow_is_recorded_with_its_exception_digest():
         assert rig.router.stats()["shadow_legacy_exception"] == 1
     finally:
         rig.close()
+
+
+def test_a_burst_longer_than_one_message_is_judged_once_per_call_in_order(rig):
+    """Fifty calls in a tight loop are more than one message carries (16): every call is counted,
+    judged and recorded once, in the order made, with a wrong answer in the third message found."""
+    faults = ["none"] * 50
+    faults[37] = "wrong"
+    moved, observations = rig.shadow(faults)
+    assert moved["calls_shadow"] == 50, moved
+    assert (moved.get("shadow_ok"), moved.get("shadow_mismatch")) == (49, 1), moved
+    by_key = {o.routing_key: o for o in observations}
+    assert sorted(by_key) == sorted(f"book-{i}" for i in range(50))
+    assert [i for i in range(50) if by_key[f"book-{i}"].error_kind is ErrorKind.MISMATCH] == [37]
+    assert all(by_key[f"book-{i}"].legacy_digest == result_digest(2.0 * (i + 1)) for i in range(50))
+    times = [by_key[f"book-{i}"].at for i in range(50)]
+    assert times == sorted(times)  # each observation keeps its own call's time

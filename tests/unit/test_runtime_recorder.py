@@ -167,3 +167,36 @@ def test_rows_handed_over_together_fill_the_queue_in_order_and_the_rest_is_count
     assert recorder.flush()
     assert [o.routing_key for o in stored] == [f"book-{i}" for i in range(11)]
     recorder.close()
+
+
+def test_a_large_batch_reaches_a_row_sink_in_slices_in_order():
+    """A sink that takes plain rows gets a 300-observation batch in slices of at most 64 rows, with
+    the writer asleep between slices (a sink's write holds the GIL for its rows' Python work), every
+    row once and in order; a failing slice is retried alone, the slices already written stay."""
+    slices: list[list[tuple[object, ...]]] = []
+    fail_once = {"at": 2}
+
+    class RowSink:
+        def write_batch(self, observations):  # pragma: no cover - the recorder prefers rows
+            raise AssertionError("rows expected")
+
+        def write_rows(self, rows):
+            if len(slices) == fail_once["at"]:
+                fail_once["at"] = -1
+                raise OSError("store hiccup")
+            slices.append(list(rows))
+            return len(rows)
+
+    recorder = ObservationRecorder(RowSink(), batch_size=1_000, flush_interval_s=0.5)
+    try:
+        for i in range(300):
+            assert recorder.record(observation(i))
+        assert recorder.flush()
+        keys = [row[3] for written in slices for row in written]
+        assert keys == [f"book-{i}" for i in range(300)]
+        assert max(len(written) for written in slices) <= 64
+        assert len(slices) >= 300 // 64
+        stats = recorder.stats()
+        assert (stats["written"], stats["write_errors"], stats["lost"]) == (300, 1, 0)
+    finally:
+        recorder.close()

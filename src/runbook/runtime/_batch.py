@@ -1,20 +1,24 @@
 """Shadow calls with process isolation: sent to the candidate's workers in batches, judged there.
 
-The caller's thread only appends the shadow job to a ``Mailbox`` (a deque, no system call). One
-pump thread per router takes turns, never per call: every 10 ms while there is work (every
-millisecond while calls wait for a worker to finish its batch; backing off to 20 ms when idle).
-Each turn it reads what its workers have answered (one non-blocking ``recv`` per worker), then
-sends what arrived meanwhile to an idle worker as one message: the calls' arguments and legacy's
-answers, and what each observation needs (key, time, legacy's latency, mode, epoch), so the worker
-runs new, judges it against old with the router's ``validate`` and ``compare``, digests both
-answers and builds each observation itself (``_worker``). What comes back is one small pickled
-record per batch: the observation rows, the counters, new's failures for the circuit breaker, and,
-for a mismatch only, new's value (the capture keeps it). The pump hands the rows to the recorder as
-they are (a sink that takes rows writes them without one Python object per row): per call the
-service process does the enqueue and a share of one ``pickle`` call each way, so the candidate's
-CPU, memory and crashes stay in the worker while production keeps the GIL. When the router's
-judge cannot reach the workers (a lambda or a closure), new's values cross back and the pump
-judges them here, as thread isolation does.
+The caller's thread only appends one tuple to a deque (``ShadowEntry``: arguments, key, state
+snapshot, time, legacy's outcome and latency; no object is built, no system call made); the pump
+counts it as it takes it (``calls_shadow``). One pump thread per router takes turns, never per
+call: every 10 ms while calls come in, backing off to 20 ms when idle. Each turn it reads what its
+workers have answered (one non-blocking ``recv`` per worker), then sends up to ``max_batch`` (16)
+of the calls that arrived meanwhile to an idle worker as one message: the calls' arguments and
+legacy's answers by the component's serializer, and what each observation needs (key, time,
+legacy's latency, the snapshot, pickled once per batch), so the worker runs new, judges it
+against old with the router's ``validate`` and ``compare``, digests both answers and builds each
+observation itself (``_worker``). While calls wait for a message, turns come every millisecond:
+the pump's work comes in short pieces with the GIL free between them, so a caller that wants
+the GIL back waits for one small batch at most, never for a whole turn. What comes back is one
+small pickled record per batch: the observation rows, the counters, new's failures for the
+circuit breaker, and, for a mismatch only, new's value (the capture keeps it). The pump hands the
+rows to the recorder as they are (a sink that takes rows writes them without one Python object
+per row): per call the service process does the enqueue and a share of a few ``pickle`` calls,
+so the candidate's CPU, memory and crashes stay in the worker while production keeps the GIL.
+When the router's judge cannot reach the workers (a lambda or a closure), new's values cross back
+and the pump judges them here, as thread isolation does.
 
 The contract is the thread isolation's. Each call has its own budget: before each call the worker
 writes the batch's number, the call's index and the time (``time.monotonic``, shared by every
@@ -36,12 +40,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from runbook.domain.capture import CaptureReason
 from runbook.domain.modes import Mode
 from runbook.domain.observation import ErrorKind
-from runbook.runtime._jobs import Done, ShadowJob, digest, maybe_sample
+from runbook.runtime._jobs import Done, ShadowEntry, ShadowJob, digest, maybe_sample
 from runbook.runtime._mailbox import EMPTY, Mailbox
 from runbook.runtime._process import CandidateProcesses, WorkerLost, describe_exit
 from runbook.runtime._stats import Counters
@@ -56,7 +60,7 @@ __all__ = ["ShadowBatches"]
 _TICK_S = 0.01  # between turns while calls come in
 _BACKLOG_TICK_S = 0.001  # while calls wait for a worker to finish its batch
 _IDLE_TICK_MAX_S = 0.02
-_MAX_BATCH = 64
+_MAX_BATCH = 16  # calls per message: the pump holds the GIL for one small batch at a time
 _RESENT_WAIT_S = 30.0  # how long calls sent back by a lost worker may wait for a worker (one starts in ~1 s)
 _READ_CHUNK = 1 << 16
 _KEY_CHARS = 128
@@ -64,6 +68,15 @@ _KINDS = {kind.value: kind for kind in ErrorKind}
 _MODE_VALUE = {mode: mode.value for mode in Mode}
 Row = tuple[Any, ...]
 _loads = pickle.loads
+# a ShadowEntry's fields
+_ARGS: Final = 0
+_KWARGS: Final = 1
+_KEY: Final = 2
+_SNAP: Final = 3
+_AT: Final = 4
+_OK: Final = 5
+_OUTCOME: Final = 6
+_SECONDS: Final = 7
 
 
 
@@ -74,7 +87,7 @@ class _Lane:
 
     def __init__(self, proc: Any) -> None:
         self.proc = proc
-        self.inflight: list[ShadowJob] = []
+        self.inflight: list[ShadowEntry] = []
         self.buffer = bytearray()
         self.number = 0  # of the batch in flight (the worker's progress names it)
         self.sent_at = 0.0  # monotonic
@@ -100,23 +113,34 @@ class ShadowBatches:
         self._budget = calls.shadow_timeout
         self._counters = counters
         self._mailbox = Mailbox(queue_size, max_idle_sleep_s=_IDLE_TICK_MAX_S)
-        self._pending: deque[ShadowJob] = deque()  # taken from the mailbox or sent back by a lost worker
+        self._pending: deque[ShadowEntry] = deque()  # taken from the mailbox or sent back by a lost worker
         self._lanes: list[_Lane] = []
         self._numbers = 0
         self._turning = False
         self._resent_until = 0.0  # wall clock, like ShadowJob.at
         self._closed = False
+        self.tick_s, self.max_batch = _TICK_S, _MAX_BATCH
         self._thread = threading.Thread(target=self._pump, name=f"{name}-pump", daemon=True)
         self._thread.start()
 
-    def submit(self, job: ShadowJob) -> bool:
-        """Queue ``job`` (the caller's path); False (and nothing queued) when the queue is full."""
-        return self._mailbox.offer(job)
+    def offer(self, entry: ShadowEntry) -> bool:
+        """Queue one shadow call (the caller's path); False (and nothing queued) when the queue is full."""
+        return self._mailbox.offer(entry)
 
     @property
     def mailbox(self) -> Mailbox:
-        """Where the caller's path appends its jobs (``Router.call`` appends to it directly)."""
+        """Where the caller's path appends its entries (``Router.call`` appends to it directly)."""
         return self._mailbox
+
+    def waiting(self) -> int:
+        """Shadow calls queued and not yet taken by the pump (it counts ``calls_shadow`` as it takes)."""
+        return len(self._mailbox)
+
+    def _take(self, count: int) -> list[ShadowEntry]:
+        entries: list[ShadowEntry] = self._mailbox.take_up_to(count)
+        if entries:
+            self._counters.incr("calls_shadow", len(entries))
+        return entries
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until every job submitted so far is finished; False on timeout."""
@@ -138,6 +162,7 @@ class ShadowBatches:
         self._pending.clear()
         while self._mailbox.poll() is not EMPTY:
             dropped += 1
+            self._counters.incr("calls_shadow")
         for lane in self._lanes:
             dropped += len(lane.inflight)
             if lane.inflight:  # busy on calls nobody waits for any more
@@ -151,7 +176,7 @@ class ShadowBatches:
     # ---- the pump --------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        tick = _TICK_S
+        tick = self.tick_s
         while not self._closed:
             time.sleep(tick)
             self._turning = True
@@ -162,7 +187,8 @@ class ShadowBatches:
                 busy = True
             finally:
                 self._turning = False
-            tick = _BACKLOG_TICK_S if self._pending else _TICK_S if busy else min(tick * 2, _IDLE_TICK_MAX_S)
+            tick = (_BACKLOG_TICK_S if self._pending else self.tick_s if busy
+                    else min(tick * 2, _IDLE_TICK_MAX_S))  # fmt: skip
 
     def _turn(self) -> bool:
         for lane in list(self._lanes):
@@ -170,9 +196,9 @@ class ShadowBatches:
         now = time.monotonic()
         for lane in list(self._lanes):
             self._check_deadline(lane, now)
-        room = _MAX_BATCH - len(self._pending)
+        room = self.max_batch - len(self._pending)
         if room > 0:
-            self._pending.extend(self._mailbox.take_up_to(room))
+            self._pending.extend(self._take(room))
         if self._pending:
             self._dispatch()
         for lane in list(self._lanes):
@@ -189,58 +215,68 @@ class ShadowBatches:
         if lane is None:
             self._skip_waiting()
             return
-        calls, jobs, pending = self._calls, list[ShadowJob](), self._pending
-        shape, breaker, sampling = calls.judge.shape, calls.breaker, calls.sample_share > 0.0
-        for _ in range(min(len(pending), _MAX_BATCH)):
-            job = pending.popleft()
-            if job.legacy_ok and (not shape.known or job.legacy_outcome is None):
-                shape.learn(job.legacy_outcome)
-            if sampling:
-                maybe_sample(calls, job)
-            if not breaker.allow():
-                self._emit(job.not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open"))
-                continue
-            jobs.append(job)
-        frames, jobs = self._frames(jobs)
-        if not jobs:
+        calls, pending = self._calls, self._pending
+        entries = [pending.popleft() for _ in range(min(len(pending), self.max_batch))]
+        shape = calls.judge.shape
+        for entry in entries:  # legacy's kind of answer, learned until known (and None answers always)
+            if entry[_OK] and (entry[_OUTCOME] is None or not shape.known):
+                shape.learn(entry[_OUTCOME])
+        if calls.sample_share > 0.0:
+            for entry in entries:
+                maybe_sample(calls, ShadowJob(*entry))
+        breaker = calls.breaker
+        if not breaker.closed:  # asked per call only while open or probing
+            allowed = []
+            for entry in entries:
+                if breaker.allow():
+                    allowed.append(entry)
+                else:
+                    job = ShadowJob(*entry)
+                    self._emit(job.not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open"))
+            entries = allowed
+        frames, entries = self._frames(entries)
+        if not entries:
             self._lanes.remove(lane)
             self._processes.give_back(lane.proc)
             return
         self._numbers += 1
-        component = calls.component
-        metas = [(str(job.key)[:_KEY_CHARS], job.at, job.legacy_seconds * 1e6, _MODE_VALUE[job.snap.mode],
-                  job.snap.epoch, None if job.legacy_ok else digest(job.legacy_outcome))
-                 for job in jobs]  # fmt: skip
-        head = pickle.dumps((self._numbers, self._budget, component, metas), protocol=5)
-        lane.inflight, lane.number, lane.sent_at = jobs, self._numbers, time.monotonic()
+        # what each observation needs besides the answers; the snapshot is pickled once per batch
+        metas = [(entry[_KEY], entry[_AT], entry[_SECONDS], entry[_SNAP],
+                  None if entry[_OK] else digest(entry[_OUTCOME])) for entry in entries]  # fmt: skip
+        try:
+            head = pickle.dumps((self._numbers, self._budget, calls.component, metas), protocol=5)
+        except Exception:  # noqa: BLE001 - a routing key that cannot be pickled: keys as text
+            metas = [(str(meta[0]), *meta[1:]) for meta in metas]
+            head = pickle.dumps((self._numbers, self._budget, calls.component, metas), protocol=5)
+        lane.inflight, lane.number, lane.sent_at = entries, self._numbers, time.monotonic()
         try:
             send(lane.proc.conn, [SHADOW_BATCH, head, *frames])
         except (OSError, ValueError):
             self._lost(lane, time.monotonic())
 
-    def _frames(self, jobs: list[ShadowJob]) -> tuple[list[Any], list[ShadowJob]]:
-        """The batch's frames, and the jobs in it (a job whose request cannot cross is failed here)."""
+    def _frames(self, entries: list[ShadowEntry]) -> tuple[list[Any], list[ShadowEntry]]:
+        """The batch's frames, and the calls in it (a call whose request cannot cross is failed here)."""
         serializer, judge_here = self._processes.serializer, self._processes.judges
-        entries = [(job.args, job.kwargs, job.legacy_ok, job.legacy_outcome if job.legacy_ok else None,
-                    judge_here) for job in jobs]  # fmt: skip
+        sent = [(entry[_ARGS], entry[_KWARGS], entry[_OK], entry[_OUTCOME] if entry[_OK] else None,
+                 judge_here) for entry in entries]  # fmt: skip
         try:
-            return list(serializer.dumps(entries)), jobs
-        except Exception:  # noqa: BLE001 - find the jobs that cannot cross, one by one
+            return list(serializer.dumps(sent)), entries
+        except Exception:  # noqa: BLE001 - find the calls that cannot cross, one by one
             pass
         sendable, kept = [], []
-        for job, entry in zip(jobs, entries, strict=True):
+        for entry, item in zip(entries, sent, strict=True):
             try:
-                serializer.dumps([entry])
+                serializer.dumps([item])
             except Exception:  # noqa: BLE001 - legacy's answer cannot cross: judged here instead
-                entry = (job.args, job.kwargs, job.legacy_ok, None, False)
+                item = (entry[_ARGS], entry[_KWARGS], entry[_OK], None, False)
                 try:
-                    serializer.dumps([entry])
+                    serializer.dumps([item])
                 except Exception as exc:  # noqa: BLE001 - the request itself cannot cross: new's failure
                     self._counters.incr("candidate_serialize_errors")
-                    self._emit(job.finish(self._calls, exc, ErrorKind.EXCEPTION, 0.0, 0))
+                    self._emit(ShadowJob(*entry).finish(self._calls, exc, ErrorKind.EXCEPTION, 0.0, 0))
                     continue
-            sendable.append(entry)
-            kept.append(job)
+            sendable.append(item)
+            kept.append(entry)
         return (list(serializer.dumps(sendable)) if kept else []), kept
 
     def _free_lane(self) -> _Lane | None:
@@ -264,16 +300,17 @@ class ShadowBatches:
         if now < self._resent_until:  # calls sent back by a lost worker wait for its replacement
             return
         oldest = now - self._budget
-        while self._pending and self._pending[0].at < oldest:
-            self._emit(self._pending.popleft().not_run(self._calls, ErrorKind.SKIPPED, "shadow_skipped"))
+        while self._pending and self._pending[0][_AT] < oldest:
+            job = ShadowJob(*self._pending.popleft())
+            self._emit(job.not_run(self._calls, ErrorKind.SKIPPED, "shadow_skipped"))
         if self._pending:
             return
         while True:
-            job = self._mailbox.peek()
-            if job is EMPTY or job.at >= oldest:
+            entry = self._mailbox.peek()
+            if entry is EMPTY or entry[_AT] >= oldest:
                 return
-            self._mailbox.poll()
-            self._emit(job.not_run(self._calls, ErrorKind.SKIPPED, "shadow_skipped"))
+            for taken in self._take(1):
+                self._emit(ShadowJob(*taken).not_run(self._calls, ErrorKind.SKIPPED, "shadow_skipped"))
 
     # ---- answers -----------------------------------------------------------------------------------
 
@@ -314,7 +351,7 @@ class ShadowBatches:
         if number != lane.number or done > len(lane.inflight):
             self._counters.incr("internal_errors")
             return True
-        jobs, lane.inflight = lane.inflight[:done], lane.inflight[done:]
+        entries, lane.inflight = lane.inflight[:done], lane.inflight[done:]
         if rows:
             self._rows.extend(rows)
         own = self._counts
@@ -328,7 +365,7 @@ class ShadowBatches:
             for error in errors:
                 breaker.record(_KINDS[error])
         for extra in extras:
-            self._extra(jobs[extra[0]], extra)
+            self._extra(ShadowJob(*entries[extra[0]]), extra)
         return bool(recycle)
 
     def _extra(self, job: ShadowJob, extra: tuple[Any, ...]) -> None:
@@ -380,7 +417,7 @@ class ShadowBatches:
         self._drop(lane, "candidate_worker_killed", kill=True)
         jobs = lane.inflight
         late = TimeoutError(f"candidate still running after its budget of {self._budget} s")
-        self._emit(jobs[index].finish(self._calls, late, ErrorKind.TIMEOUT, elapsed, 0))
+        self._emit(ShadowJob(*jobs[index]).finish(self._calls, late, ErrorKind.TIMEOUT, elapsed, 0))
         self._resend(lane, jobs[:index] + jobs[index + 1 :])
 
     def _lost(self, lane: _Lane, now: float) -> None:
@@ -392,7 +429,8 @@ class ShadowBatches:
             index, since = self._progress(lane)
             index = min(index, len(jobs) - 1)
             lost = WorkerLost(f"candidate worker died during the call ({describe_exit(code)})")
-            self._emit(jobs[index].finish(self._calls, lost, ErrorKind.EXCEPTION, max(now - since, 0.0), 0))
+            job = ShadowJob(*jobs[index])
+            self._emit(job.finish(self._calls, lost, ErrorKind.EXCEPTION, max(now - since, 0.0), 0))
             jobs = jobs[:index] + jobs[index + 1 :]
         self._resend(lane, jobs)
 
@@ -400,7 +438,7 @@ class ShadowBatches:
         self._lanes.remove(lane)
         self._processes.lose(lane.proc, counter, kill=kill)
 
-    def _resend(self, lane: _Lane, jobs: list[ShadowJob]) -> None:
+    def _resend(self, lane: _Lane, jobs: list[ShadowEntry]) -> None:
         if jobs:
             self._resent_until = time.time() + _RESENT_WAIT_S
         self._pending.extendleft(reversed(jobs))

@@ -40,6 +40,11 @@ class CircuitBreaker:
             return "closed"
         return "half_open" if self._clock() >= self._open_until else "open"
 
+    @property
+    def closed(self) -> bool:
+        """Every call may run the candidate (one attribute read)."""
+        return self._open_until is None
+
     def allow(self) -> bool:
         """May this call run the candidate? In half-open, True for one probe at a time."""
         if self._open_until is None:

@@ -27,7 +27,7 @@ from runbook.runtime._state_cache import Snapshot
 if TYPE_CHECKING:
     from runbook.runtime._calls import CandidateCalls
 
-__all__ = ["Done", "ShadowJob", "VerifyJob", "digest", "maybe_sample"]
+__all__ = ["Done", "ShadowEntry", "ShadowJob", "VerifyJob", "digest", "maybe_sample"]
 
 _perf = time.perf_counter
 _KEY_CHARS = 128
@@ -44,6 +44,11 @@ class Done:
 
     def __init__(self, observation: Observation, counter: str, breaker_kind: ErrorKind | None = None) -> None:
         self.observation, self.counter, self.breaker_kind = observation, counter, breaker_kind
+
+
+# a shadow call as the caller's thread queues it (process isolation): ShadowJob's fields, in order;
+# a tuple is one bytecode to build, an object several attribute writes
+ShadowEntry = tuple[tuple[Any, ...], dict[str, Any], str, Snapshot, float, bool, Any, float]
 
 
 class ShadowJob:

@@ -32,6 +32,12 @@ class Mailbox:
         self._items: deque[Any] = deque()
         self._max_sleep = max(max_idle_sleep_s, _MIN_SLEEP_S)
 
+    @property
+    def items(self) -> deque[Any]:
+        """The deque itself, for a producer on a hot path that checks ``len(items) < maxsize`` and
+        appends without a method call of its own (``Router.call``)."""
+        return self._items
+
     def offer(self, item: Any) -> bool:
         """Append ``item`` unless full; False when full. Never blocks, never raises."""
         if len(self._items) >= self.maxsize:

@@ -30,6 +30,11 @@ __all__ = ["ObservationRecorder"]
 _FIRST_RETRY_S, _MAX_RETRY_S = 0.05, 1.0
 _IDLE_WAIT_S = 0.05  # how soon an idle writer notices close()
 _OPEN_BATCH_POLL_S = 0.02  # how often a writer with a batch open looks at the queue (and flush markers)
+# A batch is written in slices with a pause between them: a sink's write holds the GIL for its
+# rows' Python work (about 6 us a row into SQLite), and a thread that keeps taking the GIL back
+# between short system calls can hold off the service's own threads for milliseconds.
+_SLICE_ROWS = 64
+_SLICE_GAP_S = 0.0003
 
 
 class _FlushMarker:
@@ -70,6 +75,7 @@ class ObservationRecorder:
         self._closing = threading.Event()
         self._give_up_at = float("inf")
         self._in_flight = 0
+        self.slice_rows, self.slice_gap_s = _SLICE_ROWS, _SLICE_GAP_S
         self._thread = threading.Thread(target=self._drain, name="runbook-recorder", daemon=True)
         self._thread.start()
 
@@ -176,21 +182,31 @@ class ObservationRecorder:
             batch: list[Any] = [item if isinstance(item, tuple) else observation_row(item) for item in items]
         else:
             batch = [observation_from_row(item) if isinstance(item, tuple) else item for item in items]
+        size = self.slice_rows
+        for start in range(0, len(batch), size):
+            if start:  # the GIL goes to the service's threads between slices, never held for long
+                time.sleep(self.slice_gap_s)
+            if not self._write_slice(batch[start : start + size]):
+                self._counters.incr("lost", len(batch) - start)  # close() gave up: counted, never silent
+                break
+            self._in_flight = max(0, len(batch) - start - size)
+        self._in_flight = 0
+
+    def _write_slice(self, rows: list[Any]) -> bool:
+        """One write, retried with back-off while the sink fails; False once close() gave up."""
         delay = _FIRST_RETRY_S
         while time.monotonic() < self._give_up_at:
             try:
-                if write_rows is not None:
-                    write_rows(batch)
+                if self._write_rows is not None:
+                    self._write_rows(rows)
                 else:
-                    self._sink.write_batch(batch)
+                    self._sink.write_batch(rows)
             except Exception:  # noqa: BLE001 - the writer thread survives any store error; counted
                 self._counters.incr("write_errors")
                 time.sleep(min(delay, max(0.0, self._give_up_at - time.monotonic())))  # never past close()
                 delay = min(delay * 2, _MAX_RETRY_S)
                 continue
-            self._counters.incr("written", len(batch))
+            self._counters.incr("written", len(rows))
             self._counters.incr("batches")
-            self._in_flight = 0
-            return
-        self._counters.incr("lost", len(batch))  # close() gave up: counted, never silent
-        self._in_flight = 0
+            return True
+        return False

@@ -37,8 +37,8 @@ the kind of new's answers: such a call is answered by old, and new's answer comp
 ``candidate_isolation="process"`` runs new in a few worker processes the router owns
 (``_process``), in every mode that calls it, sync or async: new's CPU time, memory and crashes
 stay out of the service. Shadow calls cross in batches from one pump thread and are judged in the
-worker against legacy's answer (``_batch``): per call the service only enqueues and turns a small
-record into an observation. New is an import path
+worker against legacy's answer, which also builds the observation (``_batch``): per call the
+caller's thread runs legacy and appends one tuple to a deque, nothing else. New is an import path
 (``"package.module:attribute"``) or a module-level callable the workers can import; requests and
 results cross by ``serializer`` (pickle protocol 5 by default, numpy arrays out of band). A worker
 that dies, overruns its deadline or passes ``candidate_memory_cap_bytes`` is replaced and the call
@@ -52,6 +52,7 @@ be taken per call inside a shared process), and the monitor falls back to its me
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -66,7 +67,7 @@ from runbook.runtime._capture import RequestCapture
 from runbook.runtime._compare import default_validate
 from runbook.runtime._hashing import routing_point
 from runbook.runtime._isolation import CandidateThreads
-from runbook.runtime._jobs import Done, ShadowJob
+from runbook.runtime._jobs import Done, ShadowEntry, ShadowJob
 from runbook.runtime._judge import Judge
 from runbook.runtime._options import (
     COUNTERS,
@@ -87,6 +88,7 @@ __all__ = ["Router"]
 
 _perf = time.perf_counter
 _wall = time.time
+_SHADOW = Mode.SHADOW
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
 
@@ -233,7 +235,12 @@ class Router:
                           counters=self._counters, name=f"runbook-shadow-{self.component}")
             if self._processes is not None else None
         )  # fmt: skip
-        self._shadow_submit = self._shadow.submit if self._batches is None else self._batches.submit
+        # process isolation, sync legacy: ``call`` appends its shadow entry to the pump's deque itself
+        self._entries: deque[ShadowEntry] | None
+        self._entries, self._entries_max = (
+            (self._batches.mailbox.items, self._batches.mailbox.maxsize)
+            if self._batches is not None and not self._legacy_async else (None, 0)
+        )  # fmt: skip
         self._recorder, self._capture = recorder, capture
         self._cache = StateCache(
             state_source, self.component, refresh_interval_s=refresh_interval_s, clock=clock,
@@ -255,9 +262,26 @@ class Router:
             self._counters.incr("failsafe_legacy")
             return self._call_legacy(args, kwargs)
         mode = snap.mode
-        if mode is Mode.SHADOW:
-            self._counters.incr("calls_shadow")
-            return self._shadow_sync(snap, routing_key, args, kwargs)
+        if mode is _SHADOW:
+            entries = self._entries
+            if entries is None:
+                if self._batches is None:  # else the pump counts it
+                    self._counters.incr("calls_shadow")
+                return self._shadow_sync(snap, routing_key, args, kwargs)
+            # process isolation: the whole caller's path is here (the pump counts the call)
+            at, start = _wall(), _perf()
+            try:
+                value = self._legacy(*args, **kwargs)
+            except Exception as exc:
+                self._enter((args, kwargs, routing_key, snap, at, False, exc, _perf() - start))
+                raise
+            took = _perf() - start
+            if len(entries) < self._entries_max:
+                entries.append((args, kwargs, routing_key, snap, at, True, value, took))
+            else:
+                self._counters.incr("calls_shadow")
+                self._counters.incr("shadow_skipped_queue_full")
+            return value
         if mode is Mode.CANARY:
             self._counters.incr("calls_canary")
             if self._to_candidate(routing_key, snap.traffic_fraction):
@@ -282,9 +306,9 @@ class Router:
         try:
             value = self._call_legacy(args, kwargs)
         except Exception as exc:
-            self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, False, exc, _perf() - start))
+            self._shadow_entry(args, kwargs, key, snap, at, False, exc, _perf() - start)
             raise
-        self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, True, value, _perf() - start))
+        self._shadow_entry(args, kwargs, key, snap, at, True, value, _perf() - start)
         return value
 
     def _guarded_sync(self, snap: Snapshot, key: str, args: Args, kwargs: Kwargs) -> Any:
@@ -325,8 +349,9 @@ class Router:
             self._counters.incr("failsafe_legacy")
             return await self._acall_legacy(args, kwargs)
         mode = snap.mode
-        if mode is Mode.SHADOW:
-            self._counters.incr("calls_shadow")
+        if mode is _SHADOW:
+            if self._batches is None:
+                self._counters.incr("calls_shadow")
             return await self._shadow_async(snap, routing_key, args, kwargs)
         if mode is Mode.CANARY:
             self._counters.incr("calls_canary")
@@ -352,10 +377,28 @@ class Router:
         try:
             value = await self._acall_legacy(args, kwargs)
         except Exception as exc:
-            self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, False, exc, _perf() - start))
+            self._shadow_entry(args, kwargs, key, snap, at, False, exc, _perf() - start)
             raise
-        self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, True, value, _perf() - start))
+        self._shadow_entry(args, kwargs, key, snap, at, True, value, _perf() - start)
         return value
+
+    def _shadow_entry(self, args: Args, kwargs: Kwargs, key: str, snap: Snapshot, at: float, ok: bool,
+                      outcome: Any, seconds: float) -> None:  # fmt: skip
+        if self._batches is None:
+            self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, ok, outcome, seconds))
+        else:
+            self._enter((args, kwargs, key, snap, at, ok, outcome, seconds))
+
+    def _enter(self, entry: ShadowEntry) -> None:
+        """Process isolation: queue one shadow entry for the pump, which counts it; a full queue
+        skips it (counted here)."""
+        assert self._batches is not None
+        try:
+            if not self._batches.offer(entry):
+                self._counters.incr("calls_shadow")
+                self._counters.incr("shadow_skipped_queue_full")
+        except Exception:  # noqa: BLE001 - routing never raises into the caller; legacy answers, counted
+            self._counters.incr("internal_errors")
 
     async def _guarded_async(self, snap: Snapshot, key: str, args: Args, kwargs: Kwargs) -> Any:
         at = _wall()
@@ -393,7 +436,7 @@ class Router:
 
     def _submit_shadow(self, job: ShadowJob) -> None:
         try:
-            if not self._shadow_submit(job):
+            if not self._shadow.submit(job):
                 self._counters.incr("shadow_skipped_queue_full")
         except Exception:  # noqa: BLE001 - routing never raises into the caller; legacy answers, counted
             self._counters.incr("internal_errors")
@@ -462,7 +505,12 @@ class Router:
 
     def stats(self) -> dict[str, int]:
         """Counters of calls per mode, fallbacks, shadow and verification outcomes, internal failures."""
-        return self._counters.snapshot()
+        counts = self._counters.snapshot()
+        if self._batches is not None:  # shadow calls still queued: counted once the pump takes them
+            waiting = self._batches.waiting()
+            if waiting:
+                counts["calls_shadow"] = counts.get("calls_shadow", 0) + waiting
+        return counts
 
     def close(self) -> None:
         """Stop the poller, the shadow and candidate threads; later calls serve legacy.

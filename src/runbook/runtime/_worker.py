@@ -18,12 +18,13 @@ runs on the call that is timed or waited for. Only this process is traced, and i
 else meanwhile, so the figure is the candidate's own; the repeated call's result is dropped.
 
 A batch of shadow calls (``_batch``) comes with legacy's answers and what each call's observation
-needs (key, time, legacy's latency, mode, epoch): each call is run, judged against legacy's answer
-with the router's judge (``validate``, ``compare``, tolerances, sent once at start; when it cannot be
-rebuilt here the answers go back whole and the router judges them), and its observation is built
-here as a plain row. The whole batch goes back as one small pickled record (rows, counters, new's
-failures for the breaker, and only for a mismatch new's value, which the capture keeps): the
-service does no work per call. Before each call the worker writes which call of which batch it
+needs (key, time, legacy's latency, the router's state snapshot for mode and epoch): each call is
+run, judged against legacy's answer with the router's judge (``validate``, ``compare``,
+tolerances, sent once at start; when it cannot be rebuilt here the answers go back whole and the
+router judges them), and its observation is built here as a plain row. The whole batch goes back
+as one small pickled record (rows, counters, new's failures for the breaker, and only for a
+mismatch new's value, which the capture keeps): the service does no work per call beyond its
+share of two ``pickle`` calls. Before each call the worker writes which call of which batch it
 starts, and when, into a few bytes of memory it shares with its owner (``progress``): the owner
 reads them only to enforce the budget, or to know which call a dying worker was running. A
 sampled shadow call is traced right after it ran, so the figure is on its own row.
@@ -85,6 +86,7 @@ BatchReply = tuple[int, int, bool, _Rows, list[str] | None, dict[str, int], _Row
 # started, time.monotonic() when it started; shared by every process of the machine).
 PROGRESS = struct.Struct("<qqd")
 _LEGACY_ROUTE = "legacy"
+_KEY_CHARS = 128  # of a routing key kept in an observation
 
 
 def resolve_target(target: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -215,13 +217,13 @@ class _Answering:
                 error, kind, verdict = judge.shadow(ErrorKind.NONE if ok else ErrorKind.EXCEPTION, value,
                                                     seconds, budget_s=budget_s, legacy_ok=legacy_ok,
                                                     legacy_value=legacy_value)  # fmt: skip
-                key, at, legacy_us, mode, epoch, legacy_digest = meta
+                key, at, legacy_seconds, snap, legacy_digest = meta
                 if legacy_ok:
                     legacy_digest = digest_or_none(legacy_value)
                 candidate_digest = None if error is ErrorKind.TIMEOUT else digest_or_none(value)
-                rows.append((component, mode, _LEGACY_ROUTE, key, at, legacy_us, seconds * 1e6,
-                             kind.value, verdict[0], verdict[1], legacy_digest, candidate_digest, peak,
-                             epoch))  # fmt: skip
+                rows.append((component, snap.mode.value, _LEGACY_ROUTE, str(key)[:_KEY_CHARS], at,
+                             legacy_seconds * 1e6, seconds * 1e6, kind.value, verdict[0], verdict[1],
+                             legacy_digest, candidate_digest, peak, snap.epoch))  # fmt: skip
                 counter = _COUNTER[kind]
                 counts[counter] = counts.get(counter, 0) + 1
                 errors.append(error.value)
