@@ -13,25 +13,29 @@ same figure. Wrappers, each comparing old and new on every call and answering ol
 - ``ld_serial`` / ``ld_parallel``: LaunchDarkly's ``Migrator`` read at the shadow stage, serial and
   parallel execution, with the SDK's offline ``TestData`` source (no network, events off).
 
-Every round times a short block of paced calls per wrapper (``--calls``, a ``time.sleep`` between
-calls as a service doing other work would), the bare engine included, in an order that rotates
-each round, with a pause between blocks (``SETTLE_S``) so that one wrapper's background work
-(the router's shadow calls, LaunchDarkly's threads) finishes before the next block starts: each
-wrapper is charged for what it does to its own calls. Many short rounds spread the machine's
-slow drifts (frequency, other tenants) over every wrapper alike. Added latency = wrapper
-percentile - bare engine percentile over all rounds' calls; the interval beside the router's
-figures is the 5th-95th percentile of the same difference over rounds resampled with
-replacement (the noise of the measurement itself). Ends with one JSON line.
+Every round times a block of paced calls per wrapper (``--calls``, a ``time.sleep`` between calls
+as a service doing other work would; 1,000 calls, about a quarter of a second, so the router's
+background threads run at their steady rhythm within the block), the bare engine included, in a
+new random order each round (seeded), with a pause between blocks (``SETTLE_S``) so that one
+wrapper's background work (the router's shadow batches and observation writes, LaunchDarkly's
+threads) finishes before the next block starts: each wrapper is charged for what it does to its
+own calls. Many rounds spread the machine's slow drifts (frequency, other tenants) over every
+wrapper alike. Added latency = wrapper
+percentile - bare engine percentile over all rounds' calls. Two measures of the method's own
+noise: ``bare_again``, the bare engine timed a second time as if it were a wrapper (its "added"
+latency is the noise floor, ideally 0), and beside every figure the 5th-95th percentile of the
+same difference over rounds resampled with replacement. Ends with one JSON line.
 
 Peers come from the optional ``bench`` extra: ``pip install -e '.[bench]'``.
 
-    .venv/bin/python bench/peer_overhead.py [--calls 250] [--rounds 60]
+    .venv/bin/python bench/peer_overhead.py [--calls 1000] [--rounds 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -46,7 +50,11 @@ from runbook.runtime import InMemoryStateSource, ObservationRecorder, Router, co
 COMPONENT = "var_engine"
 PACE_S = 100e-6
 SETTLE_S = 0.03  # between blocks: three pump turns, so a router's shadow batches are done
+# the recorder writes what its router observed within the router's own block (or the pause after
+# it), never during another wrapper's block: each pays for its own background work
+RECORDER_FLUSH_S = 0.02
 RESAMPLES = 400
+SEED = 20261204
 KEYS = [f"portfolio-{i}" for i in range(1_000)]
 GOAL_P50_US, GOAL_P99_US = 5.0, 30.0
 
@@ -146,11 +154,11 @@ def run(calls: int, rounds: int) -> dict[str, object]:
         store, sink = connect(f"sqlite:///{Path(tmp) / 'bench.db'}")
         source = InMemoryStateSource()
         source.set_mode(COMPONENT, Mode.SHADOW)
-        recorder = ObservationRecorder(sink)
+        recorder = ObservationRecorder(sink, flush_interval_s=RECORDER_FLUSH_S)
         routers = {name: make_router(name.split("_")[1], source, recorder)
                    for name in ("router_thread", "router_process")}  # fmt: skip
         ld, close_ld = launchdarkly_calls()
-        wrappers = {"bare": bare(), **{n: router_call(r) for n, r in routers.items()},
+        wrappers = {"bare": bare(), "bare_again": bare(), **{n: router_call(r) for n, r in routers.items()},
                     "laboratory": laboratory_call(), **ld}  # fmt: skip
         for call in wrappers.values():  # warm-up: first-call costs are nobody's overhead
             time_block(call, min(calls, 300))
@@ -158,10 +166,10 @@ def run(calls: int, rounds: int) -> dict[str, object]:
             router.flush()
         before = {name: router.stats() for name, router in routers.items()}
         latencies: dict[str, list[list[int]]] = {name: [] for name in wrappers}
-        names = list(wrappers)
-        for round_number in range(rounds):
-            order = names[round_number % len(names):] + names[: round_number % len(names)]
-            for name in order:
+        names, shuffle = list(wrappers), random.Random(SEED).shuffle
+        for _ in range(rounds):
+            shuffle(names)  # a new order each round: no wrapper always follows the same one
+            for name in names:
                 time.sleep(SETTLE_S)
                 latencies[name].append(time_block(wrappers[name], calls))
         shadow = {}
@@ -198,14 +206,14 @@ def report(result: dict[str, object], calls: int, rounds: int) -> None:
           f"{'x router p99':>14}")  # fmt: skip
     for name, (p50, p99) in added.items():
         (lo50, hi50), (lo99, hi99) = spread[name]
-        ratio50 = f"{p50 / router[0]:.1f}" if router[0] > 0 else "-"
-        ratio99 = f"{p99 / router[1]:.1f}" if router[1] > 0 else "-"
+        ratio50 = f"{p50 / router[0]:.1f}" if router[0] > 0 and name != "bare_again" else "-"
+        ratio99 = f"{p99 / router[1]:.1f}" if router[1] > 0 and name != "bare_again" else "-"
         print(f"{name:<16}{p50:>+9.1f} [{lo50:>+7.1f},{hi50:>+7.1f}]"
               f"{p99:>+10.1f} [{lo99:>+7.1f},{hi99:>+8.1f}]{ratio50:>14}{ratio99:>14}")  # fmt: skip
     for name, counts in shadow.items():
         print(f"{name}: {counts['shadowed']} shadow calls judged, {counts['skipped']} skipped, "
               f"{counts['failed']} failed")  # fmt: skip
-    peers = [n for n in added if not n.startswith("router")]
+    peers = [n for n in added if not n.startswith(("router", "bare"))]
     ours = spread["router_process"]
     summary = {
         "bare_p50_us": round(base_p50, 2), "bare_p99_us": round(base_p99, 2),
@@ -219,14 +227,15 @@ def report(result: dict[str, object], calls: int, rounds: int) -> None:
                                            for p in peers),
         "goal_p50_us": GOAL_P50_US, "goal_p99_us": GOAL_P99_US,
         "shadow": shadow, "calls_per_round": calls, "rounds": rounds, "settle_s": SETTLE_S,
+        "recorder_flush_s": RECORDER_FLUSH_S,
     }  # fmt: skip
     print(json.dumps(summary))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=250, help="paced calls per wrapper and round")
-    parser.add_argument("--rounds", type=int, default=60, help="interleaved rounds")
+    parser.add_argument("--calls", type=int, default=1_000, help="paced calls per wrapper and round")
+    parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds")
     args = parser.parse_args()
     if args.calls < 100 or args.rounds < 5:
         parser.error(f"--calls {args.calls} must be >= 100 and --rounds {args.rounds} >= 5")

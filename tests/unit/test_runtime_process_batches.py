@@ -169,3 +169,46 @@ def test_a_burst_longer_than_one_message_is_judged_once_per_call_in_order(rig):
     assert all(by_key[f"book-{i}"].legacy_digest == result_digest(2.0 * (i + 1)) for i in range(50))
     times = [by_key[f"book-{i}"].at for i in range(50)]
     assert times == sorted(times)  # each observation keeps its own call's time
+
+
+def test_a_caller_that_never_leaves_its_call_cannot_stall_the_pump_or_the_recorder():
+    """The pump and the recorder hold their work while a caller is inside a shadow call, for a
+    bounded time only: told that a caller is always inside one, they still send, judge and write
+    every call."""
+    rig = Rig()
+    try:
+        rig.router._batches.in_call = lambda: True
+        rig.recorder.hold_while(lambda: True)
+        moved, observations = rig.shadow(["none"] * 20)
+        assert (moved["calls_shadow"], moved.get("shadow_ok")) == (20, 20), moved
+        assert sorted(o.routing_key for o in observations) == sorted(f"book-{i}" for i in range(20))
+    finally:
+        rig.close()
+
+
+def test_a_shadow_call_is_marked_while_legacy_runs_and_unmarked_after_it_raises():
+    """While legacy runs the router says a caller is inside a shadow call (what the pump waits
+    for); once legacy returned or raised, it says so no more."""
+    seen: list[bool] = []
+    holder: dict[str, Router] = {}
+
+    def legacy(x: float, fault: str = "none") -> float:
+        seen.append(holder["router"]._in_shadow_call())
+        if x == 2.0:
+            raise ValueError("legacy has no answer for 2")
+        return 2.0 * x
+
+    rig = Rig(legacy=legacy)
+    holder["router"] = rig.router
+    try:
+        assert rig.router.refresh()
+        assert rig.router.call(1.0, routing_key="a") == 2.0
+        assert not rig.router._in_shadow_call()
+        with pytest.raises(ValueError, match="no answer for 2"):
+            rig.router.call(2.0, routing_key="b")
+        assert not rig.router._in_shadow_call()
+        assert seen == [True, True]
+        assert rig.router.flush(60.0)
+        assert rig.router.stats()["calls_shadow"] == 2
+    finally:
+        rig.close()

@@ -63,6 +63,7 @@ _IDLE_TICK_MAX_S = 0.02
 _MAX_BATCH = 16  # calls per message: the pump holds the GIL for one small batch at a time
 _RESENT_WAIT_S = 30.0  # how long calls sent back by a lost worker may wait for a worker (one starts in ~1 s)
 _READ_CHUNK = 1 << 16
+_QUIET_SLEEP_S, _QUIET_TRIES = 0.00005, 40  # the pump defers a piece of work by 2 ms at most
 _KEY_CHARS = 128
 _KINDS = {kind.value: kind for kind in ErrorKind}
 _MODE_VALUE = {mode: mode.value for mode in Mode}
@@ -120,6 +121,7 @@ class ShadowBatches:
         self._resent_until = 0.0  # wall clock, like ShadowJob.at
         self._closed = False
         self.tick_s, self.max_batch = _TICK_S, _MAX_BATCH
+        self.in_call: Callable[[], bool] | None = None  # the router's: is a caller inside a shadow call?
         self._thread = threading.Thread(target=self._pump, name=f"{name}-pump", daemon=True)
         self._thread.start()
 
@@ -190,8 +192,21 @@ class ShadowBatches:
             tick = (_BACKLOG_TICK_S if self._pending else self.tick_s if busy
                     else min(tick * 2, _IDLE_TICK_MAX_S))  # fmt: skip
 
+    def _quiet(self) -> None:
+        """Wait (briefly, bounded) until no caller is inside a shadow call: the pump's next piece of
+        work then takes the GIL while the callers do not need it, instead of in the middle of a call
+        (where legacy's C code lets it go for a moment and would have to wait for it back)."""
+        in_call = self.in_call
+        if in_call is None:
+            return
+        for _ in range(_QUIET_TRIES):
+            if not in_call():
+                return
+            time.sleep(_QUIET_SLEEP_S)
+
     def _turn(self) -> bool:
         for lane in list(self._lanes):
+            self._quiet()
             self._read(lane)
         now = time.monotonic()
         for lane in list(self._lanes):
@@ -200,6 +215,7 @@ class ShadowBatches:
         if room > 0:
             self._pending.extend(self._take(room))
         if self._pending:
+            self._quiet()
             self._dispatch()
         for lane in list(self._lanes):
             if not lane.inflight:

@@ -15,8 +15,10 @@ unwritten at its deadline is counted as lost. Every observation offered ends up 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from runbook.domain.observation import Observation, observation_from_row, observation_row
@@ -35,6 +37,7 @@ _OPEN_BATCH_POLL_S = 0.02  # how often a writer with a batch open looks at the q
 # between short system calls can hold off the service's own threads for milliseconds.
 _SLICE_ROWS = 64
 _SLICE_GAP_S = 0.0003
+_QUIET_SLEEP_S, _QUIET_TRIES = 0.00005, 40
 
 
 class _FlushMarker:
@@ -76,6 +79,7 @@ class ObservationRecorder:
         self._give_up_at = float("inf")
         self._in_flight = 0
         self.slice_rows, self.slice_gap_s = _SLICE_ROWS, _SLICE_GAP_S
+        self._holds: list[Callable[[], bool]] = []
         self._thread = threading.Thread(target=self._drain, name="runbook-recorder", daemon=True)
         self._thread.start()
 
@@ -186,11 +190,32 @@ class ObservationRecorder:
         for start in range(0, len(batch), size):
             if start:  # the GIL goes to the service's threads between slices, never held for long
                 time.sleep(self.slice_gap_s)
+            self._quiet()
             if not self._write_slice(batch[start : start + size]):
                 self._counters.incr("lost", len(batch) - start)  # close() gave up: counted, never silent
                 break
             self._in_flight = max(0, len(batch) - start - size)
         self._in_flight = 0
+
+    def hold_while(self, in_call: Callable[[], bool]) -> None:
+        """Before each slice, wait (2 ms at most) while ``in_call()`` says a caller is inside a call
+        (a router with process isolation registers itself): the write then takes the GIL between
+        the caller's calls rather than in the middle of one."""
+        self._holds.append(in_call)
+
+    def release(self, in_call: Callable[[], bool]) -> None:
+        """Forget a ``hold_while`` (the router closed)."""
+        with contextlib.suppress(ValueError):
+            self._holds.remove(in_call)
+
+    def _quiet(self) -> None:
+        holds = self._holds
+        if not holds:
+            return
+        for _ in range(_QUIET_TRIES):
+            if not any(in_call() for in_call in holds):
+                return
+            time.sleep(_QUIET_SLEEP_S)
 
     def _write_slice(self, rows: list[Any]) -> bool:
         """One write, retried with back-off while the sink fails; False once close() gave up."""

@@ -89,6 +89,7 @@ __all__ = ["Router"]
 _perf = time.perf_counter
 _wall = time.time
 _SHADOW = Mode.SHADOW
+_IN_CALL_STALE_S = 0.002
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
 
@@ -236,6 +237,11 @@ class Router:
             if self._processes is not None else None
         )  # fmt: skip
         # process isolation, sync legacy: ``call`` appends its shadow entry to the pump's deque itself
+        self._in_call_since = 0.0  # perf_counter at the start of the shadow call in progress, or 0
+        if self._batches is not None:
+            self._batches.in_call = self._in_shadow_call
+            if recorder is not None:
+                recorder.hold_while(self._in_shadow_call)
         self._entries: deque[ShadowEntry] | None
         self._entries, self._entries_max = (
             (self._batches.mailbox.items, self._batches.mailbox.maxsize)
@@ -270,12 +276,15 @@ class Router:
                 return self._shadow_sync(snap, routing_key, args, kwargs)
             # process isolation: the whole caller's path is here (the pump counts the call)
             at, start = _wall(), _perf()
+            self._in_call_since = start  # the pump holds its work until the call is over
             try:
                 value = self._legacy(*args, **kwargs)
             except Exception as exc:
+                self._in_call_since = 0.0
                 self._enter((args, kwargs, routing_key, snap, at, False, exc, _perf() - start))
                 raise
             took = _perf() - start
+            self._in_call_since = 0.0
             if len(entries) < self._entries_max:
                 entries.append((args, kwargs, routing_key, snap, at, True, value, took))
             else:
@@ -381,6 +390,12 @@ class Router:
             raise
         self._shadow_entry(args, kwargs, key, snap, at, True, value, _perf() - start)
         return value
+
+    def _in_shadow_call(self) -> bool:
+        """A caller is inside a shadow call (one that started less than 2 ms ago: a call that left by
+        an interrupt never cleared its mark)."""
+        since = self._in_call_since
+        return since != 0.0 and _perf() - since < _IN_CALL_STALE_S
 
     def _shadow_entry(self, args: Args, kwargs: Kwargs, key: str, snap: Snapshot, at: float, ok: bool,
                       outcome: Any, seconds: float) -> None:  # fmt: skip
@@ -520,6 +535,8 @@ class Router:
         if self._closed:
             return
         self._closed = True
+        if self._batches is not None and self._recorder is not None:
+            self._recorder.release(self._in_shadow_call)
         self._cache.stop()
         self._cache.snapshot = NEVER_READ
         self._shadow.close()
