@@ -195,10 +195,11 @@ class ShadowBatches:
     def _quiet(self) -> None:
         """Wait (briefly, bounded) until no caller is inside a shadow call: the pump's next piece of
         work then takes the GIL while the callers do not need it, instead of in the middle of a call
-        (where legacy's C code lets it go for a moment and would have to wait for it back)."""
+        (where legacy's C code lets it go for a moment and would have to wait for it back). Not
+        while the queue is more than half full: then the pump goes on, so calls are not skipped."""
         in_call = self.in_call
-        if in_call is None:
-            return
+        if in_call is None or len(self._mailbox) * 2 > self._mailbox.maxsize:
+            return  # calls pile up: shadow coverage comes first
         for _ in range(_QUIET_TRIES):
             if not in_call():
                 return
