@@ -43,7 +43,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from runbook.domain.capture import CaptureReason
-from runbook.domain.modes import Mode
 from runbook.domain.observation import ErrorKind
 from runbook.runtime._jobs import Done, ShadowEntry, ShadowJob, digest, maybe_sample
 from runbook.runtime._mailbox import EMPTY, Mailbox
@@ -64,9 +63,7 @@ _MAX_BATCH = 16  # calls per message: the pump holds the GIL for one small batch
 _RESENT_WAIT_S = 30.0  # how long calls sent back by a lost worker may wait for a worker (one starts in ~1 s)
 _READ_CHUNK = 1 << 16
 _QUIET_SLEEP_S, _QUIET_TRIES = 0.00005, 40  # the pump defers a piece of work by 2 ms at most
-_KEY_CHARS = 128
 _KINDS = {kind.value: kind for kind in ErrorKind}
-_MODE_VALUE = {mode: mode.value for mode in Mode}
 Row = tuple[Any, ...]
 _loads = pickle.loads
 # a ShadowEntry's fields
