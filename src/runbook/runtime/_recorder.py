@@ -152,7 +152,8 @@ class ObservationRecorder:
         deadline = 0.0
         while True:
             closing = self._closing.is_set()
-            wait = max(0.0, deadline - time.monotonic()) if batch else (0.0 if closing else _IDLE_WAIT_S)
+            # closing: nothing more is waited for, whatever the open batch's deadline
+            wait = 0.0 if closing else max(0.0, deadline - time.monotonic()) if batch else _IDLE_WAIT_S
             if batch and not closing:  # a batch is open: let it fill until its deadline, waking rarely
                 time.sleep(min(wait, _OPEN_BATCH_POLL_S))
                 item = self._queue.poll()
