@@ -202,3 +202,37 @@ def test_a_large_batch_reaches_a_row_sink_in_slices_in_order():
         assert (stats["written"], stats["write_errors"], stats["lost"]) == (300, 1, 0)
     finally:
         recorder.close()
+
+
+def test_a_writer_behind_on_its_queue_writes_without_waiting_for_callers():
+    """A router may ask the writer to hold each slice while a caller is inside a call; with more
+    than half its queue waiting, the writer does not ask and writes at once (nothing dropped)."""
+    log: list[str] = []
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowFirstWrite:
+        def write_batch(self, observations):  # pragma: no cover - the recorder prefers rows
+            raise AssertionError("rows expected")
+
+        def write_rows(self, rows):
+            entered.set()
+            release.wait(30)
+            log.append("write")
+            return len(rows)
+
+    recorder = ObservationRecorder(SlowFirstWrite(), queue_size=40, batch_size=5, flush_interval_s=0.01)
+    recorder.hold_while(lambda: log.append("asked") is not None)  # asked, and told no caller is in
+    try:
+        assert recorder.record(observation(0))
+        assert entered.wait(10)
+        for i in range(1, 31):  # 30 queued behind the first write: more than half of 40
+            assert recorder.record(observation(i))
+        release.set()
+        assert recorder.flush()
+        assert recorder.stats()["written"] == 31
+        assert log.count("write") == 7  # 1 + 30 in batches of 5
+        assert log[:3] == ["asked", "write", "write"]  # the second write did not ask: 25 were waiting
+        assert log.count("asked") < log.count("write")
+    finally:
+        release.set()
+        recorder.close()

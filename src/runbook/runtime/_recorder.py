@@ -201,7 +201,8 @@ class ObservationRecorder:
     def hold_while(self, in_call: Callable[[], bool]) -> None:
         """Before each slice, wait (2 ms at most) while ``in_call()`` says a caller is inside a call
         (a router with process isolation registers itself): the write then takes the GIL between
-        the caller's calls rather than in the middle of one."""
+        the caller's calls rather than in the middle of one. Not while the queue is more than half
+        full: then writing comes first, so observations are not dropped."""
         self._holds.append(in_call)
 
     def release(self, in_call: Callable[[], bool]) -> None:
@@ -211,8 +212,8 @@ class ObservationRecorder:
 
     def _quiet(self) -> None:
         holds = self._holds
-        if not holds:
-            return
+        if not holds or len(self._queue) * 2 > self._queue.maxsize:
+            return  # observations pile up: writing them comes first
         for _ in range(_QUIET_TRIES):
             if not any(in_call() for in_call in holds):
                 return
