@@ -87,6 +87,18 @@ def test_sqlite_uses_wal_and_a_busy_timeout(sqlite_url: str) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2_500
 
 
+def test_sqlite_a_bulk_write_waits_its_own_bound_then_the_store_bound_again(sqlite_url: str) -> None:
+    """A write given its own bound (a schema upgrade: 120 s) waits that long for another writer's
+    lock, not the store's 0.5 s (four processes upgrading a fresh file on a slow machine); the
+    pooled connection gets the store's busy timeout back afterwards."""
+    with Store.from_url(sqlite_url, timeout_s=0.5) as store:
+        with store.write(timeout_s=120.0) as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 120_000
+        with store.write() as conn:  # the same pooled connection
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 500
+        assert store.upgrade() == HEAD_REVISION
+
+
 def test_sqlite_only_observation_batches_commit_without_fsync(sqlite_url: str) -> None:
     """Control-plane writes commit with synchronous=FULL; observation batches (durable=False) with NORMAL."""
     with Store.from_url(sqlite_url) as store:

@@ -187,7 +187,7 @@ class Store:
         """
         with self._translate_errors():
             self._check_file()
-            with self.engine.connect() as conn, self._deadline(conn, timeout_s):
+            with self.engine.connect() as conn, self._deadline(conn, timeout_s), self._busy(conn, timeout_s):
                 conn.execution_options(**{WRITE_OPTION: True, RELAXED_SYNC_OPTION: not durable})
                 with conn.begin():
                     if timeout_s is not None and not self.is_sqlite:
@@ -195,6 +195,20 @@ class Store:
                     if exclusive and not self.is_sqlite:
                         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY})
                     yield conn
+
+    @contextmanager
+    def _busy(self, conn: Connection, timeout_s: float | None) -> Iterator[None]:
+        """SQLite: ``timeout_s`` as this connection's busy timeout for one transaction (a schema
+        upgrade waits for another process's upgrade as long as its own bound), then the store's."""
+        if timeout_s is None or not self.is_sqlite:
+            yield
+            return
+        raw = conn.connection.driver_connection  # outside SQLAlchemy's transaction (a PRAGMA)
+        raw.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")  # type: ignore[union-attr]
+        try:
+            yield
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")  # type: ignore[union-attr]
 
     @contextmanager
     def bounded(self, fd: int, timeout_s: float | None = None) -> Iterator[None]:
