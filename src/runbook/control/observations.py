@@ -23,12 +23,12 @@ _FIELDS = tuple(f.name for f in fields(Observation))
 _ENUM_FIELDS = ("route", "error_kind")
 _COPY_SQL = f"COPY observations ({', '.join(_FIELDS)}) FROM STDIN"
 _SQLITE_INSERT = f"INSERT INTO observations ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"
-if _FIELDS != (  # pragma: no cover - _copy_row spells the order out for speed
+if _FIELDS != (  # pragma: no cover - observation_row spells the order out for speed
     "component", "mode", "route", "routing_key", "at", "legacy_latency_us", "candidate_latency_us",
     "error_kind", "abs_difference", "rel_difference", "legacy_digest", "candidate_digest", "memory_bytes",
     "epoch",
 ):  # fmt: skip
-    raise ImportError("runbook.control.observations: Observation's fields changed; update _copy_row")
+    raise ImportError("runbook.control.observations: Observation's fields changed; update observation_row")
 
 
 class ObservationStore:
@@ -53,7 +53,7 @@ class ObservationStore:
         if self._copy:
             return self._copy_batch(observations)
         if self._store.is_sqlite:
-            tuples = [_copy_row(obs) for obs in observations]
+            tuples = [observation_row(obs) for obs in observations]
             with self._store.write(exclusive=False, durable=False) as conn:
                 conn.exec_driver_sql(_SQLITE_INSERT, tuples)
             return len(tuples)
@@ -89,7 +89,7 @@ class ObservationStore:
             driver = cast("psycopg.Connection[Any]", raw.driver_connection)
             with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
                 for obs in observations:
-                    copy.write_row(obs if made else _copy_row(obs))
+                    copy.write_row(obs if made else observation_row(obs))
             raw.commit()
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raw.invalidate(exc)  # a broken connection must not go back to the pool
@@ -148,7 +148,6 @@ class ObservationStore:
             return {(str(m), str(r), str(k)): int(n) for m, r, k, n in conn.execute(query)}
 
 
-_copy_row = observation_row
 
 
 def _unavailable(store: Store, cause: object) -> StoreUnavailable:

@@ -4,7 +4,7 @@ The caller's thread only appends one tuple to a deque (``ShadowEntry``: argument
 snapshot, time, legacy's outcome and latency; no object is built, no system call made); the pump
 counts it as it takes it (``calls_shadow``). One pump thread per router takes turns, never per
 call: every 10 ms while calls come in, backing off to 20 ms when idle. Each turn it reads what its
-workers have answered (one non-blocking ``recv`` per worker), then sends up to ``max_batch`` (16)
+workers have answered (one non-blocking ``recv`` per worker), then sends up to ``_MAX_BATCH`` (16)
 of the calls that arrived meanwhile to an idle worker as one message: the calls' arguments and
 legacy's answers by the component's serializer, and what each observation needs (key, time,
 legacy's latency, the snapshot, pickled once per batch), so the worker runs new, judges it
@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from runbook.domain.capture import CaptureReason
 from runbook.domain.observation import ErrorKind
+from runbook.runtime._hold import hold
 from runbook.runtime._jobs import Done, ShadowEntry, ShadowJob, digest, maybe_sample
 from runbook.runtime._mailbox import EMPTY, Mailbox
 from runbook.runtime._process import CandidateProcesses, WorkerLost, describe_exit
@@ -62,7 +63,6 @@ _IDLE_TICK_MAX_S = 0.02
 _MAX_BATCH = 16  # calls per message: the pump holds the GIL for one small batch at a time
 _RESENT_WAIT_S = 30.0  # how long calls sent back by a lost worker may wait for a worker (one starts in ~1 s)
 _READ_CHUNK = 1 << 16
-_QUIET_SLEEP_S, _QUIET_TRIES = 0.00005, 40  # the pump defers a piece of work by 2 ms at most
 _KINDS = {kind.value: kind for kind in ErrorKind}
 Row = tuple[Any, ...]
 _loads = pickle.loads
@@ -117,7 +117,6 @@ class ShadowBatches:
         self._turning = False
         self._resent_until = 0.0  # wall clock, like ShadowJob.at
         self._closed = False
-        self.tick_s, self.max_batch = _TICK_S, _MAX_BATCH
         self.in_call: Callable[[], bool] | None = None  # the router's: is a caller inside a shadow call?
         self._thread = threading.Thread(target=self._pump, name=f"{name}-pump", daemon=True)
         self._thread.start()
@@ -175,7 +174,7 @@ class ShadowBatches:
     # ---- the pump --------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        tick = self.tick_s
+        tick = _TICK_S
         while not self._closed:
             time.sleep(tick)
             self._turning = True
@@ -186,7 +185,7 @@ class ShadowBatches:
                 busy = True
             finally:
                 self._turning = False
-            tick = (_BACKLOG_TICK_S if self._pending else self.tick_s if busy
+            tick = (_BACKLOG_TICK_S if self._pending else _TICK_S if busy
                     else min(tick * 2, _IDLE_TICK_MAX_S))  # fmt: skip
 
     def _quiet(self) -> None:
@@ -194,13 +193,8 @@ class ShadowBatches:
         work then takes the GIL while the callers do not need it, instead of in the middle of a call
         (where legacy's C code lets it go for a moment and would have to wait for it back). Not
         while the queue is more than half full: then the pump goes on, so calls are not skipped."""
-        in_call = self.in_call
-        if in_call is None or len(self._mailbox) * 2 > self._mailbox.maxsize:
-            return  # calls pile up: shadow coverage comes first
-        for _ in range(_QUIET_TRIES):
-            if not in_call():
-                return
-            time.sleep(_QUIET_SLEEP_S)
+        if self.in_call is not None and len(self._mailbox) * 2 <= self._mailbox.maxsize:
+            hold(self.in_call)  # else calls pile up: shadow coverage comes first
 
     def _turn(self) -> bool:
         for lane in list(self._lanes):
@@ -209,7 +203,7 @@ class ShadowBatches:
         now = time.monotonic()
         for lane in list(self._lanes):
             self._check_deadline(lane, now)
-        room = self.max_batch - len(self._pending)
+        room = _MAX_BATCH - len(self._pending)
         if room > 0:
             self._pending.extend(self._take(room))
         if self._pending:
@@ -230,7 +224,7 @@ class ShadowBatches:
             self._skip_waiting()
             return
         calls, pending = self._calls, self._pending
-        entries = [pending.popleft() for _ in range(min(len(pending), self.max_batch))]
+        entries = [pending.popleft() for _ in range(min(len(pending), _MAX_BATCH))]
         shape = calls.judge.shape
         for entry in entries:  # legacy's kind of answer, learned until known (and None answers always)
             if entry[_OK] and (entry[_OUTCOME] is None or not shape.known):

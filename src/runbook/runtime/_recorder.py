@@ -23,6 +23,7 @@ from typing import Any
 
 from runbook.domain.observation import Observation, observation_from_row, observation_row
 from runbook.errors import BadParameter
+from runbook.runtime._hold import hold
 from runbook.runtime._mailbox import EMPTY, Mailbox
 from runbook.runtime._ports import ObservationSink
 from runbook.runtime._stats import Counters
@@ -37,7 +38,6 @@ _OPEN_BATCH_POLL_S = 0.02  # how often a writer with a batch open looks at the q
 # between short system calls can hold off the service's own threads for milliseconds.
 _SLICE_ROWS = 64
 _SLICE_GAP_S = 0.0003
-_QUIET_SLEEP_S, _QUIET_TRIES = 0.00005, 40
 
 
 class _FlushMarker:
@@ -78,7 +78,6 @@ class ObservationRecorder:
         self._closing = threading.Event()
         self._give_up_at = float("inf")
         self._in_flight = 0
-        self.slice_rows, self.slice_gap_s = _SLICE_ROWS, _SLICE_GAP_S
         self._holds: list[Callable[[], bool]] = []
         self._thread = threading.Thread(target=self._drain, name="runbook-recorder", daemon=True)
         self._thread.start()
@@ -187,10 +186,10 @@ class ObservationRecorder:
             batch: list[Any] = [item if isinstance(item, tuple) else observation_row(item) for item in items]
         else:
             batch = [observation_from_row(item) if isinstance(item, tuple) else item for item in items]
-        size = self.slice_rows
+        size = _SLICE_ROWS
         for start in range(0, len(batch), size):
             if start:  # the GIL goes to the service's threads between slices, never held for long
-                time.sleep(self.slice_gap_s)
+                time.sleep(_SLICE_GAP_S)
             self._quiet()
             if not self._write_slice(batch[start : start + size]):
                 self._counters.incr("lost", len(batch) - start)  # close() gave up: counted, never silent
@@ -212,12 +211,8 @@ class ObservationRecorder:
 
     def _quiet(self) -> None:
         holds = self._holds
-        if not holds or len(self._queue) * 2 > self._queue.maxsize:
-            return  # observations pile up: writing them comes first
-        for _ in range(_QUIET_TRIES):
-            if not any(in_call() for in_call in holds):
-                return
-            time.sleep(_QUIET_SLEEP_S)
+        if holds and len(self._queue) * 2 <= self._queue.maxsize:  # else writing them comes first
+            hold(lambda: any(in_call() for in_call in holds))
 
     def _write_slice(self, rows: list[Any]) -> bool:
         """One write, retried with back-off while the sink fails; False once close() gave up."""

@@ -57,6 +57,7 @@ from typing import Any
 
 from runbook.domain.observation import ErrorKind
 from runbook.runtime._hashing import digest_or_none
+from runbook.runtime._jobs import _KEY_CHARS
 from runbook.runtime._judge import Judge
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import Serializer, receive, send, send_record
@@ -86,7 +87,6 @@ BatchReply = tuple[int, int, bool, _Rows, list[str] | None, dict[str, int], _Row
 # started, time.monotonic() when it started; shared by every process of the machine).
 PROGRESS = struct.Struct("<qqd")
 _LEGACY_ROUTE = "legacy"
-_KEY_CHARS = 128  # of a routing key kept in an observation
 
 
 def resolve_target(target: str | Callable[..., Any]) -> Callable[..., Any]:
