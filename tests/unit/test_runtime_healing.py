@@ -224,10 +224,14 @@ def test_a_real_interrupt_still_stops_the_caller(make, isolation):
             signal.pthread_kill(main, signal.SIGINT)
 
     killer = threading.Thread(target=interrupt)
+    # Python's own SIGINT handler, whatever the process inherited: a shell's background job starts
+    # with SIGINT ignored, and then no signal would reach the caller at all
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         killer.start()
         with pytest.raises(KeyboardInterrupt):
             router.call(1.0, routing_key="k")
     finally:
+        signal.signal(signal.SIGINT, inherited)
         candidate.release.set()
         killer.join(30)
