@@ -14,23 +14,26 @@ same figure. Wrappers, each comparing old and new on every call and answering ol
   parallel execution, with the SDK's offline ``TestData`` source (no network, events off).
 
 Every round times a block of paced calls per wrapper (``--calls``, a ``time.sleep`` between calls
-as a service doing other work would; 1,000 calls, about a quarter of a second, so the router's
-background threads run at their steady rhythm within the block), the bare engine included, in a
-new random order each round (seeded), with a pause between blocks (``SETTLE_S``) so that one
-wrapper's background work (the router's shadow batches and observation writes, LaunchDarkly's
-threads) finishes before the next block starts: each wrapper is charged for what it does to its
-own calls. Many rounds spread the machine's slow drifts (frequency, other tenants) over every
-wrapper alike. Added latency = wrapper percentile - bare engine percentile over all rounds'
-calls; p50 is also given round by round (the median over rounds of the difference between the
-two blocks' medians in the same round), which cancels the machine's drift between rounds. Two
-measures of the method's own noise: ``bare_again``, the bare engine timed a second time as if it
-were a wrapper (its "added" latency is the noise floor, ideally 0), and beside every figure the
-5th-95th percentile of the same difference over rounds resampled with replacement. Ends with one
-JSON line.
+as a service doing other work would; 250 calls, about 50 ms, so the router's background threads
+take several turns and writes within the block), the bare engine included, in a new random order
+each round (seeded), with a pause between blocks (``SETTLE_S``) so that one wrapper's background
+work (the router's shadow batches and observation writes, LaunchDarkly's threads) finishes before
+the next block starts: each wrapper is charged for what it does to its own calls. Many short
+rounds (160) spread the machine's slow drifts (frequency, other tenants) over every wrapper alike.
+
+Added p50 is taken round by round: the median over rounds of the difference between the
+wrapper's block median and the bare engine's block median in the same round, which cancels the
+machine's drift between rounds (on this 2-core VM the bare engine's block median moves by several
+microseconds from one second to the next). Added p99 (and, for comparison, the pooled added p50)
+is the wrapper's percentile minus the bare engine's over all rounds' calls: a p99 needs every
+call. Two measures of the method's own noise: ``bare_again``, the bare engine timed a second time
+as if it were a wrapper (its "added" latency is the noise floor, ideally 0), and beside every
+figure the 5th-95th percentile of the same difference over rounds resampled with replacement. The
+goal verdict uses the round-by-round p50 and the pooled p99. Ends with one JSON line.
 
 Peers come from the optional ``bench`` extra: ``pip install -e '.[bench]'``.
 
-    .venv/bin/python bench/peer_overhead.py [--calls 1000] [--rounds 40]
+    .venv/bin/python bench/peer_overhead.py [--calls 250] [--rounds 160]
 """
 
 from __future__ import annotations
@@ -213,42 +216,47 @@ def report(result: dict[str, object], calls: int, rounds: int) -> None:
     shadow: dict[str, dict[str, int]] = result["shadow"]  # type: ignore[assignment]
     pooled = {name: np.asarray(blocks, dtype=np.float64).ravel() for name, blocks in latencies.items()}
     base_p50, base_p99 = percentiles(pooled["bare"])
-    added = {name: (percentiles(data)[0] - base_p50, percentiles(data)[1] - base_p99)
-             for name, data in pooled.items() if name != "bare"}  # fmt: skip
-    spread = {name: resampled_added(latencies[name], latencies["bare"]) for name in added}
+    names = [name for name in latencies if name != "bare"]
+    paired = {name: paired_p50(latencies[name], latencies["bare"]) for name in names}
+    pooled_added = {name: (percentiles(pooled[name])[0] - base_p50, percentiles(pooled[name])[1] - base_p99)
+                    for name in names}  # fmt: skip
+    spread = {name: resampled_added(latencies[name], latencies["bare"]) for name in names}
+    # the figures: p50 round by round, p99 over all calls
+    added = {name: (paired[name][0], pooled_added[name][1]) for name in names}
+    interval = {name: (paired[name][1], spread[name][1]) for name in names}
     router = added["router_process"]
     print(f"engine: historical VaR 250 days x 10 assets; bare p50 {base_p50:.1f} us, p99 {base_p99:.1f} us; "
           f"{rounds} rounds x {calls} paced calls per wrapper, interleaved")  # fmt: skip
+    print("added p50: round by round (median over rounds of the block-median difference); added p99: "
+          "over all calls; [5%, 95%] over rounds resampled")  # fmt: skip
     print(f"{'wrapper':<16}{'added p50 [5%, 95%]':>26}{'added p99 [5%, 95%]':>28}{'x router p50':>14}"
-          f"{'x router p99':>14}")  # fmt: skip
-    for name, (p50, p99) in added.items():
-        (lo50, hi50), (lo99, hi99) = spread[name]
+          f"{'x router p99':>14}{'pooled p50':>12}")  # fmt: skip
+    for name in names:
+        p50, p99 = added[name]
+        (lo50, hi50), (lo99, hi99) = interval[name]
         ratio50 = f"{p50 / router[0]:.1f}" if router[0] > 0 and name != "bare_again" else "-"
         ratio99 = f"{p99 / router[1]:.1f}" if router[1] > 0 and name != "bare_again" else "-"
         print(f"{name:<16}{p50:>+9.1f} [{lo50:>+7.1f},{hi50:>+7.1f}]"
-              f"{p99:>+10.1f} [{lo99:>+7.1f},{hi99:>+8.1f}]{ratio50:>14}{ratio99:>14}")  # fmt: skip
-    paired = {name: paired_p50(latencies[name], latencies["bare"]) for name in added}
-    print("added p50 round by round (median over rounds of the block-median difference) [5%, 95%]:")
-    for name, (value, (low, high)) in paired.items():
-        print(f"  {name:<16}{value:>+9.1f} [{low:>+7.1f},{high:>+7.1f}]")
+              f"{p99:>+10.1f} [{lo99:>+7.1f},{hi99:>+8.1f}]{ratio50:>14}{ratio99:>14}"
+              f"{pooled_added[name][0]:>+12.1f}")  # fmt: skip
     for name, counts in shadow.items():
         print(f"{name}: {counts['shadowed']} shadow calls judged, {counts['skipped']} skipped, "
               f"{counts['failed']} failed")  # fmt: skip
-    peers = [n for n in added if not n.startswith(("router", "bare"))]
-    ours = spread["router_process"]
+    peers = [n for n in names if not n.startswith(("router", "bare"))]
+    ours = interval["router_process"]
     summary = {
         "bare_p50_us": round(base_p50, 2), "bare_p99_us": round(base_p99, 2),
-        **{f"{n}_added_p{q}_us": round(added[n][i], 2) for n in added for i, q in ((0, 50), (1, 99))},
-        **{f"{n}_added_p{q}_interval_us": [round(v, 2) for v in spread[n][i]]
-           for n in added for i, q in ((0, 50), (1, 99))},
+        **{f"{n}_added_p{q}_us": round(added[n][i], 2) for n in names for i, q in ((0, 50), (1, 99))},
+        **{f"{n}_added_p{q}_interval_us": [round(v, 2) for v in interval[n][i]]
+           for n in names for i, q in ((0, 50), (1, 99))},
+        **{f"{n}_pooled_added_p50_us": round(pooled_added[n][0], 2) for n in names},
+        **{f"{n}_pooled_added_p50_interval_us": [round(v, 2) for v in spread[n][0]] for n in names},
         "process_meets_goal": router[0] <= GOAL_P50_US and router[1] <= GOAL_P99_US,
         "process_meets_goal_at_interval_top": ours[0][1] <= GOAL_P50_US and ours[1][1] <= GOAL_P99_US,
-        **{f"{n}_paired_added_p50_us": round(paired[n][0], 2) for n in paired},
-        **{f"{n}_paired_added_p50_interval_us": [round(v, 2) for v in paired[n][1]] for n in paired},
-        "process_meets_goal_with_paired_p50": paired["router_process"][0] <= GOAL_P50_US
+        "process_meets_goal_with_pooled_p50": pooled_added["router_process"][0] <= GOAL_P50_US
                                               and router[1] <= GOAL_P99_US,
         # ahead: each peer's whole interval above the router's, at p50 and at p99
-        "process_ahead_of_every_peer": all(spread[p][0][0] > ours[0][1] and spread[p][1][0] > ours[1][1]
+        "process_ahead_of_every_peer": all(interval[p][0][0] > ours[0][1] and interval[p][1][0] > ours[1][1]
                                            for p in peers),
         "goal_p50_us": GOAL_P50_US, "goal_p99_us": GOAL_P99_US,
         "shadow": shadow, "calls_per_round": calls, "rounds": rounds, "settle_s": SETTLE_S,
@@ -259,8 +267,8 @@ def report(result: dict[str, object], calls: int, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1_000, help="paced calls per wrapper and round")
-    parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds")
+    parser.add_argument("--calls", type=int, default=250, help="paced calls per wrapper and round")
+    parser.add_argument("--rounds", type=int, default=160, help="interleaved rounds")
     args = parser.parse_args()
     if args.calls < 100 or args.rounds < 5:
         parser.error(f"--calls {args.calls} must be >= 100 and --rounds {args.rounds} >= 5")

@@ -4,6 +4,7 @@ counted and recorded once, whatever one call of a batch does to its worker."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 
 import process_engines as engines
@@ -43,6 +44,7 @@ class Rig:
         self.source.set_mode(COMPONENT, Mode.SHADOW)
         self.recorder = ObservationRecorder(self.sink, flush_interval_s=0.01)
         self.capture = RequestCapture(self.captured)
+        self.window = (0.0, 0.0)  # when the last ``shadow`` made its calls
         self.router = Router(
             COMPONENT, legacy=legacy, candidate=engines.faulty, state_source=self.source,
             recorder=self.recorder, capture=self.capture, validate=validate, shadow_timeout_s=1.0,
@@ -56,8 +58,10 @@ class Rig:
         """One call per fault in a tight loop (one batch, as a rule); the counters moved, the observations."""
         assert self.router.refresh()  # the state is read again (the poll is off)
         seen, before = len(self.sink.observations), self.router.stats()
+        started = time.time()
         for i, fault in enumerate(faults):
             assert self.router.call(float(i + 1), routing_key=f"book-{i}", fault=fault) == 2.0 * (i + 1)
+        self.window = (started, time.time())  # when the calls were made, wall clock
         assert self.router.flush(60.0)
         assert self.capture.flush(10.0)
         after = self.router.stats()
@@ -98,6 +102,9 @@ def test_a_call_ending_its_worker_mid_batch_takes_the_blame_and_the_rest_are_jud
     assert [o.routing_key for o in observations] == [f"book-{i}" for i in range(CALLS)]
     assert [o.error_kind for o in observations] == [kind if i == 2 else ErrorKind.NONE for i in range(CALLS)]
     assert all(o.route is Route.LEGACY for o in observations)
+    # the failed call's observation, built in the service, and the judged ones carry the call's wall time
+    started, ended = rig.window
+    assert all(started <= o.at <= ended for o in observations), [o.at for o in observations]
     assert rig.router.wait_for_candidate(120.0)  # replaced
 
 
@@ -142,11 +149,13 @@ def test_legacy_failing_in_shadow_is_recorded_with_its_exception_digest():
     rig = Rig(legacy=legacy_fails_on_zero)
     try:
         assert rig.router.refresh()
-        seen = len(rig.sink.observations)
+        seen, started = len(rig.sink.observations), time.time()
         with pytest.raises(ValueError, match="no answer for 0"):
             rig.router.call(0.0, routing_key="book-0", fault="none")
+        ended = time.time()
         assert rig.router.flush(60.0)
         [observation] = rig.sink.observations[seen:]
+        assert started <= observation.at <= ended  # the call's wall time
         assert observation.error_kind is ErrorKind.LEGACY_EXCEPTION
         assert observation.legacy_digest == "!ValueError"
         assert observation.candidate_digest == result_digest(0.0)
@@ -169,6 +178,8 @@ def test_a_burst_longer_than_one_message_is_judged_once_per_call_in_order(rig):
     assert all(by_key[f"book-{i}"].legacy_digest == result_digest(2.0 * (i + 1)) for i in range(50))
     times = [by_key[f"book-{i}"].at for i in range(50)]
     assert times == sorted(times)  # each observation keeps its own call's time
+    started, ended = rig.window
+    assert started <= times[0] and times[-1] <= ended  # on the wall clock
 
 
 def test_a_caller_that_never_leaves_its_call_cannot_stall_the_pump_or_the_recorder():

@@ -1,7 +1,7 @@
 """Shadow calls with process isolation: sent to the candidate's workers in batches, judged there.
 
 The caller's thread only appends one tuple to a deque (``ShadowEntry``: arguments, key, state
-snapshot, time, legacy's outcome and latency; no object is built, no system call made); the pump
+snapshot, its start on ``perf_counter``, legacy's outcome and latency; no object is built, no system call made); the pump
 counts it as it takes it (``calls_shadow``). One pump thread per router takes turns, never per
 call: every 10 ms while calls come in, backing off to 20 ms when idle. Each turn it reads what its
 workers have answered (one non-blocking ``recv`` per worker), then sends up to ``_MAX_BATCH`` (16)
@@ -66,6 +66,7 @@ _READ_CHUNK = 1 << 16
 _KINDS = {kind.value: kind for kind in ErrorKind}
 Row = tuple[Any, ...]
 _loads = pickle.loads
+_perf = time.perf_counter
 # a ShadowEntry's fields
 _ARGS: Final = 0
 _KWARGS: Final = 1
@@ -115,7 +116,8 @@ class ShadowBatches:
         self._lanes: list[_Lane] = []
         self._numbers = 0
         self._turning = False
-        self._resent_until = 0.0  # wall clock, like ShadowJob.at
+        self._resent_until = 0.0  # perf_counter, like an entry's time
+        self._wall_offset = time.time() - _perf()  # an entry's time + this = wall time (each turn)
         self._closed = False
         self.in_call: Callable[[], bool] | None = None  # the router's: is a caller inside a shadow call?
         self._thread = threading.Thread(target=self._pump, name=f"{name}-pump", daemon=True)
@@ -196,7 +198,13 @@ class ShadowBatches:
         if self.in_call is not None and len(self._mailbox) * 2 <= self._mailbox.maxsize:
             hold(self.in_call)  # else calls pile up: shadow coverage comes first
 
+    def _job(self, entry: ShadowEntry) -> ShadowJob:
+        """The call as a job (failure and mismatch paths only), its time as wall time."""
+        args, kwargs, key, snap, start, ok, outcome, seconds = entry
+        return ShadowJob(args, kwargs, key, snap, start + self._wall_offset, ok, outcome, seconds)
+
     def _turn(self) -> bool:
+        self._wall_offset = time.time() - _perf()
         for lane in list(self._lanes):
             self._quiet()
             self._read(lane)
@@ -231,7 +239,7 @@ class ShadowBatches:
                 shape.learn(entry[_OUTCOME])
         if calls.sample_share > 0.0:
             for entry in entries:
-                maybe_sample(calls, ShadowJob(*entry))
+                maybe_sample(calls, self._job(entry))
         breaker = calls.breaker
         if not breaker.closed:  # asked per call only while open or probing
             allowed = []
@@ -239,7 +247,7 @@ class ShadowBatches:
                 if breaker.allow():
                     allowed.append(entry)
                 else:
-                    job = ShadowJob(*entry)
+                    job = self._job(entry)
                     self._emit(job.not_run(calls, ErrorKind.CIRCUIT_OPEN, "shadow_circuit_open"))
             entries = allowed
         frames, entries = self._frames(entries)
@@ -249,7 +257,8 @@ class ShadowBatches:
             return
         self._numbers += 1
         # what each observation needs besides the answers; the snapshot is pickled once per batch
-        metas = [(entry[_KEY], entry[_AT], entry[_SECONDS], entry[_SNAP],
+        offset = self._wall_offset
+        metas = [(entry[_KEY], entry[_AT] + offset, entry[_SECONDS], entry[_SNAP],
                   None if entry[_OK] else digest(entry[_OUTCOME])) for entry in entries]  # fmt: skip
         try:
             head = pickle.dumps((self._numbers, self._budget, calls.component, metas), protocol=5)
@@ -281,7 +290,7 @@ class ShadowBatches:
                     serializer.dumps([item])
                 except Exception as exc:  # noqa: BLE001 - the request itself cannot cross: new's failure
                     self._counters.incr("candidate_serialize_errors")
-                    self._emit(ShadowJob(*entry).finish(self._calls, exc, ErrorKind.EXCEPTION, 0.0, 0))
+                    self._emit(self._job(entry).finish(self._calls, exc, ErrorKind.EXCEPTION, 0.0, 0))
                     continue
             sendable.append(item)
             kept.append(entry)
@@ -304,12 +313,12 @@ class ShadowBatches:
 
     def _skip_waiting(self) -> None:
         """Jobs that waited longer than their budget for a worker are skipped (counted, recorded)."""
-        now = time.time()
+        now = _perf()
         if now < self._resent_until:  # calls sent back by a lost worker wait for its replacement
             return
         oldest = now - self._budget
         while self._pending and self._pending[0][_AT] < oldest:
-            job = ShadowJob(*self._pending.popleft())
+            job = self._job(self._pending.popleft())
             self._emit(job.not_run(self._calls, ErrorKind.SKIPPED, "shadow_skipped"))
         if self._pending:
             return
@@ -318,7 +327,7 @@ class ShadowBatches:
             if entry is EMPTY or entry[_AT] >= oldest:
                 return
             for taken in self._take(1):
-                self._emit(ShadowJob(*taken).not_run(self._calls, ErrorKind.SKIPPED, "shadow_skipped"))
+                self._emit(self._job(taken).not_run(self._calls, ErrorKind.SKIPPED, "shadow_skipped"))
 
     # ---- answers -----------------------------------------------------------------------------------
 
@@ -373,7 +382,7 @@ class ShadowBatches:
             for error in errors:
                 breaker.record(_KINDS[error])
         for extra in extras:
-            self._extra(ShadowJob(*entries[extra[0]]), extra)
+            self._extra(self._job(entries[extra[0]]), extra)
         return bool(recycle)
 
     def _extra(self, job: ShadowJob, extra: tuple[Any, ...]) -> None:
@@ -425,7 +434,7 @@ class ShadowBatches:
         self._drop(lane, "candidate_worker_killed", kill=True)
         jobs = lane.inflight
         late = TimeoutError(f"candidate still running after its budget of {self._budget} s")
-        self._emit(ShadowJob(*jobs[index]).finish(self._calls, late, ErrorKind.TIMEOUT, elapsed, 0))
+        self._emit(self._job(jobs[index]).finish(self._calls, late, ErrorKind.TIMEOUT, elapsed, 0))
         self._resend(lane, jobs[:index] + jobs[index + 1 :])
 
     def _lost(self, lane: _Lane, now: float) -> None:
@@ -437,7 +446,7 @@ class ShadowBatches:
             index, since = self._progress(lane)
             index = min(index, len(jobs) - 1)
             lost = WorkerLost(f"candidate worker died during the call ({describe_exit(code)})")
-            job = ShadowJob(*jobs[index])
+            job = self._job(jobs[index])
             self._emit(job.finish(self._calls, lost, ErrorKind.EXCEPTION, max(now - since, 0.0), 0))
             jobs = jobs[:index] + jobs[index + 1 :]
         self._resend(lane, jobs)
@@ -448,6 +457,6 @@ class ShadowBatches:
 
     def _resend(self, lane: _Lane, jobs: list[ShadowEntry]) -> None:
         if jobs:
-            self._resent_until = time.time() + _RESENT_WAIT_S
+            self._resent_until = _perf() + _RESENT_WAIT_S
         self._pending.extendleft(reversed(jobs))
         lane.inflight = []

@@ -46,8 +46,10 @@ class Done:
         self.observation, self.counter, self.breaker_kind = observation, counter, breaker_kind
 
 
-# a shadow call as the caller's thread queues it (process isolation): ShadowJob's fields, in order;
-# a tuple is one bytecode to build, an object several attribute writes
+# a shadow call as the caller's thread queues it (process isolation): ShadowJob's fields, in order,
+# except that the time is ``time.perf_counter`` at the call's start (one clock read fewer on the
+# caller's path; the pump turns it into wall time); a tuple is one bytecode to build, an object
+# several attribute writes
 ShadowEntry = tuple[tuple[Any, ...], dict[str, Any], str, Snapshot, float, bool, Any, float]
 
 

@@ -275,18 +275,18 @@ class Router:
                     self._counters.incr("calls_shadow")
                 return self._shadow_sync(snap, routing_key, args, kwargs)
             # process isolation: the whole caller's path is here (the pump counts the call)
-            at, start = _wall(), _perf()
+            start = _perf()  # also the entry's time: the pump turns it into wall time
             self._in_call_since = start  # the pump holds its work until the call is over
             try:
                 value = self._legacy(*args, **kwargs)
             except Exception as exc:
                 self._in_call_since = 0.0
-                self._enter((args, kwargs, routing_key, snap, at, False, exc, _perf() - start))
+                self._enter((args, kwargs, routing_key, snap, start, False, exc, _perf() - start))
                 raise
             took = _perf() - start
             self._in_call_since = 0.0
             if len(entries) < self._entries_max:
-                entries.append((args, kwargs, routing_key, snap, at, True, value, took))
+                entries.append((args, kwargs, routing_key, snap, start, True, value, took))
             else:
                 self._counters.incr("calls_shadow")
                 self._counters.incr("shadow_skipped_queue_full")
@@ -401,8 +401,8 @@ class Router:
                       outcome: Any, seconds: float) -> None:  # fmt: skip
         if self._batches is None:
             self._submit_shadow(ShadowJob(args, kwargs, key, snap, at, ok, outcome, seconds))
-        else:
-            self._enter((args, kwargs, key, snap, at, ok, outcome, seconds))
+        else:  # the pump's entries carry perf_counter at the call's start, not wall time
+            self._enter((args, kwargs, key, snap, _perf() - seconds, ok, outcome, seconds))
 
     def _enter(self, entry: ShadowEntry) -> None:
         """Process isolation: queue one shadow entry for the pump, which counts it; a full queue
