@@ -1,9 +1,10 @@
 """Shadow calls with process isolation: sent to the candidate's workers in batches, judged there.
 
 The caller's thread only appends one tuple to a deque (``ShadowEntry``: arguments, key, state
-snapshot, its start on ``perf_counter``, legacy's outcome and latency; no object is built, no system call made); the pump
-counts it as it takes it (``calls_shadow``). One pump thread per router takes turns, never per
-call: every 10 ms while calls come in, backing off to 20 ms when idle. Each turn it reads what its
+snapshot, its start on ``perf_counter``, legacy's outcome and latency; no object is built, no
+system call made); the pump counts it as it takes it (``calls_shadow``). One pump thread per
+router takes turns, never per call: every 10 ms while calls come in, backing off to 20 ms when
+idle. Each turn it reads what its
 workers have answered (one non-blocking ``recv`` per worker), then sends up to ``_MAX_BATCH`` (16)
 of the calls that arrived meanwhile to an idle worker as one message: the calls' arguments and
 legacy's answers by the component's serializer, and what each observation needs (key, time,
