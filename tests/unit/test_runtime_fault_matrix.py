@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -195,17 +196,29 @@ def test_fault_is_contained_counted_and_observed(fault, mode, engine, isolation)
 PROCESS_FAULTS = [fault for fault in FAULTS if fault not in ("hang", "block_loop")]
 
 
-def legacy_of_any(x: float, fault: str | None = None) -> Risk:
+def legacy_of_any(x: float, fault: object = None) -> Risk:
     return answer(x)
 
 
-def misbehaving(x: float, fault: str | None = None) -> Risk:
-    return answer(x) if fault is None else misbehave(fault, x)
+UNPICKLABLE = "right_but_unpicklable"
 
 
-async def misbehaving_async(x: float, fault: str | None = None) -> Risk:
+def right_but_unpicklable(x: float) -> Risk:
+    """The right answer, carrying a lock (a cache handle, say): equal to legacy's, but no pickle."""
+    risk = answer(x)
+    object.__setattr__(risk, "handle", threading.Lock())
+    return risk
+
+
+def misbehaving(x: float, fault: object = None) -> Risk:
+    if fault == UNPICKLABLE:
+        return right_but_unpicklable(x)
+    return answer(x) if not isinstance(fault, str) else misbehave(fault, x)
+
+
+async def misbehaving_async(x: float, fault: object = None) -> Risk:
     await asyncio.sleep(0)
-    return answer(x) if fault is None else misbehave(fault, x)
+    return misbehaving(x, fault)
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +275,58 @@ def test_fault_is_contained_in_a_candidate_process(process_routers, fault, mode,
         outcomes = sum(v for k, v in moved.items()
                        if k.startswith(("fallback_", "answered_by_")))  # fmt: skip
     assert outcomes == CALLS, moved
+
+
+def _served_and_seen(router: Router, sink: InMemorySink, engine: str, fault: object
+                     ) -> tuple[list[object], list, dict[str, int]]:  # fmt: skip
+    before, seen = router.stats(), len(sink.observations)
+    if engine == "sync":
+        answers = [router.call(float(i + 1), routing_key=key, fault=fault) for i, key in enumerate(KEYS)]
+    else:
+        answers = [asyncio.run(router.acall(float(i + 1), routing_key=key, fault=fault))
+                   for i, key in enumerate(KEYS)]  # fmt: skip
+    assert router.flush(30)
+    after = router.stats()
+    moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    return answers, sink.observations[seen:], moved
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("engine", ["sync", "async-acall"])
+@pytest.mark.parametrize("mode", [Mode.SHADOW, Mode.CANARY, Mode.FULL])
+def test_a_request_the_pipe_cannot_carry_is_answered_by_legacy(process_routers, mode, engine):
+    """An argument no pickle can carry (a lock) reaches legacy as it is; the candidate's worker never
+    sees the call, which counts as new's exception: no caller exception, every call observed once."""
+    router, source, sink, _recorder = process_routers[engine]
+    source.set_mode(COMPONENT, mode, traffic_fraction=0.5 if mode is Mode.CANARY else None)
+    assert router.refresh()
+    answers, observations, moved = _served_and_seen(router, sink, engine, threading.Lock())
+    assert answers == [answer(float(i + 1)) for i in range(CALLS)]
+    assert len(observations) == CALLS
+    assert {o.error_kind for o in observations} == {ErrorKind.EXCEPTION}
+    assert {o.route for o in observations} == {Route.LEGACY}
+    assert moved["candidate_serialize_errors"] == CALLS, moved
+    assert moved.get("shadow_exception" if mode is Mode.SHADOW else "fallback_exception") == CALLS, moved
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("engine", ["sync", "async-acall"])
+@pytest.mark.parametrize("mode", [Mode.SHADOW, Mode.CANARY, Mode.FULL])
+def test_a_right_answer_that_cannot_cross_back_is_never_served(process_routers, mode, engine):
+    """The candidate's answer is right but cannot be pickled. In shadow it is judged where it was
+    made and never has to cross: a clean call. In canary and full it would have to be served: the
+    worker says it cannot send it, and legacy answers (new's exception, counted)."""
+    router, source, sink, _recorder = process_routers[engine]
+    source.set_mode(COMPONENT, mode, traffic_fraction=0.5 if mode is Mode.CANARY else None)
+    assert router.refresh()
+    answers, observations, moved = _served_and_seen(router, sink, engine, UNPICKLABLE)
+    assert answers == [answer(float(i + 1)) for i in range(CALLS)]
+    assert all(not hasattr(got, "handle") for got in answers)  # legacy's own, never the candidate's
+    assert len(observations) == CALLS
+    assert {o.route for o in observations} == {Route.LEGACY}
+    if mode is Mode.SHADOW:
+        assert {o.error_kind for o in observations} == {ErrorKind.NONE}
+        assert moved.get("shadow_ok") == CALLS, moved
+    else:
+        assert {o.error_kind for o in observations} == {ErrorKind.EXCEPTION}
+        assert moved.get("fallback_exception") == CALLS, moved
