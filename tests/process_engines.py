@@ -115,6 +115,7 @@ def _raises(x: float) -> float:
 
 _FAULTS = {
     "none": candidate,
+    "poison": candidate,  # behaves: only PickyJsonSerializer fails on such a request
     "raises": _raises,
     "system_exit": raises_system_exit,
     "returns_none": returns_none,
@@ -147,3 +148,13 @@ class JsonSerializer:
         import json
 
         return json.loads(bytes(frames[0]))
+
+
+class PickyJsonSerializer(JsonSerializer):
+    """``JsonSerializer`` with a bug of the service's own: it writes a request that mentions
+    "poison" but cannot read it back (in the worker)."""
+
+    def loads(self, frames: list[bytes]) -> object:
+        if b"poison" in bytes(frames[0]):
+            raise ValueError("a request this serializer cannot read back")
+        return super().loads(frames)

@@ -11,7 +11,8 @@ import pytest
 
 from runbook.domain.modes import Mode
 from runbook.errors import BadEngine, BadParameter
-from runbook.runtime import InMemoryStateSource, Router
+from runbook.domain.observation import ErrorKind
+from runbook.runtime import InMemorySink, InMemoryStateSource, ObservationRecorder, Router
 from runbook.runtime._wire import PickleSerializer
 
 COMPONENT = "var_engine"
@@ -70,6 +71,51 @@ def test_a_components_own_serializer_carries_calls_both_ways():
         source.set_mode(COMPONENT, Mode.RETIRED)
         router.refresh()
         assert router.call(1.5, routing_key="k") == 3.0  # retired: new alone, in this process
+
+
+def test_a_request_the_components_serializer_cannot_read_back_fails_that_call_only():
+    """The component's own serializer fails to decode one request in the worker: legacy answers
+    that call (new's exception, counted), the worker lives on and answers the next call itself."""
+    source = InMemoryStateSource()
+    source.set_mode(COMPONENT, Mode.FULL)
+    with Router(COMPONENT, legacy=engines.legacy_of_faulty, candidate="process_engines:faulty",
+                state_source=source, candidate_isolation="process", candidate_processes=1,
+                serializer=engines.PickyJsonSerializer(), shadow_timeout_s=5.0) as router:  # fmt: skip
+        assert router.wait_for_candidate(120.0)
+        for _ in range(2):  # the first answer of new is checked against old's kind of answer first
+            assert router.call(21.0, routing_key="k") == 42.0
+        assert router.call(3.0, routing_key="k", fault="poison") == 6.0  # legacy's
+        assert router.call(4.0, routing_key="k") == 8.0  # the same worker, at once: no restart
+        stats = router.stats()
+    assert stats["answered_by_candidate"] == 2, stats
+    assert stats["fallback_exception"] == 1, stats
+    assert stats["candidate_serialize_errors"] == 1, stats
+    assert stats.get("candidate_worker_deaths", 0) == 0, stats
+
+
+def test_a_shadow_batch_the_serializer_cannot_read_back_is_judged_call_by_call():
+    """One request of a burst cannot be decoded in the worker: its message's calls are sent again one
+    by one, so that one call alone is new's exception and every other call is judged clean."""
+    source, sink = InMemoryStateSource(), InMemorySink()
+    source.set_mode(COMPONENT, Mode.SHADOW)
+    recorder = ObservationRecorder(sink, flush_interval_s=0.01)
+    with Router(COMPONENT, legacy=engines.legacy_of_faulty, candidate="process_engines:faulty",
+                state_source=source, recorder=recorder, candidate_isolation="process",
+                candidate_processes=1, serializer=engines.PickyJsonSerializer(),
+                shadow_timeout_s=5.0) as router:  # fmt: skip
+        assert router.wait_for_candidate(120.0)
+        for i in range(20):
+            fault = "poison" if i == 5 else "none"
+            assert router.call(float(i + 1), routing_key=f"book-{i}", fault=fault) == 2.0 * (i + 1)
+        assert router.flush(60.0)
+        stats = router.stats()
+    recorder.close()
+    assert (stats["calls_shadow"], stats["shadow_ok"], stats["shadow_exception"]) == (20, 19, 1), stats
+    assert stats["candidate_serialize_errors"] == 1, stats
+    assert stats.get("candidate_worker_deaths", 0) == 0, stats
+    failed = [o.routing_key for o in sink.observations if o.error_kind is ErrorKind.EXCEPTION]
+    assert failed == ["book-5"]
+    assert len(sink.observations) == 20
 
 
 @pytest.mark.parametrize("rows", [250, 40_000])

@@ -48,7 +48,7 @@ from runbook.domain.observation import ErrorKind
 from runbook.runtime._hold import hold
 from runbook.runtime._jobs import Done, ShadowEntry, ShadowJob, digest, maybe_sample
 from runbook.runtime._mailbox import EMPTY, Mailbox
-from runbook.runtime._process import CandidateProcesses, WorkerLost, describe_exit
+from runbook.runtime._process import CandidateProcesses, RequestUndecodable, WorkerLost, describe_exit
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import send, split_records
 from runbook.runtime._worker import PROGRESS, RECYCLE_EXIT, SHADOW_BATCH
@@ -117,6 +117,7 @@ class ShadowBatches:
         self._lanes: list[_Lane] = []
         self._numbers = 0
         self._turning = False
+        self._alone = 0  # calls at the front of _pending to send one per message (see _undecodable)
         self._resent_until = 0.0  # perf_counter, like an entry's time
         self._wall_offset = time.time() - _perf()  # an entry's time + this = wall time (each turn)
         self._closed = False
@@ -233,7 +234,10 @@ class ShadowBatches:
             self._skip_waiting()
             return
         calls, pending = self._calls, self._pending
-        entries = [pending.popleft() for _ in range(min(len(pending), _MAX_BATCH))]
+        size = min(len(pending), _MAX_BATCH)
+        if self._alone:  # calls of a message the worker could not decode: one per message
+            size, self._alone = min(size, 1), self._alone - 1
+        entries = [pending.popleft() for _ in range(size)]
         shape = calls.judge.shape
         for entry in entries:  # legacy's kind of answer, learned until known (and None answers always)
             if entry[_OK] and (entry[_OUTCOME] is None or not shape.known):
@@ -364,11 +368,14 @@ class ShadowBatches:
 
     def _answered(self, lane: _Lane, reply: Any) -> bool:
         """Record one batch's answers; True when the worker leaves after it (its memory cap passed)."""
-        number, done, recycle, rows, errors, counts, extras = reply
+        number, done, recycle, rows, errors, counts, extras, undecodable = reply
         # cannot happen: a worker answers what it was sent
         if number != lane.number or done > len(lane.inflight):
             self._counters.incr("internal_errors")
             return True
+        if undecodable is not None:  # the component's serializer failed on this message in the worker
+            self._undecodable(lane, undecodable)
+            return False
         entries, lane.inflight = lane.inflight[:done], lane.inflight[done:]
         if rows:
             self._rows.extend(rows)
@@ -385,6 +392,18 @@ class ShadowBatches:
         for extra in extras:
             self._extra(self._job(entries[extra[0]]), extra)
         return bool(recycle)
+
+    def _undecodable(self, lane: _Lane, why: str) -> None:
+        """Nothing of the message ran: its calls go again one per message, so that only the calls
+        the serializer cannot read back fail (each counted, new's exception); the worker is fine."""
+        entries, lane.inflight = lane.inflight, []
+        if len(entries) > 1:
+            self._alone += len(entries)
+            self._pending.extendleft(reversed(entries))
+            return
+        self._counters.incr("candidate_serialize_errors")
+        failure = RequestUndecodable(why)
+        self._emit(self._job(entries[0]).finish(self._calls, failure, ErrorKind.EXCEPTION, 0.0, 0))
 
     def _extra(self, job: ShadowJob, extra: tuple[Any, ...]) -> None:
         """A call whose value crossed: a mismatch judged there (its request kept), or a call the

@@ -44,9 +44,9 @@ from typing import Any
 from runbook.domain.observation import ErrorKind
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import PickleSerializer, Serializer, receive, send
-from runbook.runtime._worker import CALL, PROGRESS, READY, RECYCLE_EXIT
+from runbook.runtime._worker import CALL, PROGRESS, READY, RECYCLE_EXIT, UNDECODABLE
 
-__all__ = ["CandidateProcesses", "Measured", "WorkerLost", "describe_exit"]
+__all__ = ["CandidateProcesses", "Measured", "RequestUndecodable", "WorkerLost", "describe_exit"]
 _START_BACKOFF_S = (0.5, 60.0)  # first and longest wait before starting a worker again after a failure
 
 _perf = time.perf_counter
@@ -58,6 +58,10 @@ _ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 
 class WorkerLost(RuntimeError):
     """The candidate's worker process ended during the call (a crash, a signal, an exit)."""
+
+
+class RequestUndecodable(RuntimeError):
+    """The component's serializer wrote a request that it could not read back in the worker."""
 
 
 class _Proc:
@@ -181,8 +185,12 @@ class CandidateProcesses:
             return self._overran(proc, timeout_s, _perf() - start)
         except (OSError, EOFError, ValueError):
             return self._died(proc, _perf() - start)
+        if bytes(frames[0]) == UNDECODABLE:  # the worker could not read the request; it is fine
+            self._counters.incr("candidate_serialize_errors")
+            self._release(proc)
+            return RequestUndecodable(bytes(frames[1]).decode()), ErrorKind.EXCEPTION, _perf() - start, 0
         try:
-            ok, value, seconds, peak, recycle, sampling = self._serializer.loads(frames)
+            ok, value, seconds, peak, recycle, sampling = self._serializer.loads(frames[1:])
         except Exception as exc:  # noqa: BLE001 - a serializer's own failure: the reply was read whole, the worker is fine
             self._counters.incr("candidate_serialize_errors")
             self._release(proc)

@@ -62,11 +62,14 @@ from runbook.runtime._judge import Judge
 from runbook.runtime._stats import Counters
 from runbook.runtime._wire import Serializer, receive, send, send_record
 
-__all__ = ["CALL", "PROGRESS", "RECYCLE_EXIT", "SHADOW_BATCH", "BatchReply", "Reply", "boot",
-           "resolve_target", "worker_main"]  # fmt: skip
+__all__ = ["ANSWER", "CALL", "PROGRESS", "RECYCLE_EXIT", "SHADOW_BATCH", "UNDECODABLE", "BatchReply", "Reply",
+           "boot", "resolve_target", "worker_main"]  # fmt: skip
 
 READY = b"ready"
 CALL, SHADOW_BATCH = b"c", b"b"  # a request's first frame: one call, or a batch of shadow calls
+# a call's reply's first frame: the answer (by the component's serializer) follows, or the request
+# could not be decoded here (the reason follows, as text)
+ANSWER, UNDECODABLE = b"a", b"u"
 RECYCLE_EXIT = 77  # a worker leaving on purpose after its reply (memory cap passed)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _PR_SET_PDEATHSIG = 1
@@ -80,9 +83,10 @@ Reply = tuple[bool, Any, float, int, bool, bool]
 # call whose value must cross: (index in the batch, new's error kind, the observation's error kind,
 # seconds, peak bytes, abs and rel difference, mismatch reason, new's value: ("value", frames by the
 # component's serializer of a 1-tuple) or ("unsendable", why)); a mismatch (judged here: the capture
-# keeps the value) or a call this worker could not judge (the router judges it).
+# keeps the value) or a call this worker could not judge (the router judges it). Last, why the
+# batch could not be decoded here (nothing ran; the pump sends its calls again one by one), or None.
 _Rows = list[tuple[Any, ...]]
-BatchReply = tuple[int, int, bool, _Rows, list[str] | None, dict[str, int], _Rows]
+BatchReply = tuple[int, int, bool, _Rows, list[str] | None, dict[str, int], _Rows, str | None]
 # Progress of the batch in hand, in memory shared with the owner: (batch number, index of the call
 # started, time.monotonic() when it started; shared by every process of the machine).
 PROGRESS = struct.Struct("<qqd")
@@ -165,12 +169,28 @@ class _Answering:
                 frames = receive(self.conn)
             except (EOFError, OSError):
                 return  # the owner closed the pipe (or is gone): nothing left to answer
-            if bytes(frames[0]) == SHADOW_BATCH:
-                self._batch(pickle.loads(frames[1]), self.serializer.loads(frames[2:]))
-            else:
-                args, kwargs = self.serializer.loads(frames[1:])
-                self._answer(args, kwargs)
+            batch = bytes(frames[0]) == SHADOW_BATCH
+            head = pickle.loads(frames[1]) if batch else None
+            try:  # the component's serializer may fail on a request it wrote: said, never fatal
+                if batch:
+                    entries = self.serializer.loads(frames[2:])
+                else:
+                    args, kwargs = self.serializer.loads(frames[1:])
+            except Exception as exc:  # noqa: BLE001 - nothing ran: the request is answered as undecodable
+                why = f"the request cannot be decoded in the worker: {type(exc).__name__}: {exc}"
+                if head is not None:
+                    reply: BatchReply = (head[0], 0, False, [], None, {}, [], why)
+                    send_record(self.conn, pickle.dumps(reply, protocol=5))
+                else:
+                    send(self.conn, [UNDECODABLE, why.encode()])
+                continue
             del frames
+            if head is not None:
+                self._batch(head, entries)
+                del entries
+            else:
+                self._answer(args, kwargs)
+                del args, kwargs
 
     def _run(self, args: Any, kwargs: Any) -> tuple[bool, Any, float, bool, bool]:
         """One call: (ok, value or exception, seconds, recycle the worker after it, sample its memory)."""
@@ -237,7 +257,7 @@ class _Answering:
         if tally:
             for name, amount in tally.items():
                 counts[name] = counts.get(name, 0) + amount
-        reply = (number, done, recycle, rows, errors if failed else None, counts, extras)
+        reply = (number, done, recycle, rows, errors if failed else None, counts, extras, None)
         send_record(self.conn, pickle.dumps(reply, protocol=5))
         if recycle:
             os._exit(RECYCLE_EXIT)
@@ -304,7 +324,7 @@ def _reply(conn: socket.socket, serializer: Serializer, reply: Reply) -> None:
         what = "result" if ok else f"exception {type(value).__name__}: {value}"
         failure = RuntimeError(f"the candidate's {what} cannot be serialized: {type(exc).__name__}: {exc}")
         frames = serializer.dumps((False, failure, seconds, peak, recycle, sample))
-    send(conn, frames)
+    send(conn, [ANSWER, *frames])
 
 
 def _over(rss_limit: int | None) -> bool:
