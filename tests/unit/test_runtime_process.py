@@ -10,8 +10,8 @@ import process_engines as engines
 import pytest
 
 from runbook.domain.modes import Mode
-from runbook.errors import BadEngine, BadParameter
 from runbook.domain.observation import ErrorKind
+from runbook.errors import BadEngine, BadParameter
 from runbook.runtime import InMemorySink, InMemoryStateSource, ObservationRecorder, Router
 from runbook.runtime._wire import PickleSerializer
 
