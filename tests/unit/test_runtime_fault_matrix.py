@@ -239,44 +239,6 @@ def process_routers():
         recorder.close()
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("engine", ["sync", "async-acall"])
-@pytest.mark.parametrize("mode", [Mode.SHADOW, Mode.CANARY, Mode.FULL])
-@pytest.mark.parametrize("fault", PROCESS_FAULTS)
-def test_fault_is_contained_in_a_candidate_process(process_routers, fault, mode, engine):
-    """Process isolation: 0 caller exceptions, 0 invalid values served, wrong values seen, all counted."""
-    router, source, sink, _recorder = process_routers[engine]
-    source.set_mode(COMPONENT, mode, traffic_fraction=0.5 if mode is Mode.CANARY else None)
-    assert router.refresh()
-    seen, before = len(sink.observations), router.stats()
-    if engine == "sync":
-        answers = [router.call(float(i + 1), routing_key=key, fault=fault) for i, key in enumerate(KEYS)]
-    else:
-        answers = [asyncio.run(router.acall(float(i + 1), routing_key=key, fault=fault))
-                   for i, key in enumerate(KEYS)]  # fmt: skip
-    assert router.flush(30)
-    observations = sink.observations[seen:]
-    after = router.stats()
-    served_wrong = [KEYS[i] for i, got in enumerate(answers) if got != answer(float(i + 1))]
-    for got in answers:
-        assert isinstance(got, Risk)
-        assert math.isfinite(got.var)
-        assert got.var >= 0
-        assert len(got.contributions) == 2
-    assert not served_wrong or (fault == PLAUSIBLY_WRONG and mode is not Mode.SHADOW)
-    assert len(observations) == CALLS
-    assert {o.error_kind for o in observations} <= expected_kinds(fault, mode)
-    candidate_served = [o for o in observations if o.route is Route.CANDIDATE]
-    assert sorted(o.routing_key for o in candidate_served) == sorted(served_wrong)
-    moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
-    if mode is Mode.SHADOW:
-        outcomes = sum(v for k, v in moved.items() if k.startswith("shadow_") and "thread" not in k)
-    else:
-        outcomes = sum(v for k, v in moved.items()
-                       if k.startswith(("fallback_", "answered_by_")))  # fmt: skip
-    assert outcomes == CALLS, moved
-
-
 def _served_and_seen(router: Router, sink: InMemorySink, engine: str, fault: object
                      ) -> tuple[list[object], list, dict[str, int]]:  # fmt: skip
     before, seen = router.stats(), len(sink.observations)
@@ -289,6 +251,35 @@ def _served_and_seen(router: Router, sink: InMemorySink, engine: str, fault: obj
     after = router.stats()
     moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
     return answers, sink.observations[seen:], moved
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("engine", ["sync", "async-acall"])
+@pytest.mark.parametrize("mode", [Mode.SHADOW, Mode.CANARY, Mode.FULL])
+@pytest.mark.parametrize("fault", PROCESS_FAULTS)
+def test_fault_is_contained_in_a_candidate_process(process_routers, fault, mode, engine):
+    """Process isolation: 0 caller exceptions, 0 invalid values served, wrong values seen, all counted."""
+    router, source, sink, _recorder = process_routers[engine]
+    source.set_mode(COMPONENT, mode, traffic_fraction=0.5 if mode is Mode.CANARY else None)
+    assert router.refresh()
+    answers, observations, moved = _served_and_seen(router, sink, engine, fault)
+    served_wrong = [KEYS[i] for i, got in enumerate(answers) if got != answer(float(i + 1))]
+    for got in answers:
+        assert isinstance(got, Risk)
+        assert math.isfinite(got.var)
+        assert got.var >= 0
+        assert len(got.contributions) == 2
+    assert not served_wrong or (fault == PLAUSIBLY_WRONG and mode is not Mode.SHADOW)
+    assert len(observations) == CALLS
+    assert {o.error_kind for o in observations} <= expected_kinds(fault, mode)
+    candidate_served = [o for o in observations if o.route is Route.CANDIDATE]
+    assert sorted(o.routing_key for o in candidate_served) == sorted(served_wrong)
+    if mode is Mode.SHADOW:
+        outcomes = sum(v for k, v in moved.items() if k.startswith("shadow_") and "thread" not in k)
+    else:
+        outcomes = sum(v for k, v in moved.items()
+                       if k.startswith(("fallback_", "answered_by_")))  # fmt: skip
+    assert outcomes == CALLS, moved
 
 
 @pytest.mark.timeout(120)
