@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import threading
 
@@ -73,7 +74,8 @@ def test_a_components_own_serializer_carries_calls_both_ways():
         assert router.call(1.5, routing_key="k") == 3.0  # retired: new alone, in this process
 
 
-def test_a_request_the_components_serializer_cannot_read_back_fails_that_call_only():
+@pytest.mark.parametrize("caller", ["call", "acall"])
+def test_a_request_the_components_serializer_cannot_read_back_fails_that_call_only(caller):
     """The component's own serializer fails to decode one request in the worker: legacy answers
     that call (new's exception, counted), the worker lives on and answers the next call itself."""
     source = InMemoryStateSource()
@@ -82,10 +84,16 @@ def test_a_request_the_components_serializer_cannot_read_back_fails_that_call_on
                 state_source=source, candidate_isolation="process", candidate_processes=1,
                 serializer=engines.PickyJsonSerializer(), shadow_timeout_s=5.0) as router:  # fmt: skip
         assert router.wait_for_candidate(120.0)
+
+        def ask(x: float, **kwargs: str) -> object:
+            if caller == "acall":
+                return asyncio.run(router.acall(x, routing_key="k", **kwargs))
+            return router.call(x, routing_key="k", **kwargs)
+
         for _ in range(2):  # the first answer of new is checked against old's kind of answer first
-            assert router.call(21.0, routing_key="k") == 42.0
-        assert router.call(3.0, routing_key="k", fault="poison") == 6.0  # legacy's
-        assert router.call(4.0, routing_key="k") == 8.0  # the same worker, at once: no restart
+            assert ask(21.0) == 42.0
+        assert ask(3.0, fault="poison") == 6.0  # legacy's
+        assert ask(4.0) == 8.0  # the same worker, at once: no restart
         stats = router.stats()
     assert stats["answered_by_candidate"] == 2, stats
     assert stats["fallback_exception"] == 1, stats
