@@ -241,16 +241,20 @@ def process_routers():
 
 def _served_and_seen(router: Router, sink: InMemorySink, engine: str, fault: object
                      ) -> tuple[list[object], list, dict[str, int]]:  # fmt: skip
-    before, seen = router.stats(), len(sink.observations)
+    before, seen, started = router.stats(), len(sink.observations), time.time()
     if engine == "sync":
         answers = [router.call(float(i + 1), routing_key=key, fault=fault) for i, key in enumerate(KEYS)]
     else:
         answers = [asyncio.run(router.acall(float(i + 1), routing_key=key, fault=fault))
                    for i, key in enumerate(KEYS)]  # fmt: skip
+    ended = time.time()
     assert router.flush(30)
     after = router.stats()
     moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
-    return answers, sink.observations[seen:], moved
+    observations = sink.observations[seen:]
+    # every observation carries its call's wall time, whichever path (and caller) made it
+    assert all(started <= o.at <= ended for o in observations), [o.at for o in observations]
+    return answers, observations, moved
 
 
 @pytest.mark.timeout(120)

@@ -4,8 +4,8 @@ The caller's thread only appends one tuple to a deque (``ShadowEntry``: argument
 snapshot, its start on ``perf_counter``, legacy's outcome and latency; no object is built, no
 system call made); the pump counts it as it takes it (``calls_shadow``). One pump thread per
 router takes turns, never per call: every 10 ms while calls come in, backing off to 20 ms when
-idle. Each turn it reads what its
-workers have answered (one non-blocking ``recv`` per worker), then sends up to ``_MAX_BATCH`` (16)
+idle. Each turn it reads what its workers have answered (one non-blocking ``recv`` per worker),
+then sends up to ``_MAX_BATCH`` (16)
 of the calls that arrived meanwhile to an idle worker as one message: the calls' arguments and
 legacy's answers by the component's serializer, and what each observation needs (key, time,
 legacy's latency, the snapshot, pickled once per batch), so the worker runs new, judges it
@@ -294,8 +294,7 @@ class ShadowBatches:
                 try:
                     serializer.dumps([item])
                 except Exception as exc:  # noqa: BLE001 - the request itself cannot cross: new's failure
-                    self._counters.incr("candidate_serialize_errors")
-                    self._emit(self._job(entry).finish(self._calls, exc, ErrorKind.EXCEPTION, 0.0, 0))
+                    self._cannot_cross(entry, exc)
                     continue
             sendable.append(item)
             kept.append(entry)
@@ -401,9 +400,12 @@ class ShadowBatches:
             self._alone += len(entries)
             self._pending.extendleft(reversed(entries))
             return
+        self._cannot_cross(entries[0], RequestUndecodable(why))
+
+    def _cannot_cross(self, entry: ShadowEntry, failure: Exception) -> None:
+        """A call whose request the serializer cannot carry to the worker: new's exception, counted."""
         self._counters.incr("candidate_serialize_errors")
-        failure = RequestUndecodable(why)
-        self._emit(self._job(entries[0]).finish(self._calls, failure, ErrorKind.EXCEPTION, 0.0, 0))
+        self._emit(self._job(entry).finish(self._calls, failure, ErrorKind.EXCEPTION, 0.0, 0))
 
     def _extra(self, job: ShadowJob, extra: tuple[Any, ...]) -> None:
         """A call whose value crossed: a mismatch judged there (its request kept), or a call the
